@@ -1,0 +1,224 @@
+//! A dataset decoded into memory at the model's input size: grayscale pixels, label index,
+//! subject and landmarks (in the pixel-index coordinates of the resized image).
+
+use rayon::prelude::*;
+use std::path::Path;
+
+use crate::augment::GrayF32;
+use crate::error::{DataError, Result};
+use crate::manifest::{DatasetFormat, Manifest};
+use crate::record::{Record, SplitHint};
+use crate::synthetic::{self, SynthSample};
+use crate::{Expression, Landmarks68};
+
+/// One decoded sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceSample {
+    pub id: String,
+    pub subject: String,
+    pub expression: Expression,
+    /// Index of `expression` in the dataset's class list.
+    pub label: usize,
+    pub split_hint: Option<SplitHint>,
+    pub image: GrayF32,
+    pub landmarks: Option<Landmarks68>,
+}
+
+/// All samples of a dataset, decoded, at one square size.
+#[derive(Debug, Clone)]
+pub struct FaceDataset {
+    pub name: String,
+    pub classes: Vec<Expression>,
+    pub size: usize,
+    pub samples: Vec<FaceSample>,
+}
+
+/// Maps pixel-index coordinates from an image of side `from` to one of side `to`
+/// (pixel centres: x' = (x + 0.5) * to / from - 0.5).
+pub fn rescale_landmarks(l: &Landmarks68, from: (u32, u32), to: (u32, u32)) -> Landmarks68 {
+    let sx = to.0 as f32 / from.0 as f32;
+    let sy = to.1 as f32 / from.1 as f32;
+    let mut points = l.points;
+    for p in points.iter_mut() {
+        p[0] = (p[0] + 0.5) * sx - 0.5;
+        p[1] = (p[1] + 0.5) * sy - 0.5;
+    }
+    Landmarks68::new(points)
+}
+
+fn to_size(img: image::GrayImage, size: u32) -> image::GrayImage {
+    if img.width() == size && img.height() == size {
+        img
+    } else {
+        image::imageops::resize(&img, size, size, image::imageops::FilterType::Triangle)
+    }
+}
+
+impl FaceDataset {
+    /// Loads the dataset a manifest describes at `size` x `size` pixels. `root` overrides the
+    /// manifest's root (the `--data-root` flag). SynthFER is rendered with the manifest's
+    /// settings at `size`, with `seed` replacing the manifest's seed when given.
+    pub fn load(
+        manifest: &Manifest,
+        root: Option<&Path>,
+        size: u32,
+        seed: Option<u64>,
+    ) -> Result<Self> {
+        match manifest.format {
+            DatasetFormat::Synthetic => {
+                let mut cfg = manifest.synthetic.clone().ok_or_else(|| {
+                    DataError::Config(format!(
+                        "manifest '{}' has no synthetic section",
+                        manifest.name
+                    ))
+                })?;
+                cfg.size = size;
+                if let Some(s) = seed {
+                    cfg.seed = s;
+                }
+                let samples = synthetic::generate(&cfg)?;
+                Self::from_synthetic(&manifest.name, &manifest.classes, samples)
+            }
+            DatasetFormat::ImageFolder => {
+                let root = root
+                    .map(Path::to_path_buf)
+                    .or_else(|| manifest.resolved_root())
+                    .ok_or_else(|| {
+                        DataError::Config(format!("manifest '{}' has no root", manifest.name))
+                    })?;
+                let records = crate::formats::image_folder::import(&root, manifest)?;
+                Self::from_records(&manifest.name, &manifest.classes, &records, size)
+            }
+        }
+    }
+
+    /// Wraps SynthFER samples (rendered at the wanted size already).
+    pub fn from_synthetic(
+        name: &str,
+        classes: &[Expression],
+        samples: Vec<SynthSample>,
+    ) -> Result<Self> {
+        let size = samples.first().map(|s| s.image.width() as usize).unwrap_or(0);
+        let samples = samples
+            .into_iter()
+            .map(|s| {
+                let label = classes.iter().position(|c| *c == s.expression).ok_or_else(|| {
+                    DataError::Config(format!(
+                        "expression '{}' of sample {} is not in the class list",
+                        s.expression, s.id
+                    ))
+                })?;
+                Ok(FaceSample {
+                    id: s.id,
+                    subject: s.subject,
+                    expression: s.expression,
+                    label,
+                    split_hint: None,
+                    image: GrayF32::from_gray(&s.image),
+                    landmarks: Some(s.landmarks),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            name: name.to_string(),
+            classes: classes.to_vec(),
+            size,
+            samples,
+        })
+    }
+
+    /// Decodes the records' images in parallel and resizes them to `size` (landmarks follow).
+    /// An unreadable image is an error naming its file.
+    pub fn from_records(
+        name: &str,
+        classes: &[Expression],
+        records: &[Record],
+        size: u32,
+    ) -> Result<Self> {
+        let samples = records
+            .par_iter()
+            .map(|r| {
+                let path = r.path.as_ref().ok_or_else(|| {
+                    DataError::Config(format!("record {} has no image path", r.id))
+                })?;
+                let img = image::open(path)
+                    .map_err(|e| DataError::Image {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?
+                    .into_luma8();
+                let from = (img.width(), img.height());
+                let img = to_size(img, size);
+                let label = classes.iter().position(|c| *c == r.expression).ok_or_else(|| {
+                    DataError::Config(format!(
+                        "{}: expression '{}' is not in the class list",
+                        path.display(),
+                        r.expression
+                    ))
+                })?;
+                Ok(FaceSample {
+                    id: r.id.clone(),
+                    subject: r.subject.clone(),
+                    expression: r.expression,
+                    label,
+                    split_hint: r.split_hint,
+                    image: GrayF32::from_gray(&img),
+                    landmarks: r
+                        .landmarks
+                        .map(|l| rescale_landmarks(&l, from, (size, size))),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            name: name.to_string(),
+            classes: classes.to_vec(),
+            size: size as usize,
+            samples,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    pub fn subjects(&self) -> Vec<String> {
+        self.samples.iter().map(|s| s.subject.clone()).collect()
+    }
+
+    pub fn split_hints(&self) -> Vec<Option<SplitHint>> {
+        self.samples.iter().map(|s| s.split_hint).collect()
+    }
+
+    /// Names of the classes, in label order.
+    pub fn class_names(&self) -> Vec<String> {
+        self.classes.iter().map(|c| c.name().to_string()).collect()
+    }
+
+    /// Number of samples per label.
+    pub fn class_counts(&self, indices: &[usize]) -> Vec<usize> {
+        let mut counts = vec![0; self.classes.len()];
+        for &i in indices {
+            counts[self.samples[i].label] += 1;
+        }
+        counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rescale_keeps_pixel_centres() {
+        let mut pts = [[0.0f32; 2]; 68];
+        pts[0] = [0.0, 47.0];
+        pts[1] = [23.5, 23.5];
+        let l = rescale_landmarks(&Landmarks68::new(pts), (48, 48), (96, 96));
+        assert_eq!(l.points[0], [0.5, 94.5]);
+        assert_eq!(l.points[1], [47.5, 47.5]);
+    }
+}

@@ -1,0 +1,26 @@
+//! fer-data: records, manifests, SynthFER, augmentation, protocols and batch loading.
+//!
+//! Data flow (DESIGN.md): native layout -> importer (`formats`) -> `Vec<Record>` ->
+//! decoded `FaceDataset` -> protocol (`protocol`) -> `Split` -> `BatchLoader` -> candle tensors.
+
+pub mod augment;
+pub mod batch_loader;
+pub mod error;
+pub mod expression;
+pub mod face_dataset;
+pub mod formats;
+pub mod landmarks;
+pub mod manifest;
+pub mod protocol;
+pub mod record;
+pub mod synthetic;
+
+pub use augment::{AugmentConfig, GrayF32};
+pub use batch_loader::{Batch, BatchLoader, LoaderConfig};
+pub use error::{DataError, Result};
+pub use expression::Expression;
+pub use face_dataset::{FaceDataset, FaceSample};
+pub use landmarks::{Landmarks68, MIRROR_68, NUM_LANDMARKS};
+pub use manifest::{DatasetFormat, Manifest};
+pub use protocol::{ProtocolSpec, Split};
+pub use record::{Record, SplitHint};

@@ -1,0 +1,185 @@
+//! Adam with L2 weight decay added to the gradient, as PyTorch's `Adam(weight_decay=...)`
+//! (not AdamW): the paper trains with Adam, lr 0.01, weight decay 0.005 (4.4); the reference
+//! code also sets eps = 0.1, which is why epsilon is a setting here.
+
+use candle_core::{backprop::GradStore, Tensor, Var};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+
+/// Adam's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdamConfig {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// L2 penalty coefficient, added to the gradient as `g + weight_decay * p`.
+    pub weight_decay: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self::paper()
+    }
+}
+
+impl AdamConfig {
+    /// Paper 4.4: lr 0.01, weight decay 0.005; PyTorch's default betas and eps.
+    pub fn paper() -> Self {
+        Self {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.005,
+        }
+    }
+
+    /// The reference code's optimiser: as the paper, with eps = 0.1.
+    pub fn reference_code() -> Self {
+        Self {
+            eps: 0.1,
+            ..Self::paper()
+        }
+    }
+}
+
+/// The optimiser state: first and second moments per variable.
+pub struct Adam {
+    vars: Vec<Var>,
+    m: Vec<Option<Tensor>>,
+    v: Vec<Option<Tensor>>,
+    step: usize,
+    cfg: AdamConfig,
+}
+
+impl Adam {
+    pub fn new(vars: Vec<Var>, cfg: AdamConfig) -> Self {
+        let n = vars.len();
+        Self {
+            vars,
+            m: vec![None; n],
+            v: vec![None; n],
+            step: 0,
+            cfg,
+        }
+    }
+
+    pub fn learning_rate(&self) -> f64 {
+        self.cfg.lr
+    }
+
+    pub fn set_learning_rate(&mut self, lr: f64) {
+        self.cfg.lr = lr;
+    }
+
+    pub fn step_count(&self) -> usize {
+        self.step
+    }
+
+    /// One update of every variable that has a gradient (variables outside the graph, such
+    /// as batch norm's running statistics, are left alone).
+    pub fn step(&mut self, grads: &GradStore) -> Result<()> {
+        self.step += 1;
+        let t = self.step as i32;
+        let c = self.cfg;
+        let bias1 = 1.0 - c.beta1.powi(t);
+        let bias2 = 1.0 - c.beta2.powi(t);
+        let step_size = c.lr / bias1;
+        for (i, var) in self.vars.iter().enumerate() {
+            let Some(g) = grads.get(var.as_tensor()) else {
+                continue;
+            };
+            let p = var.as_tensor();
+            let g = if c.weight_decay != 0.0 {
+                (g + (p * c.weight_decay)?)?
+            } else {
+                g.clone()
+            };
+            let m = match &self.m[i] {
+                Some(m) => ((m * c.beta1)? + (&g * (1.0 - c.beta1))?)?,
+                None => (&g * (1.0 - c.beta1))?,
+            };
+            let v = match &self.v[i] {
+                Some(v) => ((v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?,
+                None => (g.sqr()? * (1.0 - c.beta2))?,
+            };
+            let denom = ((v.sqrt()? / bias2.sqrt())? + c.eps)?;
+            let update = ((&m / denom)? * step_size)?;
+            var.set(&(p - update)?)?;
+            self.m[i] = Some(m);
+            self.v[i] = Some(v);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Tensor};
+
+    /// Runs three steps with fixed gradients through a linear "loss" sum(g * p).
+    fn run(cfg: AdamConfig) -> Vec<Vec<f32>> {
+        let dev = Device::Cpu;
+        let p = Var::from_tensor(
+            &Tensor::from_vec(vec![0.5f32, -1.0, 2.0, 0.0, -0.25], 5, &dev).unwrap(),
+        )
+        .unwrap();
+        let gs = [
+            [0.1f32, -0.2, 0.3, 0.0, 1.0],
+            [-0.5, 0.4, 0.0, 0.2, 1.0],
+            [0.05, 0.05, -0.05, -0.1, 1.0],
+        ];
+        let mut opt = Adam::new(vec![p.clone()], cfg);
+        let mut out = Vec::new();
+        for g in gs {
+            let gt = Tensor::from_vec(g.to_vec(), 5, &dev).unwrap();
+            let loss = (p.as_tensor() * gt).unwrap().sum_all().unwrap();
+            opt.step(&loss.backward().unwrap()).unwrap();
+            out.push(p.as_tensor().to_vec1::<f32>().unwrap());
+        }
+        out
+    }
+
+    fn assert_close(got: &[f32], want: &[f32]) {
+        for (a, b) in got.iter().zip(want) {
+            assert!((a - b).abs() <= 2e-7 + 2e-6 * b.abs(), "{got:?} vs {want:?}");
+        }
+    }
+
+    // PyTorch 2.15:
+    // p = torch.tensor([0.5, -1.0, 2.0, 0.0, -0.25], dtype=torch.float32, requires_grad=True)
+    // opt = torch.optim.Adam([p], lr=lr, betas=(0.9, 0.999), eps=eps, weight_decay=0.005)
+    // for g in [[0.1,-0.2,0.3,0.0,1.0], [-0.5,0.4,0.0,0.2,1.0], [0.05,0.05,-0.05,-0.1,1.0]]:
+    //     p.grad = torch.tensor(g); opt.step(); print(p)
+    // lr=0.01 eps=0.1:
+    //   [0.49493828, -0.99327868, 1.992439, 0, -0.25908989]
+    //   [0.49958262, -0.99595034, 1.9876754, -0.0043595047, -0.26817974]
+    //   [0.50250083, -0.99836582, 1.9847809, -0.0056475857, -0.27726954]
+    // lr=0.001 eps=1e-8:
+    //   [0.49900001, -0.99900001, 1.999, 0, -0.25099999]
+    //   [0.4995937, -0.99935204, 1.9983063, -0.00074413687, -0.25199997]
+    //   [0.4999845, -0.99968708, 1.9978563, -0.00097276492, -0.25299996]
+    #[test]
+    fn matches_pytorch_adam_with_weight_decay() {
+        let got = run(AdamConfig {
+            lr: 0.01,
+            eps: 0.1,
+            ..AdamConfig::paper()
+        });
+        assert_close(&got[0], &[0.49493828, -0.99327868, 1.992439, 0.0, -0.25908989]);
+        assert_close(&got[1], &[0.49958262, -0.99595034, 1.9876754, -0.0043595047, -0.26817974]);
+        assert_close(&got[2], &[0.50250083, -0.99836582, 1.9847809, -0.0056475857, -0.27726954]);
+        let got = run(AdamConfig {
+            lr: 0.001,
+            eps: 1e-8,
+            ..AdamConfig::paper()
+        });
+        assert_close(&got[0], &[0.49900001, -0.99900001, 1.999, 0.0, -0.25099999]);
+        assert_close(&got[1], &[0.4995937, -0.99935204, 1.9983063, -0.00074413687, -0.25199997]);
+        assert_close(&got[2], &[0.4999845, -0.99968708, 1.9978563, -0.00097276492, -0.25299996]);
+    }
+}

@@ -1,0 +1,42 @@
+//! The one error type of fer-train.
+
+use std::path::PathBuf;
+
+/// Errors of training, evaluation, scoring and run directories.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("invalid training setting: {0}")]
+    Config(String),
+    #[error("invalid metric input: {0}")]
+    Metric(String),
+    #[error(transparent)]
+    Data(#[from] fer_data::DataError),
+    #[error(transparent)]
+    Model(#[from] fer_models::ModelError),
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+impl TrainError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        TrainError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result alias of fer-train.
+pub type Result<T> = std::result::Result<T, TrainError>;

@@ -1,0 +1,23 @@
+//! fer-train: losses (cross-entropy, wing loss eq. 14), metrics (eqs. 17-22), Adam with L2
+//! weight decay, the training loop of paper 4.4 and run directories.
+
+pub mod adam;
+pub mod allocator;
+pub mod error;
+pub mod evaluation;
+pub mod losses;
+pub mod metrics;
+pub mod predictions_csv;
+pub mod run_dir;
+pub mod train_config;
+pub mod trainer;
+
+pub use adam::{Adam, AdamConfig};
+pub use error::{Result, TrainError};
+pub use evaluation::{evaluate, Evaluation, MetricSet, Prediction};
+pub use losses::{cross_entropy, wing_loss, WingLossConfig};
+pub use metrics::{classification_metrics, nrmse, ClassificationMetrics};
+pub use predictions_csv::{predictions_csv, score_predictions_csv, ScoreReport};
+pub use run_dir::{run_id, write_atomic, RunDir, DONE_MARKER};
+pub use train_config::TrainConfig;
+pub use trainer::{load_model, train_run, RunMetrics, RunOutcome, TrainOptions};

@@ -1,0 +1,240 @@
+//! `predictions.csv`: one row per test sample with its true and predicted label (class names)
+//! and, for models with an FLD head, true and predicted landmarks. The same layout is what
+//! `cargo xtask score` reads, so any model's outputs can be scored with the paper's metrics.
+//!
+//! Columns: `id,true_label,pred_label`, then optionally `true_x_0..true_x_67`,
+//! `true_y_0..true_y_67`, `pred_x_0..pred_x_67`, `pred_y_0..pred_y_67`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Result, TrainError};
+use crate::evaluation::Prediction;
+use crate::metrics::{classification_metrics, nrmse, ClassificationMetrics};
+
+fn landmark_columns(prefix: &str) -> String {
+    let mut s = String::new();
+    for axis in ["x", "y"] {
+        for i in 0..68 {
+            let _ = write!(s, ",{prefix}_{axis}_{i}");
+        }
+    }
+    s
+}
+
+fn push_points(s: &mut String, p: &Option<[[f32; 2]; 68]>) {
+    for axis in 0..2 {
+        for q in 0..68 {
+            match p {
+                Some(p) => {
+                    let _ = write!(s, ",{}", p[q][axis]);
+                }
+                None => s.push(','),
+            }
+        }
+    }
+}
+
+/// The CSV text for a list of predictions.
+pub fn predictions_csv(preds: &[Prediction], class_names: &[String]) -> String {
+    let with_lms = preds.iter().any(|p| p.pred_landmarks.is_some());
+    let mut s = String::from("id,true_label,pred_label");
+    if with_lms {
+        s.push_str(&landmark_columns("true"));
+        s.push_str(&landmark_columns("pred"));
+    }
+    s.push('\n');
+    for p in preds {
+        let name = |i: usize| class_names.get(i).cloned().unwrap_or_else(|| i.to_string());
+        let _ = write!(
+            s,
+            "{},{},{}",
+            p.id,
+            name(p.true_label),
+            p.pred_label.map(name).unwrap_or_default()
+        );
+        if with_lms {
+            push_points(&mut s, &p.true_landmarks);
+            push_points(&mut s, &p.pred_landmarks);
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Metrics of a predictions CSV, as `cargo xtask score` prints them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreReport {
+    pub samples: usize,
+    /// Class names in the order of the confusion matrix (sorted).
+    pub classes: Vec<String>,
+    pub fer: Option<ClassificationMetrics>,
+    /// Eq. 22 over the rows that have both true and predicted landmarks.
+    pub nrmse: Option<f64>,
+    pub landmark_samples: usize,
+}
+
+/// Reads a predictions CSV and computes every metric. Errors name the file and line.
+pub fn score_predictions_csv(path: &Path) -> Result<ScoreReport> {
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    let perr = |line: usize, message: String| TrainError::Parse {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let mut lines = text.lines().enumerate();
+    let (_, header) = lines
+        .next()
+        .ok_or_else(|| perr(1, "empty file, expected a header".into()))?;
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let find = |n: &str| cols.iter().position(|c| *c == n);
+    let t_col = find("true_label")
+        .ok_or_else(|| perr(1, "no `true_label` column in the header".into()))?;
+    let p_col = find("pred_label")
+        .ok_or_else(|| perr(1, "no `pred_label` column in the header".into()))?;
+    let lm_cols = |prefix: &str| -> Option<Vec<(usize, usize)>> {
+        (0..68)
+            .map(|i| Some((find(&format!("{prefix}_x_{i}"))?, find(&format!("{prefix}_y_{i}"))?)))
+            .collect()
+    };
+    let (true_lm, pred_lm) = (lm_cols("true"), lm_cols("pred"));
+    let has_lms = true_lm.is_some() && pred_lm.is_some();
+
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let (mut p_pts, mut t_pts) = (Vec::new(), Vec::new());
+    for (idx, line) in lines {
+        let line_no = idx + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        if f.len() != cols.len() {
+            return Err(perr(
+                line_no,
+                format!("{} fields, the header has {}", f.len(), cols.len()),
+            ));
+        }
+        if !f[t_col].is_empty() || !f[p_col].is_empty() {
+            if f[t_col].is_empty() || f[p_col].is_empty() {
+                return Err(perr(line_no, "one of true_label / pred_label is empty".into()));
+            }
+            rows.push((f[t_col].to_string(), f[p_col].to_string()));
+        }
+        if let (true, Some(tc), Some(pc)) = (has_lms, &true_lm, &pred_lm) {
+            let read = |c: &[(usize, usize)]| -> Result<Option<[[f32; 2]; 68]>> {
+                if c.iter().all(|&(x, y)| f[x].is_empty() && f[y].is_empty()) {
+                    return Ok(None);
+                }
+                let mut p = [[0.0f32; 2]; 68];
+                for (j, &(x, y)) in c.iter().enumerate() {
+                    for (k, col) in [x, y].into_iter().enumerate() {
+                        p[j][k] = f[col].parse().map_err(|_| {
+                            perr(
+                                line_no,
+                                format!("column `{}`: '{}' is not a number", cols[col], f[col]),
+                            )
+                        })?;
+                    }
+                }
+                Ok(Some(p))
+            };
+            if let (Some(t), Some(p)) = (read(tc)?, read(pc)?) {
+                t_pts.push(t);
+                p_pts.push(p);
+            }
+        }
+    }
+    let mut classes: Vec<String> = rows
+        .iter()
+        .flat_map(|(t, p)| [t.clone(), p.clone()])
+        .collect();
+    classes.sort();
+    classes.dedup();
+    let index = |c: &str| classes.iter().position(|x| x == c).unwrap_or(0);
+    let fer = if rows.is_empty() {
+        None
+    } else {
+        let y_true: Vec<usize> = rows.iter().map(|(t, _)| index(t)).collect();
+        let y_pred: Vec<usize> = rows.iter().map(|(_, p)| index(p)).collect();
+        Some(classification_metrics(&y_true, &y_pred, classes.len())?)
+    };
+    let nrmse_value = if p_pts.is_empty() {
+        None
+    } else {
+        Some(nrmse(&p_pts, &t_pts)?)
+    };
+    if fer.is_none() && nrmse_value.is_none() {
+        return Err(perr(1, "no labelled rows and no landmark rows to score".into()));
+    }
+    Ok(ScoreReport {
+        samples: rows.len().max(p_pts.len()),
+        classes,
+        fer,
+        nrmse: nrmse_value,
+        landmark_samples: p_pts.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str, text: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("fer-train-score-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn round_trip_through_the_csv() {
+        let mut t = [[0.0f32; 2]; 68];
+        for (i, p) in t.iter_mut().enumerate() {
+            *p = [i as f32, 10.0];
+        }
+        for p in t[36..42].iter_mut() {
+            *p = [0.0, 0.0];
+        }
+        for p in t[42..48].iter_mut() {
+            *p = [10.0, 0.0];
+        }
+        let mut p = t;
+        p[0][0] += 6.8; // error 6.8 px on one point: NRMSE = 6.8 / 68 / 10 = 0.01
+        let preds = vec![
+            Prediction {
+                id: "a".into(),
+                true_label: 0,
+                pred_label: Some(0),
+                true_landmarks: Some(t),
+                pred_landmarks: Some(p),
+            },
+            Prediction {
+                id: "b".into(),
+                true_label: 1,
+                pred_label: Some(0),
+                true_landmarks: Some(t),
+                pred_landmarks: Some(t),
+            },
+        ];
+        let names = vec!["anger".to_string(), "fear".to_string()];
+        let path = tmp("ok.csv", &predictions_csv(&preds, &names));
+        let r = score_predictions_csv(&path).unwrap();
+        let fer = r.fer.unwrap();
+        assert_eq!(fer.acc_total, 0.5);
+        assert_eq!(r.classes, names);
+        assert!((r.nrmse.unwrap() - 0.005).abs() < 1e-6, "{:?}", r.nrmse);
+    }
+
+    #[test]
+    fn malformed_csv_names_file_and_line() {
+        let p = tmp("bad.csv", "id,true_label,pred_label\na,happy,sad\nb,happy\n");
+        let e = score_predictions_csv(&p).unwrap_err().to_string();
+        assert!(e.contains("bad.csv:3:"), "{e}");
+        let p = tmp("nohdr.csv", "id,label\n");
+        let e = score_predictions_csv(&p).unwrap_err().to_string();
+        assert!(e.contains("nohdr.csv:1:") && e.contains("true_label"), "{e}");
+    }
+}

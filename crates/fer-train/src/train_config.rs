@@ -1,0 +1,114 @@
+//! The settings of one training run (paper 4.4 "Training Details"), with the paper's values as
+//! the default preset. The resolved config is saved in every run directory and hashed into its
+//! run id.
+
+use serde::{Deserialize, Serialize};
+
+use fer_data::AugmentConfig;
+use fer_models::ModelConfig;
+
+use crate::adam::AdamConfig;
+use crate::losses::WingLossConfig;
+
+/// Everything that determines a run's numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub experiment: String,
+    pub dataset: String,
+    /// Registry name of the model.
+    pub model: String,
+    /// Name of the split within the protocol (`fold-3`, `holdout`, `official`).
+    pub split: String,
+    pub seed: u64,
+    pub model_config: ModelConfig,
+    pub batch_size: usize,
+    /// Upper bound on epochs; early stopping usually ends the run sooner.
+    pub max_epochs: usize,
+    pub optimizer: AdamConfig,
+    /// The learning rate is multiplied by `lr_gamma` every `lr_step_epochs` epochs.
+    pub lr_step_epochs: usize,
+    pub lr_gamma: f64,
+    /// Stop after this many epochs without validation improvement (8 in the paper).
+    pub patience: usize,
+    /// λ of eq. 16: total = loss_E + λ loss_L (multi-task models only).
+    pub fld_loss_weight: f64,
+    pub wing: WingLossConfig,
+    /// Training-split augmentation; `None` disables it.
+    pub augment: Option<AugmentConfig>,
+}
+
+impl TrainConfig {
+    /// Paper 4.4: Adam lr 0.01, weight decay 0.005, lr x0.1 every 10 epochs, early stopping
+    /// after 8 epochs, batch 32, flip + rotation augmentation; λ = 0.5 as the reference code.
+    pub fn paper(experiment: &str, dataset: &str, model: &str, split: &str, seed: u64) -> Self {
+        Self {
+            experiment: experiment.into(),
+            dataset: dataset.into(),
+            model: model.into(),
+            split: split.into(),
+            seed,
+            model_config: ModelConfig::paper(),
+            batch_size: 32,
+            max_epochs: 50,
+            optimizer: AdamConfig::paper(),
+            lr_step_epochs: 10,
+            lr_gamma: 0.1,
+            patience: 8,
+            fld_loss_weight: 0.5,
+            wing: WingLossConfig::default(),
+            augment: Some(AugmentConfig::paper()),
+        }
+    }
+
+    /// The learning rate of a 0-based epoch under the step schedule.
+    pub fn learning_rate_at(&self, epoch: usize) -> f64 {
+        let steps = epoch.checked_div(self.lr_step_epochs).unwrap_or(0);
+        self.optimizer.lr * self.lr_gamma.powi(steps as i32)
+    }
+
+    /// Checks the settings that the types cannot.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |m: String| Err(crate::TrainError::Config(m));
+        if self.batch_size < 2 {
+            return bad(format!(
+                "batch_size must be at least 2 (batch norm), got {}",
+                self.batch_size
+            ));
+        }
+        if self.max_epochs == 0 {
+            return bad("max_epochs must be positive".into());
+        }
+        if !(self.optimizer.lr > 0.0) {
+            return bad(format!("learning rate must be positive, got {}", self.optimizer.lr));
+        }
+        self.model_config.validate()?;
+        Ok(())
+    }
+
+    /// The YAML text saved as `config.yaml` and hashed into the run id.
+    pub fn to_yaml(&self) -> crate::Result<String> {
+        serde_yaml::to_string(self).map_err(|e| crate::TrainError::Config(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_schedule_divides_by_ten_every_ten_epochs() {
+        let c = TrainConfig::paper("e", "d", "m", "s", 1);
+        assert!((c.learning_rate_at(0) - 0.01).abs() < 1e-15);
+        assert!((c.learning_rate_at(9) - 0.01).abs() < 1e-15);
+        assert!((c.learning_rate_at(10) - 0.001).abs() < 1e-15);
+        assert!((c.learning_rate_at(25) - 0.0001).abs() < 1e-15);
+    }
+
+    #[test]
+    fn yaml_round_trip() {
+        let c = TrainConfig::paper("e", "d", "m", "s", 1);
+        let back: TrainConfig = serde_yaml::from_str(&c.to_yaml().unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+}

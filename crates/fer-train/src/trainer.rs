@@ -1,0 +1,335 @@
+//! The training loop of paper 4.4: Adam with L2 weight decay, step learning-rate schedule,
+//! early stopping on the validation split, the best checkpoint chosen by validation
+//! ACC_average (FER) or NRMSE (FLD-only), and one test evaluation of that checkpoint. The test
+//! split never influences training or selection (the reference code selects on test; we do not).
+
+use candle_core::{DType, Device, Tensor};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use fer_data::{BatchLoader, FaceDataset, LoaderConfig, Split};
+use fer_models::{seeded_var_builder, ModelRegistry, MultiTaskModel};
+
+use crate::adam::Adam;
+use crate::error::{Result, TrainError};
+use crate::evaluation::{evaluate, Evaluation, MetricSet};
+use crate::losses::{cross_entropy, wing_loss};
+use crate::predictions_csv::predictions_csv;
+use crate::run_dir::{run_id, RunDir};
+use crate::train_config::TrainConfig;
+
+/// The contents of `metrics.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMetrics {
+    pub experiment: String,
+    pub dataset: String,
+    pub model: String,
+    pub seed: u64,
+    pub split: String,
+    /// Fold number for k-fold splits (`fold-3` -> 3), 0 otherwise.
+    pub fold: usize,
+    pub run_id: String,
+    /// 1-based epoch of the selected checkpoint.
+    pub best_epoch: usize,
+    pub epochs_run: usize,
+    pub train_seconds: f64,
+    pub test: MetricSet,
+    pub validation: MetricSet,
+    pub class_names: Vec<String>,
+    /// Test confusion matrix (rows true, columns predicted); `None` for FLD-only models.
+    pub confusion_matrix: Option<Vec<Vec<u64>>>,
+}
+
+/// What a call to [`train_run`] returns.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub run_dir: PathBuf,
+    pub metrics: RunMetrics,
+    /// True when the run had finished before and was not redone.
+    pub skipped: bool,
+}
+
+/// How the trainer reports progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrainOptions {
+    pub show_progress: bool,
+}
+
+/// One row of `history.csv`.
+struct EpochRow {
+    epoch: usize,
+    lr: f64,
+    train_loss_fer: f64,
+    train_loss_fld: f64,
+    val: Evaluation,
+    seconds: f64,
+}
+
+/// Whether `new` improves on `best` for this model's selection metric.
+fn selection_score(e: &Evaluation) -> Option<f64> {
+    // Higher is better: ACC_average for FER models, -NRMSE for FLD-only models.
+    match (&e.fer, e.nrmse) {
+        (Some(m), _) => Some(m.acc_average),
+        (None, Some(n)) => Some(-n),
+        _ => None,
+    }
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.6}")).unwrap_or_default()
+}
+
+fn history_csv(rows: &[EpochRow]) -> String {
+    let mut s = String::from(
+        "epoch,lr,train_loss_fer,train_loss_fld,val_loss_fer,val_loss_fld,val_acc_total,val_acc_average,val_f1_eq19,val_macro_f1,val_nrmse,seconds\n",
+    );
+    for r in rows {
+        let m = r.val.metric_set();
+        let _ = writeln!(
+            s,
+            "{},{},{:.6},{:.6},{},{},{},{},{},{},{},{:.2}",
+            r.epoch,
+            r.lr,
+            r.train_loss_fer,
+            r.train_loss_fld,
+            fmt_opt(r.val.loss_fer),
+            fmt_opt(r.val.loss_fld),
+            fmt_opt(m.acc_total),
+            fmt_opt(m.acc_average),
+            fmt_opt(m.f1_eq19),
+            fmt_opt(m.macro_f1),
+            fmt_opt(m.nrmse),
+            r.seconds
+        );
+    }
+    s
+}
+
+/// Trains one model on one split and evaluates it; skips a run whose directory is complete.
+pub fn train_run(
+    cfg: &TrainConfig,
+    data: &FaceDataset,
+    split: &Split,
+    registry: &ModelRegistry,
+    device: &Device,
+    results_root: &Path,
+    opts: TrainOptions,
+) -> Result<RunOutcome> {
+    cfg.validate()?;
+    if cfg.model_config.input_size != data.size {
+        return Err(TrainError::Config(format!(
+            "model input size {} but dataset '{}' is loaded at {} px",
+            cfg.model_config.input_size, data.name, data.size
+        )));
+    }
+    if cfg.model_config.num_classes != data.classes.len() {
+        return Err(TrainError::Config(format!(
+            "model has {} classes but dataset '{}' has {}",
+            cfg.model_config.num_classes,
+            data.name,
+            data.classes.len()
+        )));
+    }
+    registry.get(&cfg.model)?; // unknown names fail before anything is written
+    let yaml = cfg.to_yaml()?;
+    let id = run_id(&yaml);
+    let dir = RunDir::create(results_root, &cfg.experiment, &cfg.dataset, &cfg.model, &id)?;
+    if dir.is_done() {
+        let path = dir.file("metrics.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
+        let metrics: RunMetrics = serde_json::from_str(&text).map_err(|e| TrainError::Parse {
+            path: path.clone(),
+            line: e.line(),
+            message: e.to_string(),
+        })?;
+        return Ok(RunOutcome {
+            run_dir: dir.path().to_path_buf(),
+            metrics,
+            skipped: true,
+        });
+    }
+    dir.write("config.yaml", yaml.as_bytes())?;
+
+    let (mut varmap, vb) = seeded_var_builder(cfg.seed, DType::F32, device);
+    let model = registry.build(&cfg.model, &cfg.model_config, vb)?;
+    let tasks = model.tasks();
+    if tasks.has_fld() && !split.train.iter().any(|&i| data.samples[i].landmarks.is_some()) {
+        return Err(TrainError::Config(format!(
+            "model '{}' learns landmarks but dataset '{}' has none in its training split",
+            cfg.model, data.name
+        )));
+    }
+    let mut train_cfg = LoaderConfig::train(cfg.batch_size, cfg.seed);
+    train_cfg.augment = cfg.augment;
+    let train = BatchLoader::new(data, split.train.clone(), train_cfg, device)?;
+    let val = BatchLoader::new(data, split.val.clone(), LoaderConfig::eval(cfg.batch_size), device)?;
+    let test = BatchLoader::new(data, split.test.clone(), LoaderConfig::eval(cfg.batch_size), device)?;
+    if train.num_batches() == 0 || val.len_samples() == 0 || test.len_samples() == 0 {
+        return Err(TrainError::Config(format!(
+            "split '{}' has {} training, {} validation and {} test samples: too few for batch size {}",
+            split.name,
+            train.len_samples(),
+            val.len_samples(),
+            test.len_samples(),
+            cfg.batch_size
+        )));
+    }
+    let mut opt = Adam::new(varmap.all_vars(), cfg.optimizer);
+
+    let bar = ProgressBar::new((cfg.max_epochs * train.num_batches()) as u64);
+    if !opts.show_progress {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>22} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} steps {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(cfg.model.clone());
+
+    let started = Instant::now();
+    let mut history: Vec<EpochRow> = Vec::new();
+    let mut steps = String::from("step,epoch,lr,loss_total,loss_fer,loss_fld\n");
+    let (mut best_score, mut best_epoch, mut since_best) = (f64::NEG_INFINITY, 0usize, 0usize);
+    let mut global_step = 0usize;
+    for epoch in 0..cfg.max_epochs {
+        let t0 = Instant::now();
+        let lr = cfg.learning_rate_at(epoch);
+        opt.set_learning_rate(lr);
+        let (mut sum_fer, mut sum_fld, mut n) = (0.0, 0.0, 0usize);
+        for batch in train.epoch(epoch as u64) {
+            let batch = batch?;
+            let out = model.forward_t(&batch.images, true)?;
+            let mut total: Option<Tensor> = None;
+            let mut l_fer = 0.0;
+            let mut l_fld = 0.0;
+            if let Some(logits) = &out.expression_logits {
+                let l = cross_entropy(logits, &batch.labels)?;
+                l_fer = l.to_scalar::<f32>()? as f64;
+                total = Some(l);
+            }
+            if let Some(lm) = &out.landmarks {
+                let l = wing_loss(lm, &batch.landmarks, Some(&batch.landmark_mask), &cfg.wing)?;
+                l_fld = l.to_scalar::<f32>()? as f64;
+                let weight = if tasks.has_fer() { cfg.fld_loss_weight } else { 1.0 };
+                let l = (l * weight)?;
+                total = Some(match total {
+                    Some(t) => (t + l)?,
+                    None => l,
+                });
+            }
+            let total = total.ok_or_else(|| {
+                TrainError::Config(format!("model '{}' produced no task output", cfg.model))
+            })?;
+            let total_value = total.to_scalar::<f32>()? as f64;
+            if !total_value.is_finite() {
+                return Err(TrainError::Config(format!(
+                    "loss became {total_value} at epoch {} step {global_step}: lower the learning rate",
+                    epoch + 1
+                )));
+            }
+            opt.step(&total.backward()?)?;
+            global_step += 1;
+            sum_fer += l_fer;
+            sum_fld += l_fld;
+            n += 1;
+            let _ = writeln!(
+                steps,
+                "{global_step},{},{lr},{total_value:.6},{l_fer:.6},{l_fld:.6}",
+                epoch + 1
+            );
+            bar.inc(1);
+            bar.set_message(format!("epoch {} loss {total_value:.4}", epoch + 1));
+        }
+        let val_eval = evaluate(model.as_ref(), &val, data, &cfg.wing)?;
+        let score = selection_score(&val_eval).unwrap_or(f64::NEG_INFINITY);
+        history.push(EpochRow {
+            epoch: epoch + 1,
+            lr,
+            train_loss_fer: sum_fer / n.max(1) as f64,
+            train_loss_fld: sum_fld / n.max(1) as f64,
+            val: val_eval,
+            seconds: t0.elapsed().as_secs_f64(),
+        });
+        if score > best_score {
+            best_score = score;
+            best_epoch = epoch + 1;
+            since_best = 0;
+            save_checkpoint(&varmap, &dir)?;
+        } else {
+            since_best += 1;
+        }
+        dir.write("history.csv", history_csv(&history).as_bytes())?;
+        dir.write("steps.csv", steps.as_bytes())?;
+        if since_best >= cfg.patience {
+            break;
+        }
+    }
+    let epochs_run = history.len();
+    bar.finish_and_clear();
+
+    // The selected checkpoint, evaluated once on validation (for the record) and test.
+    varmap.load(dir.file("best.safetensors"))?;
+    let val_eval = evaluate(model.as_ref(), &val, data, &cfg.wing)?;
+    let test_eval = evaluate(model.as_ref(), &test, data, &cfg.wing)?;
+    let metrics = RunMetrics {
+        experiment: cfg.experiment.clone(),
+        dataset: cfg.dataset.clone(),
+        model: cfg.model.clone(),
+        seed: cfg.seed,
+        split: split.name.clone(),
+        fold: split
+            .name
+            .strip_prefix("fold-")
+            .and_then(|f| f.parse().ok())
+            .unwrap_or(0),
+        run_id: id,
+        best_epoch,
+        epochs_run,
+        train_seconds: started.elapsed().as_secs_f64(),
+        test: test_eval.metric_set(),
+        validation: val_eval.metric_set(),
+        class_names: data.class_names(),
+        confusion_matrix: test_eval.fer.as_ref().map(|m| m.confusion_matrix.clone()),
+    };
+    dir.write(
+        "predictions.csv",
+        predictions_csv(&test_eval.predictions, &data.class_names()).as_bytes(),
+    )?;
+    let json = serde_json::to_string_pretty(&metrics)
+        .map_err(|e| TrainError::Config(format!("metrics.json: {e}")))?;
+    dir.write("metrics.json", json.as_bytes())?;
+    dir.mark_done()?;
+    Ok(RunOutcome {
+        run_dir: dir.path().to_path_buf(),
+        metrics,
+        skipped: false,
+    })
+}
+
+/// Saves all variables (weights and batch-norm statistics) atomically as `best.safetensors`.
+fn save_checkpoint(varmap: &candle_nn::VarMap, dir: &RunDir) -> Result<()> {
+    let path = dir.file("best.safetensors");
+    let tmp = dir.file(".best.safetensors.tmp");
+    varmap.save(&tmp)?;
+    std::fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))?;
+    Ok(())
+}
+
+/// Builds a registered model and loads a checkpoint into it (for inference and tests).
+pub fn load_model(
+    registry: &ModelRegistry,
+    name: &str,
+    cfg: &fer_models::ModelConfig,
+    checkpoint: &Path,
+    device: &Device,
+) -> Result<Box<dyn MultiTaskModel>> {
+    let (mut varmap, vb) = seeded_var_builder(0, DType::F32, device);
+    let model = registry.build(name, cfg, vb)?;
+    varmap.load(checkpoint)?;
+    Ok(model)
+}

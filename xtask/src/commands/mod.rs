@@ -1,0 +1,5 @@
+//! One module per `cargo xtask` command.
+
+pub mod demo;
+pub mod score;
+pub mod synth;

@@ -1,0 +1,41 @@
+//! The runner of the CMCNN research framework: `cargo xtask <command>`.
+//!
+//! One file per command under `commands/`; each command's doc comment is its help text.
+
+mod commands;
+mod device;
+mod workspace;
+
+use clap::{Parser, Subcommand};
+
+/// Reproduce and extend "Co-attentive multi-task convolutional neural network for facial
+/// expression recognition" (Yu & Xu, Pattern Recognition 2021) in Rust.
+#[derive(Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Demo(commands::demo::DemoArgs),
+    Synth(commands::synth::SynthArgs),
+    Score(commands::score::ScoreArgs),
+}
+
+fn main() {
+    // Before any thread starts: keep freed memory in the process (see fer_train::allocator).
+    fer_train::allocator::keep_freed_memory();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(a) => commands::demo::run(a),
+        Command::Synth(a) => commands::synth::run(a),
+        Command::Score(a) => commands::score::run(a),
+    };
+    if let Err(e) = result {
+        // One line: the error and its causes, joined.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,19 @@
+//! Paths of the workspace the runner works in.
+
+use std::path::PathBuf;
+
+/// The workspace root (the folder with the top-level Cargo.toml).
+pub fn root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
+}
+
+/// `results/` under the workspace root.
+pub fn results_dir() -> PathBuf {
+    root().join("results")
+}
+
+/// `data-manifests/<name>.yaml` under the workspace root.
+pub fn manifest_path(name: &str) -> PathBuf {
+    root().join("data-manifests").join(format!("{name}.yaml"))
+}
