@@ -22,6 +22,7 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     Synth(commands::synth::SynthArgs),
     Score(commands::score::ScoreArgs),
+    Train(commands::train::TrainArgs),
 }
 
 fn main() {
@@ -32,6 +33,7 @@ fn main() {
         Command::Demo(a) => commands::demo::run(a),
         Command::Synth(a) => commands::synth::run(a),
         Command::Score(a) => commands::score::run(a),
+        Command::Train(a) => commands::train::run(a),
     };
     if let Err(e) = result {
         // One line: the error and its causes, joined.

@@ -17,3 +17,9 @@ pub fn results_dir() -> PathBuf {
 pub fn manifest_path(name: &str) -> PathBuf {
     root().join("data-manifests").join(format!("{name}.yaml"))
 }
+
+/// A manifest's root: relative paths are taken from the workspace root, so commands work
+/// from any working directory.
+pub fn resolve(path: Option<PathBuf>) -> Option<PathBuf> {
+    path.map(|p| if p.is_relative() { root().join(p) } else { p })
+}

@@ -89,7 +89,9 @@ impl<'a> BatchLoader<'a> {
         device: &Device,
     ) -> Result<Self> {
         if cfg.batch_size == 0 {
-            return Err(crate::DataError::Config("batch_size must be positive".into()));
+            return Err(crate::DataError::Config(
+                "batch_size must be positive".into(),
+            ));
         }
         Ok(Self {
             data,

@@ -99,9 +99,15 @@ mod tests {
 
     #[test]
     fn parses_dataset_spellings() {
-        assert_eq!("happy".parse::<Expression>().ok(), Some(Expression::Happiness));
+        assert_eq!(
+            "happy".parse::<Expression>().ok(),
+            Some(Expression::Happiness)
+        );
         assert_eq!("Angry".parse::<Expression>().ok(), Some(Expression::Anger));
-        assert_eq!("sadness".parse::<Expression>().ok(), Some(Expression::Sadness));
+        assert_eq!(
+            "sadness".parse::<Expression>().ok(),
+            Some(Expression::Sadness)
+        );
         assert!("smirk".parse::<Expression>().is_err());
         for e in Expression::ALL {
             assert_eq!(e.name().parse::<Expression>().ok(), Some(e));

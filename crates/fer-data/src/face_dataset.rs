@@ -98,16 +98,22 @@ impl FaceDataset {
         classes: &[Expression],
         samples: Vec<SynthSample>,
     ) -> Result<Self> {
-        let size = samples.first().map(|s| s.image.width() as usize).unwrap_or(0);
+        let size = samples
+            .first()
+            .map(|s| s.image.width() as usize)
+            .unwrap_or(0);
         let samples = samples
             .into_iter()
             .map(|s| {
-                let label = classes.iter().position(|c| *c == s.expression).ok_or_else(|| {
-                    DataError::Config(format!(
-                        "expression '{}' of sample {} is not in the class list",
-                        s.expression, s.id
-                    ))
-                })?;
+                let label = classes
+                    .iter()
+                    .position(|c| *c == s.expression)
+                    .ok_or_else(|| {
+                        DataError::Config(format!(
+                            "expression '{}' of sample {} is not in the class list",
+                            s.expression, s.id
+                        ))
+                    })?;
                 Ok(FaceSample {
                     id: s.id,
                     subject: s.subject,
@@ -149,13 +155,16 @@ impl FaceDataset {
                     .into_luma8();
                 let from = (img.width(), img.height());
                 let img = to_size(img, size);
-                let label = classes.iter().position(|c| *c == r.expression).ok_or_else(|| {
-                    DataError::Config(format!(
-                        "{}: expression '{}' is not in the class list",
-                        path.display(),
-                        r.expression
-                    ))
-                })?;
+                let label = classes
+                    .iter()
+                    .position(|c| *c == r.expression)
+                    .ok_or_else(|| {
+                        DataError::Config(format!(
+                            "{}: expression '{}' is not in the class list",
+                            path.display(),
+                            r.expression
+                        ))
+                    })?;
                 Ok(FaceSample {
                     id: r.id.clone(),
                     subject: r.subject.clone(),

@@ -18,7 +18,10 @@ pub enum ProtocolSpec {
     /// i+1 (mod k) and trains on the rest.
     SubjectKFold { folds: usize },
     /// One split: the given fractions of subjects go to validation and test, the rest to training.
-    SubjectHoldout { val_fraction: f64, test_fraction: f64 },
+    SubjectHoldout {
+        val_fraction: f64,
+        test_fraction: f64,
+    },
     /// The dataset's own split (its records carry split hints).
     Official,
 }

@@ -8,7 +8,11 @@
 //! `layer{i}.norm{i}`).
 
 use candle_core::Tensor;
-use candle_nn::{BatchNorm, Conv2d, Module, ModuleT, VarBuilder};
+use candle_nn::{Module, VarBuilder};
+
+use crate::fused_batch_norm::FusedBatchNorm;
+
+use crate::gemm_conv2d::GemmConv2d;
 
 use crate::layers;
 use crate::max_pool::max_pool2d;
@@ -21,8 +25,8 @@ pub const POOL_AFTER: [bool; 6] = [true, true, false, true, false, false];
 /// One component: conv -> batch norm -> ReLU -> (max pool).
 #[derive(Debug, Clone)]
 pub struct ConvComponent {
-    conv: Conv2d,
-    norm: BatchNorm,
+    conv: GemmConv2d,
+    norm: FusedBatchNorm,
     pool: bool,
 }
 

@@ -21,7 +21,12 @@ pub struct BaseDcnnFer {
 impl BaseDcnnFer {
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
         cfg.validate()?;
-        let backbone = BaseDcnn::new(cfg.in_channels, cfg.input_size, cfg.bn_eps, vb.pp("baseDCNN"))?;
+        let backbone = BaseDcnn::new(
+            cfg.in_channels,
+            cfg.input_size,
+            cfg.bn_eps,
+            vb.pp("baseDCNN"),
+        )?;
         let flat = BaseDcnn::flat_features(cfg.input_size);
         let head = FerHead::new(flat, cfg.num_classes, &cfg.fer_head, vb.clone())?;
         Ok(Self { backbone, head })
@@ -31,7 +36,7 @@ impl BaseDcnnFer {
 impl MultiTaskModel for BaseDcnnFer {
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<TaskOutputs> {
         let f = self.backbone.forward_t(x, train)?; // (B, 256, s, s)
-        // Channel mean of the last feature map: the reference code's activation map (Fig. 4).
+                                                    // Channel mean of the last feature map: the reference code's activation map (Fig. 4).
         let att = f.mean(1)?; // (B, s, s)
         let (emb, logits) = self.head.forward_t(&f.flatten_from(1)?, train)?;
         Ok(TaskOutputs {

@@ -21,7 +21,12 @@ pub struct BaseDcnnFld {
 impl BaseDcnnFld {
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
         cfg.validate()?;
-        let backbone = BaseDcnn::new(cfg.in_channels, cfg.input_size, cfg.bn_eps, vb.pp("baseDCNN"))?;
+        let backbone = BaseDcnn::new(
+            cfg.in_channels,
+            cfg.input_size,
+            cfg.bn_eps,
+            vb.pp("baseDCNN"),
+        )?;
         let flat = BaseDcnn::flat_features(cfg.input_size);
         let head = FldHead::new(flat, cfg.num_landmarks, &cfg.fld_head, vb.clone())?;
         Ok(Self { backbone, head })

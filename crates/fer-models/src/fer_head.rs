@@ -5,7 +5,9 @@
 //! `FerHeadConfig::relu_after_embedding` selects.
 
 use candle_core::Tensor;
-use candle_nn::{BatchNorm, Linear, Module, ModuleT, VarBuilder};
+use candle_nn::{Linear, Module, VarBuilder};
+
+use crate::fused_batch_norm::FusedBatchNorm;
 
 use crate::layers;
 use crate::model_config::FerHeadConfig;
@@ -14,9 +16,9 @@ use crate::model_config::FerHeadConfig;
 #[derive(Debug, Clone)]
 pub struct FerHead {
     fc1: Linear,
-    bn1: BatchNorm,
+    bn1: FusedBatchNorm,
     fc2: Linear,
-    bn2: BatchNorm,
+    bn2: FusedBatchNorm,
     out: Linear,
     relu_after_embedding: bool,
 }

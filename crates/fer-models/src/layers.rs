@@ -4,7 +4,11 @@
 //! batch norm weight 1, bias 0, running mean 0, running variance 1. Parameter names follow
 //! PyTorch (`weight`, `bias`, `running_mean`, `running_var`) so its checkpoints can be mapped.
 
-use candle_nn::{BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Init, Linear, VarBuilder};
+use candle_nn::{Init, Linear, VarBuilder};
+
+use crate::fused_batch_norm::FusedBatchNorm;
+
+use crate::gemm_conv2d::GemmConv2d;
 
 /// A 2-D convolution with bias (square kernel `k`, stride 1, padding `pad`).
 pub fn conv2d(
@@ -13,7 +17,7 @@ pub fn conv2d(
     k: usize,
     pad: usize,
     vb: VarBuilder,
-) -> candle_core::Result<Conv2d> {
+) -> candle_core::Result<GemmConv2d> {
     let bound = 1.0 / ((in_c * k * k) as f64).sqrt();
     let init = Init::Uniform {
         lo: -bound,
@@ -21,17 +25,7 @@ pub fn conv2d(
     };
     let w = vb.get_with_hints((out_c, in_c, k, k), "weight", init)?;
     let b = vb.get_with_hints(out_c, "bias", init)?;
-    Ok(Conv2d::new(
-        w,
-        Some(b),
-        Conv2dConfig {
-            padding: pad,
-            stride: 1,
-            dilation: 1,
-            groups: 1,
-            cudnn_fwd_algo: None,
-        },
-    ))
+    Ok(GemmConv2d::new(w, Some(b), pad))
 }
 
 /// A fully connected layer `in_f -> out_f` with bias.
@@ -46,16 +40,12 @@ pub fn linear(in_f: usize, out_f: usize, vb: VarBuilder) -> candle_core::Result<
     Ok(Linear::new(w, Some(b)))
 }
 
-/// Batch norm with PyTorch's momentum 0.1 and the given epsilon (1e-3 in the reference code).
-pub fn batch_norm(features: usize, eps: f64, vb: VarBuilder) -> candle_core::Result<BatchNorm> {
-    candle_nn::batch_norm(
-        features,
-        BatchNormConfig {
-            eps,
-            remove_mean: true,
-            affine: true,
-            momentum: 0.1,
-        },
-        vb,
-    )
+/// Batch norm with PyTorch's momentum 0.1 and the given epsilon (1e-3 in the reference code),
+/// with the fused CPU kernel of `fused_batch_norm`.
+pub fn batch_norm(
+    features: usize,
+    eps: f64,
+    vb: VarBuilder,
+) -> candle_core::Result<FusedBatchNorm> {
+    FusedBatchNorm::new(features, eps, vb)
 }

@@ -8,6 +8,8 @@ pub mod base_dcnn_fld;
 pub mod error;
 pub mod fer_head;
 pub mod fld_head;
+pub mod fused_batch_norm;
+pub mod gemm_conv2d;
 pub mod layers;
 pub mod max_pool;
 pub mod model_config;

@@ -191,7 +191,9 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|i| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 11) as f64 / (1u64 << 53) as f64) * 4.0 - 2.0 + i as f64 * 1e-9
             })
             .collect()
@@ -248,7 +250,11 @@ mod tests {
                 let tp = Tensor::from_vec(xp, (1, 2, h, w), &dev).unwrap();
                 let tm = Tensor::from_vec(xm, (1, 2, h, w), &dev).unwrap();
                 let fd = (loss(&tp) - loss(&tm)) / (2.0 * eps);
-                assert!((fd - g[i]).abs() < 1e-6, "{h}x{w} index {i}: fd {fd} vs grad {}", g[i]);
+                assert!(
+                    (fd - g[i]).abs() < 1e-6,
+                    "{h}x{w} index {i}: fd {fd} vs grad {}",
+                    g[i]
+                );
             }
             // The gradient sums to the sum of the output weights: nothing is lost or scaled.
             let total: f64 = g.iter().sum();

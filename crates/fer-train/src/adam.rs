@@ -93,10 +93,11 @@ impl Adam {
                 continue;
             };
             let p = var.as_tensor();
+            // Detached: the optimiser state must not keep this step's graph alive.
             let g = if c.weight_decay != 0.0 {
-                (g + (p * c.weight_decay)?)?
+                (g + (p * c.weight_decay)?)?.detach()
             } else {
-                g.clone()
+                g.detach()
             };
             let m = match &self.m[i] {
                 Some(m) => ((m * c.beta1)? + (&g * (1.0 - c.beta1))?)?,
@@ -109,8 +110,8 @@ impl Adam {
             let denom = ((v.sqrt()? / bias2.sqrt())? + c.eps)?;
             let update = ((&m / denom)? * step_size)?;
             var.set(&(p - update)?)?;
-            self.m[i] = Some(m);
-            self.v[i] = Some(v);
+            self.m[i] = Some(m.detach());
+            self.v[i] = Some(v.detach());
         }
         Ok(())
     }
@@ -146,7 +147,10 @@ mod tests {
 
     fn assert_close(got: &[f32], want: &[f32]) {
         for (a, b) in got.iter().zip(want) {
-            assert!((a - b).abs() <= 2e-7 + 2e-6 * b.abs(), "{got:?} vs {want:?}");
+            assert!(
+                (a - b).abs() <= 2e-7 + 2e-6 * b.abs(),
+                "{got:?} vs {want:?}"
+            );
         }
     }
 
@@ -170,16 +174,55 @@ mod tests {
             eps: 0.1,
             ..AdamConfig::paper()
         });
-        assert_close(&got[0], &[0.49493828, -0.99327868, 1.992439, 0.0, -0.25908989]);
-        assert_close(&got[1], &[0.49958262, -0.99595034, 1.9876754, -0.0043595047, -0.26817974]);
-        assert_close(&got[2], &[0.50250083, -0.99836582, 1.9847809, -0.0056475857, -0.27726954]);
+        assert_close(
+            &got[0],
+            &[0.49493828, -0.99327868, 1.992439, 0.0, -0.25908989],
+        );
+        assert_close(
+            &got[1],
+            &[
+                0.49958262,
+                -0.99595034,
+                1.9876754,
+                -0.0043595047,
+                -0.26817974,
+            ],
+        );
+        assert_close(
+            &got[2],
+            &[
+                0.50250083,
+                -0.99836582,
+                1.9847809,
+                -0.0056475857,
+                -0.27726954,
+            ],
+        );
         let got = run(AdamConfig {
             lr: 0.001,
             eps: 1e-8,
             ..AdamConfig::paper()
         });
         assert_close(&got[0], &[0.49900001, -0.99900001, 1.999, 0.0, -0.25099999]);
-        assert_close(&got[1], &[0.4995937, -0.99935204, 1.9983063, -0.00074413687, -0.25199997]);
-        assert_close(&got[2], &[0.4999845, -0.99968708, 1.9978563, -0.00097276492, -0.25299996]);
+        assert_close(
+            &got[1],
+            &[
+                0.4995937,
+                -0.99935204,
+                1.9983063,
+                -0.00074413687,
+                -0.25199997,
+            ],
+        );
+        assert_close(
+            &got[2],
+            &[
+                0.4999845,
+                -0.99968708,
+                1.9978563,
+                -0.00097276492,
+                -0.25299996,
+            ],
+        );
     }
 }

@@ -113,7 +113,11 @@ pub fn evaluate(
             .iter()
             .map(|p| p.pred_label.unwrap_or(usize::MAX))
             .collect();
-        Some(classification_metrics(&y_true, &y_pred, data.classes.len())?)
+        Some(classification_metrics(
+            &y_true,
+            &y_pred,
+            data.classes.len(),
+        )?)
     } else {
         None
     };

@@ -102,8 +102,8 @@ mod tests {
     fn wing_loss_matches_pytorch_on_both_sides_of_omega() {
         let dev = Device::Cpu;
         let vals = [0.5, -3.0, 12.0, -25.0, 9.99, 10.01, 0.0, 1e-3];
-        let pred = Var::from_tensor(&Tensor::from_vec(vals.to_vec(), (4, 2), &dev).unwrap())
-            .unwrap();
+        let pred =
+            Var::from_tensor(&Tensor::from_vec(vals.to_vec(), (4, 2), &dev).unwrap()).unwrap();
         let target = Tensor::zeros((4, 2), DType::F64, &dev).unwrap();
         let cfg = WingLossConfig::default();
         assert!((cfg.m() - -7.917594692280549).abs() < 1e-12);
@@ -167,7 +167,9 @@ mod tests {
         let dev = Device::Cpu;
         let logits = Var::from_tensor(
             &Tensor::from_vec(
-                vec![2.0f64, 1.0, 0.1, 0.5, 2.5, -1.0, 0.0, 0.0, 0.0, -1.0, 3.0, 0.2],
+                vec![
+                    2.0f64, 1.0, 0.1, 0.5, 2.5, -1.0, 0.0, 0.0, 0.0, -1.0, 3.0, 0.2,
+                ],
                 (4, 3),
                 &dev,
             )
@@ -184,8 +186,16 @@ mod tests {
             .unwrap()
             .to_vec2()
             .unwrap();
-        let e0 = [-0.08524971527850803, 0.060608242676178474, 0.02464147260232955];
-        let e3 = [0.004243166218504103, 0.2316690258134564, -0.23591219203196048];
+        let e0 = [
+            -0.08524971527850803,
+            0.060608242676178474,
+            0.02464147260232955,
+        ];
+        let e3 = [
+            0.004243166218504103,
+            0.2316690258134564,
+            -0.23591219203196048,
+        ];
         for j in 0..3 {
             assert!((g[0][j] - e0[j]).abs() < 1e-12 && (g[3][j] - e3[j]).abs() < 1e-12);
         }

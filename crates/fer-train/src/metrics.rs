@@ -90,7 +90,11 @@ pub fn classification_metrics(
         acc_total: correct as f64 / n,
         acc_average: r,
         precision_macro: p,
-        f1_eq19: if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) },
+        f1_eq19: if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        },
         macro_f1: sum_f1 / k,
         confusion_matrix: cm,
     })
@@ -158,10 +162,12 @@ mod tests {
     #[test]
     fn matches_scikit_learn_on_seven_classes() {
         let y_true = [
-            0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 4, 4, 4, 4, 5, 6, 6, 6, 0, 1, 2, 3, 5, 5, 6, 4,
+            0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 4, 4, 4, 4, 5, 6, 6, 6, 0, 1, 2, 3, 5, 5, 6,
+            4,
         ];
         let y_pred = [
-            0, 1, 0, 0, 1, 2, 1, 2, 2, 0, 2, 3, 3, 3, 4, 4, 1, 4, 5, 6, 0, 6, 0, 1, 2, 2, 5, 6, 6, 3,
+            0, 1, 0, 0, 1, 2, 1, 2, 2, 0, 2, 3, 3, 3, 4, 4, 1, 4, 5, 6, 0, 6, 0, 1, 2, 2, 5, 6, 6,
+            3,
         ];
         let m = classification_metrics(&y_true, &y_pred, 7).unwrap();
         let close = |a: f64, b: f64| (a - b).abs() < 1e-12;

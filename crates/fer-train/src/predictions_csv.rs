@@ -90,13 +90,18 @@ pub fn score_predictions_csv(path: &Path) -> Result<ScoreReport> {
         .ok_or_else(|| perr(1, "empty file, expected a header".into()))?;
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
     let find = |n: &str| cols.iter().position(|c| *c == n);
-    let t_col = find("true_label")
-        .ok_or_else(|| perr(1, "no `true_label` column in the header".into()))?;
-    let p_col = find("pred_label")
-        .ok_or_else(|| perr(1, "no `pred_label` column in the header".into()))?;
+    let t_col =
+        find("true_label").ok_or_else(|| perr(1, "no `true_label` column in the header".into()))?;
+    let p_col =
+        find("pred_label").ok_or_else(|| perr(1, "no `pred_label` column in the header".into()))?;
     let lm_cols = |prefix: &str| -> Option<Vec<(usize, usize)>> {
         (0..68)
-            .map(|i| Some((find(&format!("{prefix}_x_{i}"))?, find(&format!("{prefix}_y_{i}"))?)))
+            .map(|i| {
+                Some((
+                    find(&format!("{prefix}_x_{i}"))?,
+                    find(&format!("{prefix}_y_{i}"))?,
+                ))
+            })
             .collect()
     };
     let (true_lm, pred_lm) = (lm_cols("true"), lm_cols("pred"));
@@ -118,7 +123,10 @@ pub fn score_predictions_csv(path: &Path) -> Result<ScoreReport> {
         }
         if !f[t_col].is_empty() || !f[p_col].is_empty() {
             if f[t_col].is_empty() || f[p_col].is_empty() {
-                return Err(perr(line_no, "one of true_label / pred_label is empty".into()));
+                return Err(perr(
+                    line_no,
+                    "one of true_label / pred_label is empty".into(),
+                ));
             }
             rows.push((f[t_col].to_string(), f[p_col].to_string()));
         }
@@ -166,7 +174,10 @@ pub fn score_predictions_csv(path: &Path) -> Result<ScoreReport> {
         Some(nrmse(&p_pts, &t_pts)?)
     };
     if fer.is_none() && nrmse_value.is_none() {
-        return Err(perr(1, "no labelled rows and no landmark rows to score".into()));
+        return Err(perr(
+            1,
+            "no labelled rows and no landmark rows to score".into(),
+        ));
     }
     Ok(ScoreReport {
         samples: rows.len().max(p_pts.len()),
@@ -230,11 +241,17 @@ mod tests {
 
     #[test]
     fn malformed_csv_names_file_and_line() {
-        let p = tmp("bad.csv", "id,true_label,pred_label\na,happy,sad\nb,happy\n");
+        let p = tmp(
+            "bad.csv",
+            "id,true_label,pred_label\na,happy,sad\nb,happy\n",
+        );
         let e = score_predictions_csv(&p).unwrap_err().to_string();
         assert!(e.contains("bad.csv:3:"), "{e}");
         let p = tmp("nohdr.csv", "id,label\n");
         let e = score_predictions_csv(&p).unwrap_err().to_string();
-        assert!(e.contains("nohdr.csv:1:") && e.contains("true_label"), "{e}");
+        assert!(
+            e.contains("nohdr.csv:1:") && e.contains("true_label"),
+            "{e}"
+        );
     }
 }

@@ -40,7 +40,10 @@ pub struct TrainConfig {
 
 impl TrainConfig {
     /// Paper 4.4: Adam lr 0.01, weight decay 0.005, lr x0.1 every 10 epochs, early stopping
-    /// after 8 epochs, batch 32, flip + rotation augmentation; λ = 0.5 as the reference code.
+    /// after 8 epochs, batch 32, flip + rotation augmentation. Where the paper is silent we
+    /// follow the reference code that produced its numbers: λ = 0.5 and Adam's eps = 0.1 (with
+    /// PyTorch's default 1e-8, lr 0.01 left BaseDCNN at chance after one SynthFER epoch, where
+    /// eps = 0.1 reached 30 % ACC_average).
     pub fn paper(experiment: &str, dataset: &str, model: &str, split: &str, seed: u64) -> Self {
         Self {
             experiment: experiment.into(),
@@ -51,7 +54,7 @@ impl TrainConfig {
             model_config: ModelConfig::paper(),
             batch_size: 32,
             max_epochs: 50,
-            optimizer: AdamConfig::paper(),
+            optimizer: AdamConfig::reference_code(),
             lr_step_epochs: 10,
             lr_gamma: 0.1,
             patience: 8,
@@ -80,7 +83,10 @@ impl TrainConfig {
             return bad("max_epochs must be positive".into());
         }
         if !(self.optimizer.lr > 0.0) {
-            return bad(format!("learning rate must be positive, got {}", self.optimizer.lr));
+            return bad(format!(
+                "learning rate must be positive, got {}",
+                self.optimizer.lr
+            ));
         }
         self.model_config.validate()?;
         Ok(())

@@ -156,7 +156,12 @@ pub fn train_run(
     let (mut varmap, vb) = seeded_var_builder(cfg.seed, DType::F32, device);
     let model = registry.build(&cfg.model, &cfg.model_config, vb)?;
     let tasks = model.tasks();
-    if tasks.has_fld() && !split.train.iter().any(|&i| data.samples[i].landmarks.is_some()) {
+    if tasks.has_fld()
+        && !split
+            .train
+            .iter()
+            .any(|&i| data.samples[i].landmarks.is_some())
+    {
         return Err(TrainError::Config(format!(
             "model '{}' learns landmarks but dataset '{}' has none in its training split",
             cfg.model, data.name
@@ -165,8 +170,18 @@ pub fn train_run(
     let mut train_cfg = LoaderConfig::train(cfg.batch_size, cfg.seed);
     train_cfg.augment = cfg.augment;
     let train = BatchLoader::new(data, split.train.clone(), train_cfg, device)?;
-    let val = BatchLoader::new(data, split.val.clone(), LoaderConfig::eval(cfg.batch_size), device)?;
-    let test = BatchLoader::new(data, split.test.clone(), LoaderConfig::eval(cfg.batch_size), device)?;
+    let val = BatchLoader::new(
+        data,
+        split.val.clone(),
+        LoaderConfig::eval(cfg.batch_size),
+        device,
+    )?;
+    let test = BatchLoader::new(
+        data,
+        split.test.clone(),
+        LoaderConfig::eval(cfg.batch_size),
+        device,
+    )?;
     if train.num_batches() == 0 || val.len_samples() == 0 || test.len_samples() == 0 {
         return Err(TrainError::Config(format!(
             "split '{}' has {} training, {} validation and {} test samples: too few for batch size {}",
@@ -215,7 +230,11 @@ pub fn train_run(
             if let Some(lm) = &out.landmarks {
                 let l = wing_loss(lm, &batch.landmarks, Some(&batch.landmark_mask), &cfg.wing)?;
                 l_fld = l.to_scalar::<f32>()? as f64;
-                let weight = if tasks.has_fer() { cfg.fld_loss_weight } else { 1.0 };
+                let weight = if tasks.has_fer() {
+                    cfg.fld_loss_weight
+                } else {
+                    1.0
+                };
                 let l = (l * weight)?;
                 total = Some(match total {
                     Some(t) => (t + l)?,

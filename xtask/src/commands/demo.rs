@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -20,7 +20,7 @@ use crate::workspace;
 #[derive(Args)]
 pub struct DemoArgs {
     /// Upper bound on training epochs per model (early stopping may end a run sooner).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 3)]
     epochs: usize,
     /// Seed of the split, the initialisation, the shuffling and the augmentation.
     #[arg(long, default_value_t = 1)]
@@ -126,7 +126,10 @@ pub fn run(args: DemoArgs) -> Result<()> {
             let (png, svg) = fer_report::plot_confusion_matrix(
                 cm,
                 &r.class_names,
-                &format!("{} on SynthFER (test split, row %)", fer_report::method_name(&r.model)),
+                &format!(
+                    "{} on SynthFER (test split, row %)",
+                    fer_report::method_name(&r.model)
+                ),
                 &stem,
             )?;
             charts.push(png);

@@ -3,3 +3,4 @@
 pub mod demo;
 pub mod score;
 pub mod synth;
+pub mod train;

@@ -31,11 +31,6 @@ pub fn import(root: &Path, manifest: &Manifest) -> Result<Vec<Record>> {
         })?),
         None => None,
     };
-    let landmarks = match &manifest.landmarks_csv {
-        Some(rel) => Some(read_landmark_csv(&root.join(rel))?),
-        None => None,
-    };
-
     let mut class_dirs: Vec<_> = std::fs::read_dir(root)
         .map_err(|e| DataError::io(root, e))?
         .filter_map(|e| e.ok())
@@ -67,7 +62,9 @@ pub fn import(root: &Path, manifest: &Manifest) -> Result<Vec<Record>> {
         for path in files {
             let id = format!(
                 "{folder}/{}",
-                path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
+                path.file_name()
+                    .map(|f| f.to_string_lossy())
+                    .unwrap_or_default()
             );
             let stem = path
                 .file_stem()
@@ -91,17 +88,13 @@ pub fn import(root: &Path, manifest: &Manifest) -> Result<Vec<Record>> {
                 // Without a regex every image is its own subject (no identity information).
                 None => id.clone(),
             };
-            let lms = match &landmarks {
-                Some(map) => map.get(&id).copied().flatten(),
-                None => None,
-            };
             records.push(Record {
                 id,
                 path: Some(path),
                 expression,
                 subject,
                 split_hint: None,
-                landmarks: lms,
+                landmarks: None,
             });
         }
     }
@@ -111,6 +104,13 @@ pub fn import(root: &Path, manifest: &Manifest) -> Result<Vec<Record>> {
             path: root.to_path_buf(),
             hint: "no images found in class folders (expected <root>/<class>/<image>.png)".into(),
         });
+    }
+    // Landmarks are looked up by the image's path relative to the root.
+    if let Some(rel) = &manifest.landmarks_csv {
+        let map = read_landmark_csv(&root.join(rel))?;
+        for r in records.iter_mut() {
+            r.landmarks = map.get(&r.id).copied().flatten();
+        }
     }
     if let Some(n) = manifest.expected_count {
         if n != records.len() {

@@ -19,18 +19,26 @@ pub fn read_landmark_csv(path: &Path) -> Result<HashMap<String, Option<Landmarks
         .ok_or_else(|| DataError::parse(path, 1, "empty file, expected a header line"))?;
     let columns: Vec<&str> = header.split(',').map(str::trim).collect();
     let find = |name: &str| columns.iter().position(|c| *c == name);
-    let image_col =
-        find("image").ok_or_else(|| DataError::parse(path, 1, "no `image` column in the header"))?;
+    let image_col = find("image")
+        .ok_or_else(|| DataError::parse(path, 1, "no `image` column in the header"))?;
     let success_col = find("success");
     let mut xs_cols = Vec::with_capacity(NUM_LANDMARKS);
     let mut ys_cols = Vec::with_capacity(NUM_LANDMARKS);
     for i in 0..NUM_LANDMARKS {
         let (x, y) = (format!("x_{i}"), format!("y_{i}"));
         xs_cols.push(find(&x).ok_or_else(|| {
-            DataError::parse(path, 1, format!("no `{x}` column: expected x_0..x_67 and y_0..y_67"))
+            DataError::parse(
+                path,
+                1,
+                format!("no `{x}` column: expected x_0..x_67 and y_0..y_67"),
+            )
         })?);
         ys_cols.push(find(&y).ok_or_else(|| {
-            DataError::parse(path, 1, format!("no `{y}` column: expected x_0..x_67 and y_0..y_67"))
+            DataError::parse(
+                path,
+                1,
+                format!("no `{y}` column: expected x_0..x_67 and y_0..y_67"),
+            )
         })?);
     }
     let mut out = HashMap::new();
@@ -62,8 +70,14 @@ pub fn read_landmark_csv(path: &Path) -> Result<HashMap<String, Option<Landmarks
                     )
                 })
             };
-            let xs = xs_cols.iter().map(|&c| parse(c)).collect::<Result<Vec<_>>>()?;
-            let ys = ys_cols.iter().map(|&c| parse(c)).collect::<Result<Vec<_>>>()?;
+            let xs = xs_cols
+                .iter()
+                .map(|&c| parse(c))
+                .collect::<Result<Vec<_>>>()?;
+            let ys = ys_cols
+                .iter()
+                .map(|&c| parse(c))
+                .collect::<Result<Vec<_>>>()?;
             Landmarks68::from_xs_ys(&xs, &ys)
         } else {
             None
@@ -112,11 +126,7 @@ mod tests {
 
     #[test]
     fn reads_points_and_failures() {
-        let text = format!(
-            "{}\n{}\n",
-            landmark_csv_header(),
-            row("a/1.png", 0.5)
-        );
+        let text = format!("{}\n{}\n", landmark_csv_header(), row("a/1.png", 0.5));
         let p = temp_file("ok.csv", &text);
         let m = read_landmark_csv(&p).unwrap();
         let l = m["a/1.png"].unwrap();
@@ -134,7 +144,11 @@ mod tests {
 
     #[test]
     fn malformed_rows_name_file_and_line() {
-        let text = format!("{}\n{}\nshort,1,2\n", landmark_csv_header(), row("a.png", 0.0));
+        let text = format!(
+            "{}\n{}\nshort,1,2\n",
+            landmark_csv_header(),
+            row("a.png", 0.0)
+        );
         let p = temp_file("short.csv", &text);
         let e = read_landmark_csv(&p).unwrap_err().to_string();
         assert!(e.contains("short.csv:3:"), "{e}");

@@ -1,0 +1,47 @@
+//! fer-report: turns finished training runs into the paper's result tables and figures
+//! (Yu & Xu 2021, "Co-attentive multi-task CNN for facial expression recognition").
+//!
+//! Pipeline position (DESIGN.md "Data flow"): trainer run directories => **report** =>
+//! `summary.csv`, `table.md`, charts.
+//!
+//! - [`collect_runs`]: every `metrics.json` under a results folder whose run wrote `DONE`.
+//! - [`summarise`]: polars frame, one row per (dataset, model), mean and sample std over runs
+//!   (seeds × folds, paper Section 4.4), for ACC_total, ACC_average, F1 (eq. 19), macro-F1 and
+//!   NRMSE (eqs. 17-22).
+//! - [`write_summary_csv`], [`summary_table_markdown`] / [`write_table_markdown`]: the CSV and
+//!   a Markdown table laid out like Tables 3/4, optionally with the published numbers
+//!   ([`PaperNumbers`]) and our difference beside each value.
+//! - [`plot_confusion_matrix`]: row-normalised confusion matrix heat map (Tables 5-8).
+//! - [`plot_metric_bars`]: grouped bars per dataset and method with error bars.
+//!
+//! Every file is written to `<name>.tmp` and renamed into place; charts come as PNG and SVG
+//! and use the embedded DejaVu Sans font, so they look the same on every machine.
+
+mod atomic_write;
+mod chart_font;
+mod collect_runs;
+mod confusion_matrix_chart;
+mod figure;
+mod method_name;
+mod metric;
+mod metric_bars_chart;
+mod paper_numbers;
+mod report_error;
+mod run_result;
+mod summarise;
+mod summary_csv;
+mod summary_row;
+mod summary_table;
+
+pub use collect_runs::{collect_runs, read_run, DONE_FILE, METRICS_FILE};
+pub use confusion_matrix_chart::{plot_confusion_matrix, ConfusionMatrixChart};
+pub use method_name::method_name;
+pub use metric::Metric;
+pub use metric_bars_chart::{plot_metric_bars, MetricBarsChart};
+pub use paper_numbers::PaperNumbers;
+pub use report_error::{ReportError, Result};
+pub use run_result::{MetricSet, RunResult};
+pub use summarise::summarise;
+pub use summary_csv::write_summary_csv;
+pub use summary_row::{MetricStats, SummaryRow};
+pub use summary_table::{summary_table_markdown, write_table_markdown};

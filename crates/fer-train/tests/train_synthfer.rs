@@ -1,0 +1,168 @@
+//! End-to-end training on SynthFER: the trainer learns, is reproducible for a seed, and its
+//! checkpoints reload to identical outputs.
+
+use anyhow::Result;
+use candle_core::{DType, Device, Tensor};
+use fer_data::synthetic::{generate, SynthFerConfig, SYNTHFER_CLASSES};
+use fer_data::{protocol::subject_holdout, FaceDataset, Split};
+use fer_models::ModelRegistry;
+use fer_train::{load_model, train_run, TrainConfig, TrainOptions};
+use std::path::PathBuf;
+
+const SIZE: u32 = 32;
+
+fn dataset(subjects: usize, per_subject: usize) -> Result<(FaceDataset, Split)> {
+    let cfg = SynthFerConfig {
+        num_subjects: subjects,
+        images_per_subject: per_subject,
+        size: SIZE,
+        seed: 7,
+        ..SynthFerConfig::default()
+    };
+    let data = FaceDataset::from_synthetic("synthfer", &SYNTHFER_CLASSES, generate(&cfg)?)?;
+    let split = subject_holdout(&data.subjects(), 0.15, 0.15, 3)?;
+    Ok((data, split))
+}
+
+fn config(model: &str, epochs: usize, seed: u64) -> TrainConfig {
+    let mut c = TrainConfig::paper("test", "synthfer", model, "holdout", seed);
+    c.model_config.input_size = SIZE as usize;
+    c.model_config.num_classes = 7;
+    // Small heads keep the test quick; the architecture is otherwise the paper's.
+    c.model_config.fer_head.hidden = 256;
+    c.model_config.fer_head.embedding = 64;
+    c.model_config.fld_head.hidden = 256;
+    c.batch_size = 32;
+    c.max_epochs = epochs;
+    c.patience = epochs;
+    c
+}
+
+fn temp_results(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("fer-train-it-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn base_dcnn_fer_beats_chance_by_a_wide_margin() -> Result<()> {
+    fer_train::allocator::keep_freed_memory();
+    let (data, split) = dataset(140, 10)?;
+    let root = temp_results("chance");
+    // 980 training images / 32 = 30 steps per epoch: 10 epochs = 300 steps.
+    let out = train_run(
+        &config("base-dcnn-fer", 10, 1),
+        &data,
+        &split,
+        &ModelRegistry::with_paper_models(),
+        &Device::Cpu,
+        &root,
+        TrainOptions {
+            show_progress: false,
+        },
+    )?;
+    let acc = out.metrics.test.acc_average.unwrap_or(0.0);
+    eprintln!(
+        "SynthFER {SIZE}px, 300 steps: test ACC_average {acc:.3}, ACC_total {:.3}",
+        out.metrics.test.acc_total.unwrap_or(0.0)
+    );
+    // Chance is 1/7 = 0.143.
+    assert!(acc > 0.35, "test ACC_average {acc}");
+    std::fs::remove_dir_all(&root)?;
+    Ok(())
+}
+
+#[test]
+fn same_seed_same_metrics_and_checkpoint_reloads_identically() -> Result<()> {
+    let (data, split) = dataset(40, 6)?;
+    let registry = ModelRegistry::with_paper_models();
+    let opts = TrainOptions {
+        show_progress: false,
+    };
+    let cfg = config("base-dcnn-fld", 2, 5);
+    let (root_a, root_b) = (temp_results("seed-a"), temp_results("seed-b"));
+    let a = train_run(&cfg, &data, &split, &registry, &Device::Cpu, &root_a, opts)?;
+    let b = train_run(&cfg, &data, &split, &registry, &Device::Cpu, &root_b, opts)?;
+    assert!(!a.skipped && !b.skipped);
+    assert_eq!(a.metrics.test, b.metrics.test);
+    assert_eq!(a.metrics.validation, b.metrics.validation);
+    let steps_a = std::fs::read_to_string(a.run_dir.join("steps.csv"))?;
+    let steps_b = std::fs::read_to_string(b.run_dir.join("steps.csv"))?;
+    assert_eq!(steps_a, steps_b);
+
+    // Running again skips the finished run and returns the same metrics.
+    let again = train_run(&cfg, &data, &split, &registry, &Device::Cpu, &root_a, opts)?;
+    assert!(again.skipped);
+    assert_eq!(again.metrics, a.metrics);
+
+    // The saved best checkpoint, loaded into a fresh model, gives identical outputs twice.
+    let ckpt = a.run_dir.join("best.safetensors");
+    let m1 = load_model(
+        &registry,
+        &cfg.model,
+        &cfg.model_config,
+        &ckpt,
+        &Device::Cpu,
+    )?;
+    let m2 = load_model(
+        &registry,
+        &cfg.model,
+        &cfg.model_config,
+        &ckpt,
+        &Device::Cpu,
+    )?;
+    let x = Tensor::randn(
+        0f32,
+        1.0,
+        (4, 1, SIZE as usize, SIZE as usize),
+        &Device::Cpu,
+    )?;
+    let y1 = m1.forward_t(&x, false)?.landmarks.expect("fld output");
+    let y2 = m2.forward_t(&x, false)?.landmarks.expect("fld output");
+    let diff = (y1 - y2)?
+        .abs()?
+        .max_all()?
+        .to_dtype(DType::F32)?
+        .to_scalar::<f32>()?;
+    assert_eq!(diff, 0.0);
+
+    // A different seed gives different numbers.
+    let c = train_run(
+        &config("base-dcnn-fld", 2, 6),
+        &data,
+        &split,
+        &registry,
+        &Device::Cpu,
+        &root_b,
+        opts,
+    )?;
+    assert_ne!(c.metrics.test, a.metrics.test);
+    std::fs::remove_dir_all(&root_a)?;
+    std::fs::remove_dir_all(&root_b)?;
+    Ok(())
+}
+
+#[test]
+fn unknown_model_fails_before_writing_anything() -> Result<()> {
+    let (data, split) = dataset(12, 4)?;
+    let root = temp_results("unknown");
+    let err = train_run(
+        &config("no-such-model", 1, 1),
+        &data,
+        &split,
+        &ModelRegistry::with_paper_models(),
+        &Device::Cpu,
+        &root,
+        TrainOptions {
+            show_progress: false,
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("no-such-model") && err.contains("base-dcnn-fer"),
+        "{err}"
+    );
+    assert!(!root.exists(), "nothing written for a failed start");
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! The runner's behaviour on bad input: a one-line error naming the thing and the file (and
+//! line), a non-zero exit status, and nothing half-written under the results folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn xtask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .expect("run xtask")
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("xtask-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Asserts failure with exactly one line on stderr that contains every needle.
+fn assert_one_line_error(out: &Output, needles: &[&str]) {
+    assert!(!out.status.success(), "expected failure");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
+    for n in needles {
+        assert!(lines[0].contains(n), "'{n}' missing from: {}", lines[0]);
+    }
+}
+
+fn is_empty_dir(p: &Path) -> bool {
+    std::fs::read_dir(p)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true)
+}
+
+#[test]
+fn unknown_dataset_and_model_names() {
+    let results = temp("names");
+    let r = results.to_string_lossy().to_string();
+    let out = xtask(&[
+        "train",
+        "--dataset",
+        "nosuch",
+        "--model",
+        "base-dcnn-fer",
+        "--results",
+        &r,
+    ]);
+    assert_one_line_error(
+        &out,
+        &["unknown dataset 'nosuch'", "nosuch.yaml", "synthfer"],
+    );
+    let out = xtask(&[
+        "train",
+        "--dataset",
+        "synthfer",
+        "--model",
+        "nosuch",
+        "--results",
+        &r,
+    ]);
+    assert_one_line_error(&out, &["unknown model 'nosuch'", "base-dcnn-fer"]);
+    assert!(is_empty_dir(&results), "nothing may be written");
+}
+
+#[test]
+fn missing_folder_and_unreadable_image() {
+    let dir = temp("data");
+    let results = dir.join("results");
+    let r = results.to_string_lossy().to_string();
+    let manifest = dir.join("faces.yaml");
+    let write_manifest = |root: &Path| {
+        std::fs::write(
+            &manifest,
+            format!(
+                "name: faces\nformat: {{ kind: image_folder }}\nroot: {}\nclasses: [anger, happiness]\nimage_size: 48\nsubject_regex: '^(S\\d+)_'\nprotocol: {{ kind: subject_k_fold, folds: 3 }}\n",
+                root.display()
+            ),
+        )
+        .expect("manifest");
+    };
+    let m = manifest.to_string_lossy().to_string();
+
+    write_manifest(&dir.join("absent"));
+    let out = xtask(&[
+        "train",
+        "--dataset",
+        &m,
+        "--model",
+        "base-dcnn-fer",
+        "--results",
+        &r,
+    ]);
+    assert_one_line_error(&out, &["faces", "absent"]);
+
+    let root = dir.join("images");
+    std::fs::create_dir_all(root.join("anger")).expect("mkdir");
+    image::GrayImage::from_pixel(48, 48, image::Luma([9]))
+        .save(root.join("anger/S001_1.png"))
+        .expect("png");
+    std::fs::write(root.join("anger/S002_1.png"), b"not an image").expect("write");
+    write_manifest(&root);
+    let out = xtask(&[
+        "train",
+        "--dataset",
+        &m,
+        "--model",
+        "base-dcnn-fer",
+        "--results",
+        &r,
+    ]);
+    assert_one_line_error(&out, &["S002_1.png", "not a readable image"]);
+    assert!(is_empty_dir(&results), "nothing may be written");
+}
+
+#[test]
+fn score_reports_malformed_csv_by_file_and_line_and_scores_a_good_one() {
+    let dir = temp("score");
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "id,true_label,pred_label\na,happy,happy\nb,sad\n").expect("write");
+    let out = xtask(&["score", "--predictions", &bad.to_string_lossy()]);
+    assert_one_line_error(&out, &["bad.csv:3:", "2 fields"]);
+
+    let missing = dir.join("missing.csv");
+    let out = xtask(&["score", "--predictions", &missing.to_string_lossy()]);
+    assert_one_line_error(&out, &["missing.csv"]);
+
+    let good = dir.join("good.csv");
+    std::fs::write(
+        &good,
+        "id,true_label,pred_label\na,happy,happy\nb,sad,happy\nc,sad,sad\nd,anger,sad\n",
+    )
+    .expect("write");
+    let out = xtask(&["score", "--predictions", &good.to_string_lossy()]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["fer"]["acc_total"].as_f64(), Some(0.5));
+    // classes sorted: anger, happy, sad; recalls 0, 1, 0.5 -> ACC_average 0.5
+    assert_eq!(v["fer"]["acc_average"].as_f64(), Some(0.5));
+}
