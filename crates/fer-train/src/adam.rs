@@ -117,7 +117,9 @@ impl Adam {
     }
 }
 
+// Expected values are pasted exactly as PyTorch / scikit-learn printed them.
 #[cfg(test)]
+#[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
     use candle_core::{Device, Tensor};

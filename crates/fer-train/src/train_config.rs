@@ -82,7 +82,7 @@ impl TrainConfig {
         if self.max_epochs == 0 {
             return bad("max_epochs must be positive".into());
         }
-        if !(self.optimizer.lr > 0.0) {
+        if self.optimizer.lr.is_nan() || self.optimizer.lr <= 0.0 {
             return bad(format!(
                 "learning rate must be positive, got {}",
                 self.optimizer.lr
