@@ -13,6 +13,8 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp3, DType, Layout, Shape, Tensor
 use candle_nn::{Init, VarBuilder};
 use rayon::prelude::*;
 
+use crate::cpu_slice::contiguous_slice;
+
 /// Batch norm with trainable affine parameters and running statistics.
 #[derive(Debug, Clone)]
 pub struct FusedBatchNorm {
@@ -119,14 +121,6 @@ fn ncs(l: &Layout) -> candle_core::Result<(usize, usize, usize)> {
     Ok((d[0], d[1], s))
 }
 
-fn contiguous<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [T]> {
-    let data = s.as_slice::<T>()?;
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("batch norm: input must be contiguous"),
-    }
-}
-
 /// Per-channel mean and biased variance, accumulated in f64.
 fn channel_stats<T: WithDType + Sync>(
     x: &[T],
@@ -175,8 +169,8 @@ impl CustomOp1 for ChannelStats {
                 .collect()
         }
         let out = match s.dtype() {
-            DType::F32 => CpuStorage::F32(run(contiguous::<f32>(s, l)?, d)),
-            DType::F64 => CpuStorage::F64(run(contiguous::<f64>(s, l)?, d)),
+            DType::F32 => CpuStorage::F32(run(contiguous_slice::<f32>(s, l)?, d)),
+            DType::F64 => CpuStorage::F64(run(contiguous_slice::<f64>(s, l)?, d)),
             dt => candle_core::bail!("batch norm: unsupported dtype {dt:?}"),
         };
         Ok((out, Shape::from((2, d.1))))
@@ -285,16 +279,16 @@ impl CustomOp3 for BatchNormTrain {
         let d = ncs(l1)?;
         let out = match s1.dtype() {
             DType::F32 => CpuStorage::F32(bn_forward(
-                contiguous::<f32>(s1, l1)?,
-                contiguous::<f32>(s2, l2)?,
-                contiguous::<f32>(s3, l3)?,
+                contiguous_slice::<f32>(s1, l1)?,
+                contiguous_slice::<f32>(s2, l2)?,
+                contiguous_slice::<f32>(s3, l3)?,
                 d,
                 self.eps,
             )),
             DType::F64 => CpuStorage::F64(bn_forward(
-                contiguous::<f64>(s1, l1)?,
-                contiguous::<f64>(s2, l2)?,
-                contiguous::<f64>(s3, l3)?,
+                contiguous_slice::<f64>(s1, l1)?,
+                contiguous_slice::<f64>(s2, l2)?,
+                contiguous_slice::<f64>(s3, l3)?,
                 d,
                 self.eps,
             )),
@@ -347,16 +341,16 @@ impl CustomOp3 for BatchNormBackward {
         let n = l1.shape().elem_count() + 2 * d.1;
         let out = match s1.dtype() {
             DType::F32 => CpuStorage::F32(bn_backward(
-                contiguous::<f32>(s1, l1)?,
-                contiguous::<f32>(s3, l3)?,
-                contiguous::<f32>(s2, l2)?,
+                contiguous_slice::<f32>(s1, l1)?,
+                contiguous_slice::<f32>(s3, l3)?,
+                contiguous_slice::<f32>(s2, l2)?,
                 d,
                 self.eps,
             )),
             DType::F64 => CpuStorage::F64(bn_backward(
-                contiguous::<f64>(s1, l1)?,
-                contiguous::<f64>(s3, l3)?,
-                contiguous::<f64>(s2, l2)?,
+                contiguous_slice::<f64>(s1, l1)?,
+                contiguous_slice::<f64>(s3, l3)?,
+                contiguous_slice::<f64>(s2, l2)?,
                 d,
                 self.eps,
             )),

@@ -12,6 +12,8 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
+use crate::cpu_slice::contiguous_slice;
+
 /// The unfold of a (B, C, H, W) input for a k x k kernel with padding `pad` and stride 1:
 /// (B * H_out * W_out, C * k * k), row = output pixel, column = (channel, ky, kx).
 pub fn im2col(x: &Tensor, k: usize, pad: usize) -> candle_core::Result<Tensor> {
@@ -110,14 +112,6 @@ fn col2im_impl<T: WithDType + Send + Sync>(
     x
 }
 
-fn slice<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [T]> {
-    let data = s.as_slice::<T>()?;
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("im2col: input must be contiguous"),
-    }
-}
-
 impl CustomOp1 for Im2col {
     fn name(&self) -> &'static str {
         "fer-im2col"
@@ -131,8 +125,18 @@ impl CustomOp1 for Im2col {
         );
         let shape = Shape::from((d.0 * ho * wo, d.1 * self.k * self.k));
         let out = match s.dtype() {
-            DType::F32 => CpuStorage::F32(im2col_impl(slice::<f32>(s, l)?, d, self.k, self.pad)),
-            DType::F64 => CpuStorage::F64(im2col_impl(slice::<f64>(s, l)?, d, self.k, self.pad)),
+            DType::F32 => CpuStorage::F32(im2col_impl(
+                contiguous_slice::<f32>(s, l)?,
+                d,
+                self.k,
+                self.pad,
+            )),
+            DType::F64 => CpuStorage::F64(im2col_impl(
+                contiguous_slice::<f64>(s, l)?,
+                d,
+                self.k,
+                self.pad,
+            )),
             dt => candle_core::bail!("im2col: unsupported dtype {dt:?}"),
         };
         Ok((out, shape))
@@ -166,13 +170,13 @@ impl CustomOp1 for Col2im {
         }
         let out = match s.dtype() {
             DType::F32 => CpuStorage::F32(col2im_impl(
-                slice::<f32>(s, l)?,
+                contiguous_slice::<f32>(s, l)?,
                 self.dims,
                 self.k,
                 self.pad,
             )),
             DType::F64 => CpuStorage::F64(col2im_impl(
-                slice::<f64>(s, l)?,
+                contiguous_slice::<f64>(s, l)?,
                 self.dims,
                 self.k,
                 self.pad,

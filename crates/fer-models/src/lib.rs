@@ -5,6 +5,7 @@
 pub mod base_dcnn;
 pub mod base_dcnn_fer;
 pub mod base_dcnn_fld;
+mod cpu_slice;
 pub mod error;
 pub mod fer_head;
 pub mod fld_head;

@@ -14,6 +14,8 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
+use crate::cpu_slice::contiguous_slice;
+
 /// Max pooling with a square kernel equal to its stride.
 pub fn max_pool2d(x: &Tensor, k: usize) -> candle_core::Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
@@ -101,17 +103,6 @@ fn backward_impl<T: WithDType + Send + Sync>(
             }
         });
     out
-}
-
-fn contiguous_slice<'a, T: WithDType>(
-    s: &'a CpuStorage,
-    l: &Layout,
-) -> candle_core::Result<&'a [T]> {
-    let data = s.as_slice::<T>()?;
-    match l.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("max_pool2d: input must be contiguous"),
-    }
 }
 
 fn dims4(l: &Layout) -> candle_core::Result<(usize, usize, usize, usize)> {
