@@ -143,15 +143,16 @@ impl<'a> BatchLoader<'a> {
             .par_iter()
             .map(|&i| {
                 let s = &self.data.samples[i];
-                let (img, lms) = match &self.cfg.augment {
+                // Unaugmented samples are normalised straight from the cached pixels.
+                let (pixels, lms) = match &self.cfg.augment {
                     Some(aug) => {
                         let seed = mix(self.cfg.seed ^ mix(epoch ^ mix(i as u64)));
                         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                        augment(&s.image, s.landmarks.as_ref(), aug, &mut rng)
+                        let (img, lms) = augment(&s.image, s.landmarks.as_ref(), aug, &mut rng);
+                        (crate::augment::normalise(&img.pixels), lms)
                     }
-                    None => (s.image.clone(), s.landmarks),
+                    None => (crate::augment::normalise(&s.image.pixels), s.landmarks),
                 };
-                let pixels = crate::augment::normalise(&img.pixels);
                 let (flat, mask) = match lms {
                     Some(l) => (l.to_flat(), 1.0),
                     None => ([0.0; NUM_LANDMARKS * 2], 0.0),

@@ -12,6 +12,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, DType, Layout, Shape, Tensor, Var, WithDType};
 use candle_nn::{Init, VarBuilder};
 use rayon::prelude::*;
+use std::sync::Arc;
 
 use crate::cpu_slice::contiguous_slice;
 
@@ -80,9 +81,15 @@ impl FusedBatchNorm {
         }
         let y = if x.device().is_cpu() {
             let x = x.contiguous()?;
-            let stats = x.detach().apply_op1_no_bwd(&ChannelStats)?; // (2, C): mean, biased var
-            self.update_running(&stats.get(0)?, &stats.get(1)?, m)?;
-            x.apply_op3(&self.weight, &self.bias, BatchNormTrain { eps: self.eps })?
+            let op = BatchNormTrain::for_input(&x, self.eps)?;
+            let (mean, var): (Vec<f64>, Vec<f64>) = op.stats.iter().copied().unzip();
+            let dev = x.device();
+            self.update_running(
+                &Tensor::new(mean, dev)?.to_dtype(x.dtype())?,
+                &Tensor::new(var, dev)?.to_dtype(x.dtype())?,
+                m,
+            )?;
+            x.apply_op3(&self.weight, &self.bias, op)?
         } else {
             let dims: Vec<usize> = (0..x.rank()).filter(|&d| d != 1).collect();
             let mean = x.mean_keepdim(dims.as_slice())?;
@@ -161,24 +168,40 @@ impl CustomOp1 for ChannelStats {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let d = ncs(l)?;
-        fn run<T: WithDType + Sync>(x: &[T], d: (usize, usize, usize)) -> Vec<T> {
-            let st = channel_stats(x, d);
-            st.iter()
-                .map(|p| T::from_f64(p.0))
-                .chain(st.iter().map(|p| T::from_f64(p.1)))
-                .collect()
-        }
-        let out = match s.dtype() {
-            DType::F32 => CpuStorage::F32(run(contiguous_slice::<f32>(s, l)?, d)),
-            DType::F64 => CpuStorage::F64(run(contiguous_slice::<f64>(s, l)?, d)),
+        let st = match s.dtype() {
+            DType::F32 => channel_stats(contiguous_slice::<f32>(s, l)?, d),
+            DType::F64 => channel_stats(contiguous_slice::<f64>(s, l)?, d),
             dt => candle_core::bail!("batch norm: unsupported dtype {dt:?}"),
         };
-        Ok((out, Shape::from((2, d.1))))
+        // Always f64: the statistics feed the normalisation kernels at full precision.
+        let out = st
+            .iter()
+            .map(|p| p.0)
+            .chain(st.iter().map(|p| p.1))
+            .collect();
+        Ok((CpuStorage::F64(out), Shape::from((2, d.1))))
     }
 }
 
+/// Per-channel (mean, biased variance) of one training-mode input, computed once and shared
+/// by the forward kernel, the backward kernel and the running-statistics update.
+type Stats = Arc<Vec<(f64, f64)>>;
+
 struct BatchNormTrain {
     eps: f64,
+    stats: Stats,
+}
+
+impl BatchNormTrain {
+    /// Computes the batch statistics of `x` (contiguous, on the CPU) in one pass.
+    fn for_input(x: &Tensor, eps: f64) -> candle_core::Result<Self> {
+        let st: Vec<Vec<f64>> = x.detach().apply_op1_no_bwd(&ChannelStats)?.to_vec2()?;
+        let stats = st[0].iter().copied().zip(st[1].iter().copied()).collect();
+        Ok(Self {
+            eps,
+            stats: Arc::new(stats),
+        })
+    }
 }
 
 fn bn_forward<T: WithDType + Send + Sync>(
@@ -186,10 +209,10 @@ fn bn_forward<T: WithDType + Send + Sync>(
     g: &[T],
     b: &[T],
     d: (usize, usize, usize),
+    st: &[(f64, f64)],
     eps: f64,
 ) -> Vec<T> {
     let (_, c, s) = d;
-    let st = channel_stats(x, d);
     let coef: Vec<(f64, f64)> = st
         .iter()
         .enumerate()
@@ -217,11 +240,11 @@ fn bn_backward<T: WithDType + Send + Sync>(
     g: &[T],
     dy: &[T],
     d: (usize, usize, usize),
+    st: &[(f64, f64)],
     eps: f64,
 ) -> Vec<T> {
     let (n, c, s) = d;
     let m = (n * s) as f64;
-    let st = channel_stats(x, d);
     // Per channel: (invstd, dgamma, dbeta)
     let sums: Vec<(f64, f64, f64)> = (0..c)
         .into_par_iter()
@@ -283,6 +306,7 @@ impl CustomOp3 for BatchNormTrain {
                 contiguous_slice::<f32>(s2, l2)?,
                 contiguous_slice::<f32>(s3, l3)?,
                 d,
+                &self.stats,
                 self.eps,
             )),
             DType::F64 => CpuStorage::F64(bn_forward(
@@ -290,6 +314,7 @@ impl CustomOp3 for BatchNormTrain {
                 contiguous_slice::<f64>(s2, l2)?,
                 contiguous_slice::<f64>(s3, l3)?,
                 d,
+                &self.stats,
                 self.eps,
             )),
             dt => candle_core::bail!("batch norm: unsupported dtype {dt:?}"),
@@ -309,7 +334,10 @@ impl CustomOp3 for BatchNormTrain {
         let flat = x.apply_op3_no_bwd(
             &grad.contiguous()?,
             gamma,
-            &BatchNormBackward { eps: self.eps },
+            &BatchNormBackward {
+                eps: self.eps,
+                stats: self.stats.clone(),
+            },
         )?;
         let n = x.elem_count();
         let dx = flat.narrow(0, 0, n)?.reshape(x.shape())?;
@@ -321,6 +349,7 @@ impl CustomOp3 for BatchNormTrain {
 
 struct BatchNormBackward {
     eps: f64,
+    stats: Stats,
 }
 
 impl CustomOp3 for BatchNormBackward {
@@ -345,6 +374,7 @@ impl CustomOp3 for BatchNormBackward {
                 contiguous_slice::<f32>(s3, l3)?,
                 contiguous_slice::<f32>(s2, l2)?,
                 d,
+                &self.stats,
                 self.eps,
             )),
             DType::F64 => CpuStorage::F64(bn_backward(
@@ -352,6 +382,7 @@ impl CustomOp3 for BatchNormBackward {
                 contiguous_slice::<f64>(s3, l3)?,
                 contiguous_slice::<f64>(s2, l2)?,
                 d,
+                &self.stats,
                 self.eps,
             )),
             dt => candle_core::bail!("batch norm: unsupported dtype {dt:?}"),
@@ -491,7 +522,7 @@ mod tests {
                 .apply_op3(
                     gamma.as_tensor(),
                     beta.as_tensor(),
-                    BatchNormTrain { eps: 1e-3 },
+                    BatchNormTrain::for_input(x.as_tensor(), 1e-3).unwrap(),
                 )
                 .unwrap();
             let reference = candle_nn::BatchNorm::new(

@@ -7,7 +7,8 @@
 
 use std::sync::OnceLock;
 
-use plotters::style::{register_font, FontStyle};
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{register_font, Color, FontStyle, IntoFont, RGBColor, TextStyle};
 
 use crate::report_error::{ReportError, Result};
 
@@ -25,4 +26,25 @@ pub(crate) fn ensure_fonts() -> Result<()> {
     outcome.map_err(|style| ReportError::Font {
         style: style.to_string(),
     })
+}
+
+/// A text style of the chart font at `px` pixels, in `color`, anchored at (`h`, `v`).
+pub(crate) fn text_style(
+    px: f64,
+    bold: bool,
+    color: RGBColor,
+    h: HPos,
+    v: VPos,
+) -> TextStyle<'static> {
+    let font = (FONT_FAMILY, px).into_font().style(if bold {
+        FontStyle::Bold
+    } else {
+        FontStyle::Normal
+    });
+    // Built field by field: `TextStyle::color` borrows the colour for the style's lifetime.
+    TextStyle {
+        font,
+        color: color.to_backend_color(),
+        pos: Pos::new(h, v),
+    }
 }

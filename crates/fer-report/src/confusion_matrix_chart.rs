@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
 use plotters::prelude::{DrawingArea, DrawingBackend, PathElement, Rectangle, Text};
-use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::{Color, FontStyle, FontTransform, IntoFont, RGBColor, TextStyle};
+use plotters::style::text_anchor::{HPos, VPos};
+use plotters::style::{Color, FontTransform, RGBColor};
 
-use crate::chart_font::{ensure_fonts, FONT_FAMILY};
+use crate::chart_font::{ensure_fonts, text_style};
 use crate::figure::{render, text_size, DrawResult, Figure};
 use crate::report_error::{ReportError, Result};
 
@@ -167,20 +167,6 @@ fn heat(percent: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-fn style(px: f64, bold: bool, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
-    let font = (FONT_FAMILY, px).into_font().style(if bold {
-        FontStyle::Bold
-    } else {
-        FontStyle::Normal
-    });
-    // Built field by field: `TextStyle::color` borrows the colour for the style's lifetime.
-    TextStyle {
-        font,
-        color: color.to_backend_color(),
-        pos: Pos::new(h, v),
-    }
-}
-
 impl Figure for ConfusionMatrixChart {
     fn size(&self) -> (u32, u32) {
         (self.layout.width, self.layout.height)
@@ -199,18 +185,18 @@ impl Figure for ConfusionMatrixChart {
         root.draw(&Text::new(
             self.title.clone(),
             (l.width as i32 / 2, PAD),
-            style(TITLE_PX, true, black, HPos::Center, VPos::Top),
+            text_style(TITLE_PX, true, black, HPos::Center, VPos::Top),
         ))?;
         root.draw(&Text::new(
             "predicted",
             ((l.grid_left + grid_right) / 2, PAD + l.title_h + 14),
-            style(AXIS_PX, true, black, HPos::Center, VPos::Top),
+            text_style(AXIS_PX, true, black, HPos::Center, VPos::Top),
         ))?;
         // "true" reads bottom-to-top beside the row labels, like a y-axis title.
         root.draw(&Text::new(
             "true",
             (PAD + l.axis_h / 2, (l.grid_top + grid_bottom) / 2),
-            style(AXIS_PX, true, black, HPos::Center, VPos::Center)
+            text_style(AXIS_PX, true, black, HPos::Center, VPos::Center)
                 .transform(FontTransform::Rotate270),
         ))?;
 
@@ -219,12 +205,12 @@ impl Figure for ConfusionMatrixChart {
             root.draw(&Text::new(
                 name.clone(),
                 (l.grid_left + i * l.cell + l.cell / 2, l.grid_top - 8),
-                style(LABEL_PX, false, black, HPos::Center, VPos::Bottom),
+                text_style(LABEL_PX, false, black, HPos::Center, VPos::Bottom),
             ))?;
             root.draw(&Text::new(
                 name.clone(),
                 (l.grid_left - 10, l.grid_top + i * l.cell + l.cell / 2),
-                style(LABEL_PX, false, black, HPos::Right, VPos::Center),
+                text_style(LABEL_PX, false, black, HPos::Right, VPos::Center),
             ))?;
         }
 
@@ -240,13 +226,13 @@ impl Figure for ConfusionMatrixChart {
                 root.draw(&Text::new(
                     format!("{p:.1}"),
                     (x0 + l.cell / 2, y0 + l.cell / 2),
-                    style(CELL_PX, r == c, ink, HPos::Center, VPos::Center),
+                    text_style(CELL_PX, r == c, ink, HPos::Center, VPos::Center),
                 ))?;
             }
             root.draw(&Text::new(
                 format!("n={}", self.row_totals[r]),
                 (grid_right + 10, y0 + l.cell / 2),
-                style(NOTE_PX, false, grey, HPos::Left, VPos::Center),
+                text_style(NOTE_PX, false, grey, HPos::Left, VPos::Center),
             ))?;
         }
         // Thin grid lines so equal neighbouring colours stay separate cells.
@@ -266,7 +252,7 @@ impl Figure for ConfusionMatrixChart {
         root.draw(&Text::new(
             NOTE,
             (PAD, grid_bottom + 12),
-            style(NOTE_PX, false, grey, HPos::Left, VPos::Top),
+            text_style(NOTE_PX, false, grey, HPos::Left, VPos::Top),
         ))?;
         Ok(())
     }

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::{ChartBuilder, DrawingArea, DrawingBackend, PathElement, Rectangle, Text};
 use plotters::style::full_palette::GREY_700;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters::style::{Color, FontStyle, IntoFont, Palette, Palette99, RGBColor, TextStyle};
+use plotters::style::text_anchor::{HPos, VPos};
+use plotters::style::{Color, FontStyle, IntoFont, Palette, Palette99, RGBColor};
 
 use polars::prelude::DataFrame;
 
-use crate::chart_font::{ensure_fonts, FONT_FAMILY};
+use crate::chart_font::{ensure_fonts, text_style, FONT_FAMILY};
 use crate::figure::{render, text_size, DrawResult, Figure};
 use crate::method_name::method_name;
 use crate::metric::Metric;
@@ -161,20 +161,6 @@ impl MetricBarsChart {
 
 fn title(metric: Metric) -> String {
     format!("{} (%), mean ± sample std over runs", metric.header())
-}
-
-fn text_style(px: f64, bold: bool, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
-    let font = (FONT_FAMILY, px).into_font().style(if bold {
-        FontStyle::Bold
-    } else {
-        FontStyle::Normal
-    });
-    // Built field by field: `TextStyle::color` borrows the colour for the style's lifetime.
-    TextStyle {
-        font,
-        color: color.to_backend_color(),
-        pos: Pos::new(h, v),
-    }
 }
 
 impl Figure for MetricBarsChart {

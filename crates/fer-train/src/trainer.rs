@@ -68,7 +68,7 @@ struct EpochRow {
     seconds: f64,
 }
 
-/// Whether `new` improves on `best` for this model's selection metric.
+/// The validation score a checkpoint is selected by (higher is better).
 fn selection_score(e: &Evaluation) -> Option<f64> {
     // Higher is better: ACC_average for FER models, -NRMSE for FLD-only models.
     match (&e.fer, e.nrmse) {
