@@ -5,11 +5,11 @@
 //! `FerHeadConfig::relu_after_embedding` selects.
 
 use candle_core::Tensor;
-use candle_nn::{Linear, Module, VarBuilder};
+use candle_nn::{Module, VarBuilder};
 
 use crate::fused_batch_norm::FusedBatchNorm;
 
-use crate::layers;
+use crate::layers::{self, Linear};
 use crate::model_config::FerHeadConfig;
 
 /// FER head: flat features -> hidden -> embedding -> class logits.
@@ -46,8 +46,22 @@ impl FerHead {
     /// # Shapes
     /// (B, F) -> ((B, embedding), (B, num_classes))
     pub fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<(Tensor, Tensor)> {
-        let h = self.bn1.forward_t(&self.fc1.forward(x)?, train)?.relu()?;
-        let mut e = self.bn2.forward_t(&self.fc2.forward(&h)?, train)?;
+        let h = self.hidden_t(x, train)?;
+        self.from_hidden_t(&h, train)
+    }
+
+    /// The first layer alone (fc1, batch norm, ReLU), for models that mix the hidden layer of
+    /// two tasks (CSN).
+    ///
+    /// # Shapes
+    /// (B, F) -> (B, hidden)
+    pub fn hidden_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        self.bn1.forward_t(&self.fc1.forward(x)?, train)?.relu()
+    }
+
+    /// The rest after [`FerHead::hidden_t`]; returns (embedding, logits).
+    pub fn from_hidden_t(&self, h: &Tensor, train: bool) -> candle_core::Result<(Tensor, Tensor)> {
+        let mut e = self.bn2.forward_t(&self.fc2.forward(h)?, train)?;
         if self.relu_after_embedding {
             e = e.relu()?;
         }

@@ -3,9 +3,9 @@
 //! `lm_out.lm_out`).
 
 use candle_core::Tensor;
-use candle_nn::{Linear, Module, VarBuilder};
+use candle_nn::{Module, VarBuilder};
 
-use crate::layers;
+use crate::layers::{self, Linear};
 use crate::model_config::FldHeadConfig;
 
 /// FLD head: flat features -> hidden -> (num_landmarks, 2).
@@ -33,8 +33,23 @@ impl FldHead {
     /// # Shapes
     /// (B, F) -> (B, num_landmarks, 2)
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let b = x.dim(0)?;
-        let h = self.fc1.forward(x)?.relu()?;
-        self.out.forward(&h)?.reshape((b, self.num_landmarks, 2))
+        self.from_hidden(&self.hidden(x)?)
+    }
+
+    /// The first layer alone (fc1, ReLU), for models that mix hidden layers of two tasks (CSN).
+    ///
+    /// # Shapes
+    /// (B, F) -> (B, hidden)
+    pub fn hidden(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.fc1.forward(x)?.relu()
+    }
+
+    /// The output layer after [`FldHead::hidden`].
+    ///
+    /// # Shapes
+    /// (B, hidden) -> (B, num_landmarks, 2)
+    pub fn from_hidden(&self, h: &Tensor) -> candle_core::Result<Tensor> {
+        let b = h.dim(0)?;
+        self.out.forward(h)?.reshape((b, self.num_landmarks, 2))
     }
 }

@@ -4,7 +4,8 @@
 //! batch norm weight 1, bias 0, running mean 0, running variance 1. Parameter names follow
 //! PyTorch (`weight`, `bias`, `running_mean`, `running_var`) so its checkpoints can be mapped.
 
-use candle_nn::{Init, Linear, VarBuilder};
+use candle_core::{Module, Tensor};
+use candle_nn::{Init, VarBuilder};
 
 use crate::fused_batch_norm::FusedBatchNorm;
 
@@ -28,6 +29,34 @@ pub fn conv2d(
     Ok(GemmConv2d::new(w, Some(b), pad))
 }
 
+/// A 2-D convolution without bias (used before a batch norm or a sigmoid: SCAM, CBAM).
+pub fn conv2d_no_bias(
+    in_c: usize,
+    out_c: usize,
+    k: usize,
+    pad: usize,
+    vb: VarBuilder,
+) -> candle_core::Result<GemmConv2d> {
+    let bound = 1.0 / ((in_c * k * k) as f64).sqrt();
+    let init = Init::Uniform {
+        lo: -bound,
+        up: bound,
+    };
+    let w = vb.get_with_hints((out_c, in_c, k, k), "weight", init)?;
+    Ok(GemmConv2d::new(w, None, pad))
+}
+
+/// A fully connected layer without bias (CBAM's channel MLP).
+pub fn linear_no_bias(in_f: usize, out_f: usize, vb: VarBuilder) -> candle_core::Result<Linear> {
+    let bound = 1.0 / (in_f as f64).sqrt();
+    let init = Init::Uniform {
+        lo: -bound,
+        up: bound,
+    };
+    let w = vb.get_with_hints((out_f, in_f), "weight", init)?;
+    Ok(Linear::new(w, None))
+}
+
 /// A fully connected layer `in_f -> out_f` with bias.
 pub fn linear(in_f: usize, out_f: usize, vb: VarBuilder) -> candle_core::Result<Linear> {
     let bound = 1.0 / (in_f as f64).sqrt();
@@ -37,7 +66,40 @@ pub fn linear(in_f: usize, out_f: usize, vb: VarBuilder) -> candle_core::Result<
     };
     let w = vb.get_with_hints((out_f, in_f), "weight", init)?;
     let b = vb.get_with_hints(out_f, "bias", init)?;
-    Ok(Linear::new(w, Some(b)))
+    Ok(Linear {
+        inner: candle_nn::Linear::new(w, Some(b)),
+    })
+}
+
+/// A fully connected layer (candle's) that reports its multiply-accumulates to
+/// `mac_counter`.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    inner: candle_nn::Linear,
+}
+
+impl Linear {
+    /// Wraps an existing weight (out_f, in_f) and optional bias (out_f).
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Self {
+            inner: candle_nn::Linear::new(weight, bias),
+        }
+    }
+
+    pub fn weight(&self) -> &Tensor {
+        self.inner.weight()
+    }
+}
+
+impl Module for Linear {
+    /// # Shapes
+    /// (..., in_f) -> (..., out_f)
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let (out_f, in_f) = self.inner.weight().dims2()?;
+        let rows = x.elem_count() / in_f.max(1);
+        crate::mac_counter::add((rows * in_f * out_f) as u64);
+        self.inner.forward(x)
+    }
 }
 
 /// Batch norm with PyTorch's momentum 0.1 and the given epsilon (1e-3 in the reference code),

@@ -25,6 +25,72 @@ pub struct FldHeadConfig {
     pub hidden: usize,
 }
 
+/// Kernel of the spatial attention (SCAM, eq. 11, and CBAM-S).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpatialKernel {
+    /// The paper's eq. 11: a 7x7 convolution of [F_max; F_avg], then the sigmoid.
+    Paper7x7,
+    /// The reference code's `SpatialAttention(kernel_size=3)`: a 3x3 convolution of
+    /// [F_avg; F_max] (that channel order, so its weights import), batch norm, sigmoid.
+    Reference3x3BatchNorm,
+}
+
+/// The mixing of eq. 1: E_out = β1 L_out^c + β2 E_out^s, L_out = α1 E_out^c + α2 L_out^s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoAttentionMixing {
+    /// (α1, α2): weights of the FLD output (the reference code's `cross_stitch_l`).
+    pub alpha: [f64; 2],
+    /// (β1, β2): weights of the FER output (the reference code's `cross_stitch_e`).
+    pub beta: [f64; 2],
+    /// Trainable (paper: "four trainable parameters", start 0.5/0.5) or fixed (Table 11).
+    pub trainable: bool,
+}
+
+/// Settings of the Co-ATT unit (paper 3.1-3.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoAttentionConfig {
+    /// δ of eqs. 2-3: the CCAM embedding has D = floor(δ·H·W) features (the reference
+    /// code's `e_ratio`: 0.5 for CK+ and Oulu-CASIA, 0.2 for RAF-DB and SFEW2).
+    pub embedding_ratio: f64,
+    pub spatial_kernel: SpatialKernel,
+    pub mixing: CoAttentionMixing,
+}
+
+impl CoAttentionConfig {
+    /// Table 11: β fixed at (β1, β2). α is fixed at the same values, so that (1, 0) is exactly
+    /// the channel-only model (`cmcnn-c`) and (0, 1) the spatial-only one (`cmcnn-s`); the
+    /// paper does not say what it did with α.
+    pub fn fixed_beta(mut self, beta1: f64, beta2: f64) -> Self {
+        self.mixing = CoAttentionMixing {
+            alpha: [beta1, beta2],
+            beta: [beta1, beta2],
+            trainable: false,
+        };
+        self
+    }
+}
+
+/// Settings of the cross-stitch units of CSN (Misra et al. 2016).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrossStitchConfig {
+    /// Initial weight of a task's own activation (Misra et al. start at 0.9).
+    pub self_weight: f64,
+    /// Initial weight of the other task's activation (Misra et al.: 0.1).
+    pub other_weight: f64,
+}
+
+/// Settings of the single-task attention baselines (Tables 12-13).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttentionBaselineConfig {
+    /// Channel reduction ratio r of SE-Net and CBAM's channel MLP (16 in both papers).
+    pub reduction: usize,
+}
+
 /// Settings of a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +105,24 @@ pub struct ModelConfig {
     pub bn_eps: f64,
     pub fer_head: FerHeadConfig,
     pub fld_head: FldHeadConfig,
+    #[serde(default = "default_co_attention")]
+    pub co_attention: CoAttentionConfig,
+    #[serde(default = "default_cross_stitch")]
+    pub cross_stitch: CrossStitchConfig,
+    #[serde(default = "default_attention_baseline")]
+    pub attention_baseline: AttentionBaselineConfig,
+}
+
+fn default_co_attention() -> CoAttentionConfig {
+    ModelConfig::paper().co_attention
+}
+
+fn default_cross_stitch() -> CrossStitchConfig {
+    ModelConfig::paper().cross_stitch
+}
+
+fn default_attention_baseline() -> AttentionBaselineConfig {
+    ModelConfig::paper().attention_baseline
 }
 
 impl Default for ModelConfig {
@@ -63,13 +147,29 @@ impl ModelConfig {
                 relu_after_embedding: true,
             },
             fld_head: FldHeadConfig { hidden: 2048 },
+            co_attention: CoAttentionConfig {
+                embedding_ratio: 0.5,
+                spatial_kernel: SpatialKernel::Paper7x7,
+                mixing: CoAttentionMixing {
+                    alpha: [0.5, 0.5],
+                    beta: [0.5, 0.5],
+                    trainable: true,
+                },
+            },
+            cross_stitch: CrossStitchConfig {
+                self_weight: 0.9,
+                other_weight: 0.1,
+            },
+            attention_baseline: AttentionBaselineConfig { reduction: 16 },
         }
     }
 
-    /// As the reference implementation's code (thuiar/cmcnn): no ReLU after the FER embedding.
+    /// As the reference implementation's code (thuiar/cmcnn): no ReLU after the FER embedding,
+    /// SCAM with a 3x3 kernel and batch norm.
     pub fn reference_code() -> Self {
         let mut c = Self::paper();
         c.fer_head.relu_after_embedding = false;
+        c.co_attention.spatial_kernel = SpatialKernel::Reference3x3BatchNorm;
         c
     }
 
@@ -84,6 +184,13 @@ impl ModelConfig {
         }
         if self.fer_head.hidden == 0 || self.fer_head.embedding == 0 || self.fld_head.hidden == 0 {
             return bad("head widths must be positive");
+        }
+        let d = self.co_attention.embedding_ratio;
+        if !(d > 0.0 && d <= 1.0) {
+            return bad("co_attention.embedding_ratio (δ) must be in (0, 1]");
+        }
+        if self.attention_baseline.reduction == 0 {
+            return bad("attention_baseline.reduction must be positive");
         }
         Ok(())
     }

@@ -1,0 +1,61 @@
+//! Spatial attention map from channel-wise max and mean pooling: the map of CMCNN's SCAM (paper
+//! 3.3, eqs. 9-11) and of CBAM's spatial half (Woo et al. 2018, the paper's `cbam-s` baseline).
+//!
+//! A_s = σ(conv([F_max; F_avg])) with F_max, F_avg the maximum and mean over the channel axis.
+//! The paper (eq. 11) uses a 7x7 kernel; the reference code uses a 3x3 kernel followed by a
+//! one-channel batch norm and orders the two maps [mean; max]. `SpatialKernel` selects; with
+//! the reference variant the channel order is the reference's, so its weights import as they
+//! are. Neither variant has a convolution bias (eq. 11 has none; the reference sets
+//! `bias=False`).
+
+use candle_core::{Module, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::fused_batch_norm::FusedBatchNorm;
+use crate::gemm_conv2d::GemmConv2d;
+use crate::layers;
+use crate::model_config::SpatialKernel;
+
+/// The attention map generator. Parameter names: `conv.weight` and, for the reference
+/// variant, `bn.*`.
+#[derive(Debug, Clone)]
+pub struct SpatialAttention {
+    conv: GemmConv2d,
+    bn: Option<FusedBatchNorm>,
+    kernel: SpatialKernel,
+}
+
+impl SpatialAttention {
+    pub fn new(kernel: SpatialKernel, vb: VarBuilder) -> candle_core::Result<Self> {
+        let (k, bn) = match kernel {
+            SpatialKernel::Paper7x7 => (7, None),
+            // PyTorch's BatchNorm2d(1) default epsilon, as in the reference code.
+            SpatialKernel::Reference3x3BatchNorm => {
+                (3, Some(layers::batch_norm(1, 1e-5, vb.pp("bn"))?))
+            }
+        };
+        Ok(Self {
+            conv: layers::conv2d_no_bias(2, 1, k, k / 2, vb.pp("conv"))?,
+            bn,
+            kernel,
+        })
+    }
+
+    /// The attention map of a feature map (for SCAM, the concatenation [L_in; E_in]).
+    ///
+    /// # Shapes
+    /// (B, C, H, W) -> (B, 1, H, W), values in (0, 1).
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        let f_max = x.max_keepdim(1)?;
+        let f_avg = x.mean_keepdim(1)?;
+        let pooled = match self.kernel {
+            SpatialKernel::Paper7x7 => Tensor::cat(&[&f_max, &f_avg], 1)?,
+            SpatialKernel::Reference3x3BatchNorm => Tensor::cat(&[&f_avg, &f_max], 1)?,
+        };
+        let mut a = self.conv.forward(&pooled)?;
+        if let Some(bn) = &self.bn {
+            a = bn.forward_t(&a, train)?;
+        }
+        candle_nn::ops::sigmoid(&a)
+    }
+}
