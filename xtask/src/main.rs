@@ -4,6 +4,7 @@
 
 mod commands;
 mod device;
+mod model_catalog;
 mod workspace;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,8 @@ enum Command {
     Synth(commands::synth::SynthArgs),
     Score(commands::score::ScoreArgs),
     Train(commands::train::TrainArgs),
+    Models(commands::models::ModelsArgs),
+    ImportReference(commands::import_reference::ImportReferenceArgs),
 }
 
 fn main() {
@@ -34,6 +37,8 @@ fn main() {
         Command::Synth(a) => commands::synth::run(a),
         Command::Score(a) => commands::score::run(a),
         Command::Train(a) => commands::train::run(a),
+        Command::Models(a) => commands::models::run(a),
+        Command::ImportReference(a) => commands::import_reference::run(a),
     };
     if let Err(e) = result {
         // One line: the error and its causes, joined.

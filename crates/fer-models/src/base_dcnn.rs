@@ -57,6 +57,22 @@ impl ConvComponent {
             Ok(x)
         }
     }
+
+    /// Conv -> batch norm -> ReLU without the pooling, for models whose units read a
+    /// component's full-resolution output (MTAN's attention modules); `forward_t` equals this
+    /// followed by a 2x2 max pooling when `pools()`.
+    ///
+    /// # Shapes
+    /// (B, C_in, S, S) -> (B, C_out, S, S)
+    pub fn forward_unpooled_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        let x = self.conv.forward(x)?;
+        self.norm.forward_t(&x, train)?.relu()
+    }
+
+    /// Whether a 2x2 max pooling ends this component (paper Table 1).
+    pub fn pools(&self) -> bool {
+        self.pool
+    }
 }
 
 /// The six-component backbone.

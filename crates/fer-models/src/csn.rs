@@ -56,15 +56,16 @@ impl Csn {
             .collect::<candle_core::Result<Vec<_>>>()?;
         let fc_unit = CrossStitchUnit::new(&cfg.cross_stitch, vb.pp("cross_stitch.fc1"))?;
         let flat = BaseDcnn::flat_features(cfg.input_size);
+        let fer_head = FerHead::new(flat, cfg.num_classes, &cfg.fer_head, fer_vb)?;
         let fld_cfg = FldHeadConfig {
-            hidden: cfg.fer_head.hidden,
+            hidden: fer_head.hidden_width(),
         };
         Ok(Self {
             fer_net,
             fld_net,
             conv_units,
             fc_unit,
-            fer_head: FerHead::new(flat, cfg.num_classes, &cfg.fer_head, fer_vb)?,
+            fer_head,
             fld_head: FldHead::new(flat, cfg.num_landmarks, &fld_cfg, fld_vb)?,
         })
     }

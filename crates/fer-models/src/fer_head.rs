@@ -3,6 +3,10 @@
 //! (`fer_feature.fer_fc1`, `fer_feature.fer_bn1`, `fer_feature.fer_fc2`, `fer_feature.fer_bn2`,
 //! `fer_out.fer_out`). The reference code has no ReLU after `fer_bn2`; the paper's text does;
 //! `FerHeadConfig::relu_after_embedding` selects.
+//!
+//! `FerHeadStyle::ReferenceFerDcnn` is the reference code's single-task `FER_DCNN` head instead
+//! (fc1: features -> embedding, ReLU, output layer; no batch norm), so that its checkpoints
+//! import (`reference_checkpoint`).
 
 use candle_core::Tensor;
 use candle_nn::{Module, VarBuilder};
@@ -10,17 +14,17 @@ use candle_nn::{Module, VarBuilder};
 use crate::fused_batch_norm::FusedBatchNorm;
 
 use crate::layers::{self, Linear};
-use crate::model_config::FerHeadConfig;
+use crate::model_config::{FerHeadConfig, FerHeadStyle};
 
 /// FER head: flat features -> hidden -> embedding -> class logits.
 #[derive(Debug, Clone)]
 pub struct FerHead {
     fc1: Linear,
-    bn1: FusedBatchNorm,
-    fc2: Linear,
-    bn2: FusedBatchNorm,
+    /// bn1, fc2, bn2 of the paper's style; `None` for the reference FER_DCNN style.
+    middle: Option<(FusedBatchNorm, Linear, FusedBatchNorm)>,
     out: Linear,
     relu_after_embedding: bool,
+    hidden_width: usize,
 }
 
 impl FerHead {
@@ -31,13 +35,26 @@ impl FerHead {
         vb: VarBuilder,
     ) -> candle_core::Result<Self> {
         let f = vb.pp("fer_feature");
-        Ok(Self {
-            fc1: layers::linear(in_features, cfg.hidden, f.pp("fer_fc1"))?,
-            bn1: layers::batch_norm(cfg.hidden, 1e-3, f.pp("fer_bn1"))?,
-            fc2: layers::linear(cfg.hidden, cfg.embedding, f.pp("fer_fc2"))?,
-            bn2: layers::batch_norm(cfg.embedding, 1e-3, f.pp("fer_bn2"))?,
-            out: layers::linear(cfg.embedding, num_classes, vb.pp("fer_out").pp("fer_out"))?,
-            relu_after_embedding: cfg.relu_after_embedding,
+        let out = layers::linear(cfg.embedding, num_classes, vb.pp("fer_out").pp("fer_out"))?;
+        Ok(match cfg.style {
+            FerHeadStyle::Paper => Self {
+                fc1: layers::linear(in_features, cfg.hidden, f.pp("fer_fc1"))?,
+                middle: Some((
+                    layers::batch_norm(cfg.hidden, 1e-3, f.pp("fer_bn1"))?,
+                    layers::linear(cfg.hidden, cfg.embedding, f.pp("fer_fc2"))?,
+                    layers::batch_norm(cfg.embedding, 1e-3, f.pp("fer_bn2"))?,
+                )),
+                out,
+                relu_after_embedding: cfg.relu_after_embedding,
+                hidden_width: cfg.hidden,
+            },
+            FerHeadStyle::ReferenceFerDcnn => Self {
+                fc1: layers::linear(in_features, cfg.embedding, f.pp("fer_fc1"))?,
+                middle: None,
+                out,
+                relu_after_embedding: false,
+                hidden_width: cfg.embedding,
+            },
         })
     }
 
@@ -56,15 +73,31 @@ impl FerHead {
     /// # Shapes
     /// (B, F) -> (B, hidden)
     pub fn hidden_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        self.bn1.forward_t(&self.fc1.forward(x)?, train)?.relu()
+        let h = self.fc1.forward(x)?;
+        match &self.middle {
+            Some((bn1, _, _)) => bn1.forward_t(&h, train)?.relu(),
+            None => h.relu(),
+        }
+    }
+
+    /// Width of [`FerHead::hidden_t`]'s output.
+    pub fn hidden_width(&self) -> usize {
+        self.hidden_width
     }
 
     /// The rest after [`FerHead::hidden_t`]; returns (embedding, logits).
     pub fn from_hidden_t(&self, h: &Tensor, train: bool) -> candle_core::Result<(Tensor, Tensor)> {
-        let mut e = self.bn2.forward_t(&self.fc2.forward(h)?, train)?;
-        if self.relu_after_embedding {
-            e = e.relu()?;
-        }
+        let e = match &self.middle {
+            Some((_, fc2, bn2)) => {
+                let e = bn2.forward_t(&fc2.forward(h)?, train)?;
+                if self.relu_after_embedding {
+                    e.relu()?
+                } else {
+                    e
+                }
+            }
+            None => h.clone(),
+        };
         let logits = self.out.forward(&e)?;
         Ok((e, logits))
     }

@@ -3,6 +3,18 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Layout of the FER head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FerHeadStyle {
+    /// Paper 3.1 (and the reference CMCNN): fc1 -> BN -> ReLU -> fc2 -> BN (-> ReLU) -> out.
+    #[default]
+    Paper,
+    /// The reference code's single-task `FER_DCNN`: fc1 (features -> `embedding`) -> ReLU ->
+    /// out; `hidden` unused. Only for importing its checkpoints.
+    ReferenceFerDcnn,
+}
+
 /// Settings of the fully connected FER head (paper 3.1: three layers with batch norm, ReLU
 /// except after the last).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,6 +27,8 @@ pub struct FerHeadConfig {
     /// Paper: ReLU after the second layer too ("ReLU except the last layer"). The reference
     /// code has none there (its `fer_feature` ends with a batch norm).
     pub relu_after_embedding: bool,
+    #[serde(default)]
+    pub style: FerHeadStyle,
 }
 
 /// Settings of the fully connected FLD head (paper 3.1: two layers, ReLU between).
@@ -145,6 +159,7 @@ impl ModelConfig {
                 hidden: 2000,
                 embedding: 128,
                 relu_after_embedding: true,
+                style: FerHeadStyle::Paper,
             },
             fld_head: FldHeadConfig { hidden: 2048 },
             co_attention: CoAttentionConfig {

@@ -3,6 +3,9 @@
 
 use candle_nn::VarBuilder;
 
+use crate::attended_base_dcnn_fer::{AttendedBaseDcnnFer, SelfAttentionKind};
+use crate::cmcnn::Cmcnn;
+use crate::co_attention_unit::CoAttentionModules;
 use crate::error::{ModelError, Result};
 use crate::model_config::ModelConfig;
 use crate::multi_task_model::MultiTaskModel;
@@ -39,6 +42,106 @@ impl ModelRegistry {
             name: "base-dcnn-fld",
             summary: "BaseDCNN + 2-layer FLD head, single-task FLD baseline (Table 1, 3.1)",
             build: |cfg, vb| Ok(Box::new(crate::BaseDcnnFld::new(cfg, vb)?)),
+        });
+        r.register(ModelEntry {
+            name: "hps",
+            summary: "hard parameter sharing: one BaseDCNN, FER and FLD heads (4.2, Tables 3-4)",
+            build: |cfg, vb| Ok(Box::new(crate::hps::Hps::new(cfg, vb)?)),
+        });
+        r.register(ModelEntry {
+            name: "csn",
+            summary: "cross-stitch network: two BaseDCNN columns, units at every layer (4.2)",
+            build: |cfg, vb| Ok(Box::new(crate::csn::Csn::new(cfg, vb)?)),
+        });
+        r.register(ModelEntry {
+            name: "ps-mcnn",
+            summary: "partially shared MCNN: two task nets + a shared net, no LCLoss (4.2)",
+            build: |cfg, vb| Ok(Box::new(crate::ps_mcnn::PsMcnn::new(cfg, vb)?)),
+        });
+        r.register(ModelEntry {
+            name: "cmcnn",
+            summary: "CMCNN: two BaseDCNN columns with Co-ATT (CCAM + SCAM, eq. 1) units (3)",
+            build: |cfg, vb| Ok(Box::new(Cmcnn::new(cfg, CoAttentionModules::Both, vb)?)),
+        });
+        r.register(ModelEntry {
+            name: "cmcnn-c",
+            summary: "CMCNN with the channel co-attention (CCAM) only (5.7, Table 12)",
+            build: |cfg, vb| {
+                Ok(Box::new(Cmcnn::new(
+                    cfg,
+                    CoAttentionModules::ChannelOnly,
+                    vb,
+                )?))
+            },
+        });
+        r.register(ModelEntry {
+            name: "cmcnn-s",
+            summary: "CMCNN with the spatial co-attention (SCAM) only (5.7, Table 13)",
+            build: |cfg, vb| {
+                Ok(Box::new(Cmcnn::new(
+                    cfg,
+                    CoAttentionModules::SpatialOnly,
+                    vb,
+                )?))
+            },
+        });
+        r.register(ModelEntry {
+            name: "se-net",
+            summary: "BaseDCNN-FER with squeeze-and-excitation blocks (5.7, Table 12)",
+            build: |cfg, vb| {
+                Ok(Box::new(AttendedBaseDcnnFer::new(
+                    cfg,
+                    SelfAttentionKind::SqueezeExcitation,
+                    vb,
+                )?))
+            },
+        });
+        r.register(ModelEntry {
+            name: "cbam-c",
+            summary: "BaseDCNN-FER with CBAM channel attention (5.7, Table 12)",
+            build: |cfg, vb| {
+                Ok(Box::new(AttendedBaseDcnnFer::new(
+                    cfg,
+                    SelfAttentionKind::CbamChannel,
+                    vb,
+                )?))
+            },
+        });
+        r.register(ModelEntry {
+            name: "cbam-s",
+            summary: "BaseDCNN-FER with CBAM spatial attention (5.7, Table 13)",
+            build: |cfg, vb| {
+                Ok(Box::new(AttendedBaseDcnnFer::new(
+                    cfg,
+                    SelfAttentionKind::CbamSpatial,
+                    vb,
+                )?))
+            },
+        });
+        r.register(ModelEntry {
+            name: "dam-cnn",
+            summary: "BaseDCNN-FER with DAM-CNN's salient-region attention, no MPVS-Net (Table 13)",
+            build: |cfg, vb| {
+                Ok(Box::new(AttendedBaseDcnnFer::new(
+                    cfg,
+                    SelfAttentionKind::SalientRegion,
+                    vb,
+                )?))
+            },
+        });
+        r.register(ModelEntry {
+            name: "resnet18",
+            summary: "ResNet-18, torchvision layout: the ResNet18* FER baseline (5.2, Tables 5-8)",
+            build: |cfg, vb| Ok(Box::new(crate::ResNet18::new(cfg, vb)?)),
+        });
+        r.register(ModelEntry {
+            name: "cmcnn-resnet18",
+            summary: "CMCNN on two ResNet-18 columns, Co-ATT after each stage (5.2, Tables 5-8)",
+            build: |cfg, vb| {
+                Ok(Box::new(crate::cmcnn_resnet18::CmcnnResNet18::new(
+                    cfg, vb,
+                )?))
+            },
         });
         r
     }

@@ -1,6 +1,7 @@
 //! CCAM, SCAM and the mixing of eq. 1 (one Co-ATT unit) against an independent PyTorch
 //! implementation of paper eqs. 1-13 (written after the reference code's `__CATT` and
 //! `SpatialAttention`), on a small example with weights and inputs set by formula.
+#![allow(clippy::unwrap_used)]
 
 use candle_core::{DType, Device, Tensor};
 use fer_models::co_attention_unit::{CoAttentionModules, CoAttentionUnit};

@@ -19,5 +19,5 @@ pub use losses::{cross_entropy, wing_loss, WingLossConfig};
 pub use metrics::{classification_metrics, nrmse, ClassificationMetrics};
 pub use predictions_csv::{predictions_csv, score_predictions_csv, ScoreReport};
 pub use run_dir::{run_id, write_atomic, RunDir, DONE_MARKER};
-pub use train_config::TrainConfig;
+pub use train_config::{PretrainedWeights, TrainConfig};
 pub use trainer::{load_model, train_run, RunMetrics, RunOutcome, TrainOptions};

@@ -155,6 +155,13 @@ pub fn train_run(
 
     let (mut varmap, vb) = seeded_var_builder(cfg.seed, DType::F32, device);
     let model = registry.build(&cfg.model, &cfg.model_config, vb)?;
+    if let Some(p) = &cfg.pretrained {
+        let path = p.resolve()?;
+        for prefix in &p.prefixes {
+            let options = fer_models::pretrained_weights::LoadOptions::with_prefix(prefix.clone());
+            fer_models::pretrained_weights::load_safetensors_into(&varmap, &path, &options)?;
+        }
+    }
     let tasks = model.tasks();
     if tasks.has_fld()
         && !split
@@ -208,7 +215,19 @@ pub fn train_run(
 
     let started = Instant::now();
     let mut history: Vec<EpochRow> = Vec::new();
-    let mut steps = String::from("step,epoch,lr,loss_total,loss_fer,loss_fld\n");
+    // Mixing parameters (α, β of Co-ATT units, cross-stitch weights) are columns of
+    // steps.csv after every update: the β curves of paper Fig. 3 are drawn from them.
+    let mixing_names: Vec<String> = model
+        .mixing_parameters()?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    let mut steps = String::from("step,epoch,lr,loss_total,loss_fer,loss_fld");
+    for name in &mixing_names {
+        steps.push(',');
+        steps.push_str(name);
+    }
+    steps.push('\n');
     let (mut best_score, mut best_epoch, mut since_best) = (f64::NEG_INFINITY, 0usize, 0usize);
     let mut global_step = 0usize;
     for epoch in 0..cfg.max_epochs {
@@ -256,11 +275,15 @@ pub fn train_run(
             sum_fer += l_fer;
             sum_fld += l_fld;
             n += 1;
-            let _ = writeln!(
+            let _ = write!(
                 steps,
                 "{global_step},{},{lr},{total_value:.6},{l_fer:.6},{l_fld:.6}",
                 epoch + 1
             );
+            for p in model.mixing_parameters()? {
+                let _ = write!(steps, ",{:.6}", p.value);
+            }
+            steps.push('\n');
             bar.inc(1);
             bar.set_message(format!("epoch {} loss {total_value:.4}", epoch + 1));
         }

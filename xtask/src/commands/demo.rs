@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use fer_data::{FaceDataset, Manifest};
-use fer_models::ModelRegistry;
 use fer_train::{train_run, TrainConfig, TrainOptions};
 
 use crate::device::parse_device;
@@ -77,7 +76,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
             .with_context(|| format!("removing {}", demo_dir.display()))?;
     }
 
-    let registry = ModelRegistry::with_paper_models();
+    let registry = crate::model_catalog::model_registry();
     let mut run_dirs = Vec::new();
     for model in ["base-dcnn-fer", "base-dcnn-fld"] {
         let cfg = demo_config(model, &split.name, args.seed, args.epochs);

@@ -5,7 +5,6 @@ use clap::Args;
 use std::path::PathBuf;
 
 use fer_data::{FaceDataset, Manifest};
-use fer_models::ModelRegistry;
 use fer_train::{train_run, TrainConfig, TrainOptions};
 
 use crate::device::parse_device;
@@ -49,6 +48,15 @@ pub struct TrainArgs {
     /// Adam's epsilon (the reference code's 0.1; PyTorch's default is 1e-8).
     #[arg(long, default_value_t = 0.1)]
     adam_eps: f64,
+    /// Start from pretrained weights: a safetensors file, or hf:<owner>/<repo>/<file> from the
+    /// local Hugging Face hub cache (nothing is downloaded).
+    #[arg(long)]
+    pretrained: Option<String>,
+    /// Prefix(es) of the model's variables to load the pretrained file into (repeatable;
+    /// default: none, i.e. the whole model; `fer_net.` and `fld_net.` for both columns of
+    /// cmcnn-resnet18).
+    #[arg(long)]
+    pretrained_prefix: Vec<String>,
 }
 
 /// Reads a manifest given by name or path.
@@ -84,7 +92,7 @@ pub fn load_manifest(dataset: &str) -> Result<Manifest> {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    let registry = ModelRegistry::with_paper_models();
+    let registry = crate::model_catalog::model_registry();
     registry.get(&args.model)?;
     let device = parse_device(&args.device)?;
     let manifest = load_manifest(&args.dataset)?;
@@ -115,6 +123,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
     cfg.max_epochs = args.epochs;
     cfg.optimizer.lr = args.lr;
     cfg.optimizer.eps = args.adam_eps;
+    if let Some(source) = args.pretrained {
+        let prefixes = if args.pretrained_prefix.is_empty() {
+            vec![String::new()]
+        } else {
+            args.pretrained_prefix
+        };
+        cfg.pretrained = Some(fer_train::PretrainedWeights { source, prefixes });
+    } else if !args.pretrained_prefix.is_empty() {
+        bail!("--pretrained-prefix needs --pretrained");
+    }
     let results = args.results.unwrap_or_else(workspace::results_dir);
     println!(
         "{}: {} images; {} {} train / {} validation / {} test",

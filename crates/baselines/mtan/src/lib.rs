@@ -1,0 +1,19 @@
+//! fer-mtan: MTAN (Liu, Johns & Davison, "End-to-End Multi-Task Learning with Attention",
+//! CVPR 2019) as an add-on MTL baseline of cmcnn-rs, in its own crate the way a user adds one:
+//! implement `fer_models::MultiTaskModel`, then `register` it (one line in
+//! `xtask/src/model_catalog.rs`) so that `cargo xtask train --model mtan` finds it.
+
+pub mod mtan;
+
+pub use mtan::{Mtan, MtanConfig};
+
+use fer_models::{ModelEntry, ModelRegistry};
+
+/// Adds `mtan` to `registry`.
+pub fn register(registry: &mut ModelRegistry) {
+    registry.register(ModelEntry {
+        name: "mtan",
+        summary: "MTAN (Liu et al., CVPR 2019): per-task attention masks over a shared BaseDCNN, FER + FLD heads",
+        build: |cfg, vb| Ok(Box::new(Mtan::new(cfg, vb)?)),
+    });
+}
