@@ -13,6 +13,9 @@ pub enum ModelError {
         expected: String,
         got: Vec<usize>,
     },
+    /// A weight file that does not fit the mapping it was read with.
+    #[error("{0}")]
+    CheckpointMismatch(String),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
     #[error("weight file {path}: {message}")]

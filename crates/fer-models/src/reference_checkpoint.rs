@@ -217,11 +217,22 @@ pub fn import_reference_checkpoint(
     names.sort();
     for name in names {
         let var = &data[name];
-        let t = mapped.get(name).ok_or_else(|| ModelError::MissingWeight {
-            name: name.clone(),
-            path: path.to_path_buf(),
-            model_shape: var.dims().to_vec(),
-        })?;
+        let Some(t) = mapped.get(name) else {
+            if let Some(example) = report.unused.first() {
+                return Err(ModelError::CheckpointMismatch(format!(
+                    "{}: nothing maps to '{name}' under the {model:?} mapping, and {} entries \
+                     are unknown to it (e.g. '{example}'): is this a checkpoint of another \
+                     reference model class?",
+                    path.display(),
+                    report.unused.len()
+                )));
+            }
+            return Err(ModelError::MissingWeight {
+                name: name.clone(),
+                path: path.to_path_buf(),
+                model_shape: var.dims().to_vec(),
+            });
+        };
         // The reference stores α, β as 1x2 matrices; ours are vectors of 2.
         let t = if t.dims() != var.dims() && t.elem_count() == var.elem_count() && t.rank() <= 2 {
             t.reshape(var.shape())?

@@ -134,6 +134,20 @@ pub fn train_run(
         )));
     }
     registry.get(&cfg.model)?; // unknown names fail before anything is written
+                               // So does a pretrained-weights file that is not there.
+    let pretrained_path = match &cfg.pretrained {
+        Some(p) => {
+            let path = p.resolve()?;
+            if !path.is_file() {
+                return Err(TrainError::Config(format!(
+                    "pretrained weights {} do not exist",
+                    path.display()
+                )));
+            }
+            Some(path)
+        }
+        None => None,
+    };
     let yaml = cfg.to_yaml()?;
     let id = run_id(&yaml);
     let dir = RunDir::create(results_root, &cfg.experiment, &cfg.dataset, &cfg.model, &id)?;
@@ -155,11 +169,10 @@ pub fn train_run(
 
     let (mut varmap, vb) = seeded_var_builder(cfg.seed, DType::F32, device);
     let model = registry.build(&cfg.model, &cfg.model_config, vb)?;
-    if let Some(p) = &cfg.pretrained {
-        let path = p.resolve()?;
+    if let (Some(p), Some(path)) = (&cfg.pretrained, &pretrained_path) {
         for prefix in &p.prefixes {
             let options = fer_models::pretrained_weights::LoadOptions::with_prefix(prefix.clone());
-            fer_models::pretrained_weights::load_safetensors_into(&varmap, &path, &options)?;
+            fer_models::pretrained_weights::load_safetensors_into(&varmap, path, &options)?;
         }
     }
     let tasks = model.tasks();
