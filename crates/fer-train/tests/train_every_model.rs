@@ -10,11 +10,11 @@ use fer_models::ModelRegistry;
 use fer_train::{train_run, TrainConfig, TrainOptions};
 
 const SIZE: u32 = 32;
-const EPOCHS: usize = 3;
+const EPOCHS: usize = 2;
 
 fn dataset() -> Result<(FaceDataset, Split)> {
     let cfg = SynthFerConfig {
-        // 168 training images: 6 steps per epoch, enough for every loss to fall.
+        // 168 training images.
         num_subjects: 30,
         images_per_subject: 8,
         size: SIZE,
@@ -38,7 +38,8 @@ fn config(model: &str) -> TrainConfig {
     c.model_config.fer_head.hidden = 128;
     c.model_config.fer_head.embedding = 32;
     c.model_config.fld_head.hidden = 128;
-    c.batch_size = 32;
+    // Batch 16: ten updates per epoch from 168 training images.
+    c.batch_size = 16;
     c.max_epochs = EPOCHS;
     c.patience = EPOCHS;
     c
