@@ -35,23 +35,30 @@ impl FerHead {
         vb: VarBuilder,
     ) -> candle_core::Result<Self> {
         let f = vb.pp("fer_feature");
-        let out = layers::linear(cfg.embedding, num_classes, vb.pp("fer_out").pp("fer_out"))?;
+        // Construction order = order of the seeded initial values: fc1, bn1, fc2, bn2, out.
+        let out = |vb: VarBuilder| {
+            layers::linear(cfg.embedding, num_classes, vb.pp("fer_out").pp("fer_out"))
+        };
         Ok(match cfg.style {
-            FerHeadStyle::Paper => Self {
-                fc1: layers::linear(in_features, cfg.hidden, f.pp("fer_fc1"))?,
-                middle: Some((
+            FerHeadStyle::Paper => {
+                let fc1 = layers::linear(in_features, cfg.hidden, f.pp("fer_fc1"))?;
+                let middle = Some((
                     layers::batch_norm(cfg.hidden, 1e-3, f.pp("fer_bn1"))?,
                     layers::linear(cfg.hidden, cfg.embedding, f.pp("fer_fc2"))?,
                     layers::batch_norm(cfg.embedding, 1e-3, f.pp("fer_bn2"))?,
-                )),
-                out,
-                relu_after_embedding: cfg.relu_after_embedding,
-                hidden_width: cfg.hidden,
-            },
+                ));
+                Self {
+                    fc1,
+                    middle,
+                    out: out(vb)?,
+                    relu_after_embedding: cfg.relu_after_embedding,
+                    hidden_width: cfg.hidden,
+                }
+            }
             FerHeadStyle::ReferenceFerDcnn => Self {
                 fc1: layers::linear(in_features, cfg.embedding, f.pp("fer_fc1"))?,
                 middle: None,
-                out,
+                out: out(vb)?,
                 relu_after_embedding: false,
                 hidden_width: cfg.embedding,
             },

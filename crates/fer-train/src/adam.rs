@@ -48,6 +48,8 @@ impl AdamConfig {
 
 /// The optimiser state: first and second moments per variable.
 pub struct Adam {
+    /// Names of the variables (their VarMap names), the keys of the saved state.
+    names: Vec<String>,
     vars: Vec<Var>,
     m: Vec<Option<Tensor>>,
     v: Vec<Option<Tensor>>,
@@ -57,8 +59,20 @@ pub struct Adam {
 
 impl Adam {
     pub fn new(vars: Vec<Var>, cfg: AdamConfig) -> Self {
-        let n = vars.len();
+        let named = vars
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect();
+        Self::with_names(named, cfg)
+    }
+
+    /// An optimiser over named variables, whose state can be saved and resumed by name.
+    pub fn with_names(named: Vec<(String, Var)>, cfg: AdamConfig) -> Self {
+        let n = named.len();
+        let (names, vars) = named.into_iter().unzip();
         Self {
+            names,
             vars,
             m: vec![None; n],
             v: vec![None; n],
@@ -77,6 +91,39 @@ impl Adam {
 
     pub fn step_count(&self) -> usize {
         self.step
+    }
+
+    /// Saves the moments as safetensors (`m.<name>`, `v.<name>`), atomically; the step count
+    /// is the caller's to keep (the trainer's progress file).
+    pub fn save_state(&self, path: &std::path::Path) -> Result<()> {
+        let mut tensors = std::collections::HashMap::new();
+        for (i, name) in self.names.iter().enumerate() {
+            if let Some(m) = &self.m[i] {
+                tensors.insert(format!("m.{name}"), m.clone());
+            }
+            if let Some(v) = &self.v[i] {
+                tensors.insert(format!("v.{name}"), v.clone());
+            }
+        }
+        let tmp = path.with_extension("safetensors.tmp");
+        candle_core::safetensors::save(&tensors, &tmp)?;
+        std::fs::rename(&tmp, path).map_err(|e| crate::TrainError::io(path, e))?;
+        Ok(())
+    }
+
+    /// Restores moments saved by [`Adam::save_state`] and the step count.
+    pub fn load_state(&mut self, path: &std::path::Path, step: usize) -> Result<()> {
+        let device = match self.vars.first() {
+            Some(v) => v.device().clone(),
+            None => candle_core::Device::Cpu,
+        };
+        let mut tensors = candle_core::safetensors::load(path, &device)?;
+        for (i, name) in self.names.iter().enumerate() {
+            self.m[i] = tensors.remove(&format!("m.{name}"));
+            self.v[i] = tensors.remove(&format!("v.{name}"));
+        }
+        self.step = step;
+        Ok(())
     }
 
     /// One update of every variable that has a gradient (variables outside the graph, such

@@ -5,6 +5,13 @@ use std::path::PathBuf;
 /// Errors of training, evaluation, scoring and run directories.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
+    /// Training stopped on request after committing `epochs_done` epochs; running the same
+    /// configuration again resumes.
+    #[error("run {run_dir} stopped after epoch {epochs_done}; run it again to resume")]
+    Interrupted {
+        run_dir: PathBuf,
+        epochs_done: usize,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

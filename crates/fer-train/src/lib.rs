@@ -11,6 +11,7 @@ pub mod predictions_csv;
 pub mod run_dir;
 pub mod train_config;
 pub mod trainer;
+pub mod training_progress;
 
 pub use adam::{Adam, AdamConfig};
 pub use error::{Result, TrainError};

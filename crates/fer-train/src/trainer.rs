@@ -20,6 +20,7 @@ use crate::losses::{cross_entropy, wing_loss};
 use crate::predictions_csv::predictions_csv;
 use crate::run_dir::{run_id, RunDir};
 use crate::train_config::TrainConfig;
+use crate::training_progress::{rows_up_to_epoch, TrainingProgress};
 
 /// The contents of `metrics.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +57,9 @@ pub struct RunOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrainOptions {
     pub show_progress: bool,
+    /// Stop (with `TrainError::Interrupted`) once this many epochs are committed, as an
+    /// interruption would; running again resumes. For tests and time-boxed sessions.
+    pub stop_after_epochs: Option<usize>,
 }
 
 /// One row of `history.csv`.
@@ -82,30 +86,26 @@ fn fmt_opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.6}")).unwrap_or_default()
 }
 
-fn history_csv(rows: &[EpochRow]) -> String {
-    let mut s = String::from(
-        "epoch,lr,train_loss_fer,train_loss_fld,val_loss_fer,val_loss_fld,val_acc_total,val_acc_average,val_f1_eq19,val_macro_f1,val_nrmse,seconds\n",
-    );
-    for r in rows {
-        let m = r.val.metric_set();
-        let _ = writeln!(
-            s,
-            "{},{},{:.6},{:.6},{},{},{},{},{},{},{},{:.2}",
-            r.epoch,
-            r.lr,
-            r.train_loss_fer,
-            r.train_loss_fld,
-            fmt_opt(r.val.loss_fer),
-            fmt_opt(r.val.loss_fld),
-            fmt_opt(m.acc_total),
-            fmt_opt(m.acc_average),
-            fmt_opt(m.f1_eq19),
-            fmt_opt(m.macro_f1),
-            fmt_opt(m.nrmse),
-            r.seconds
-        );
-    }
-    s
+const HISTORY_HEADER: &str = "epoch,lr,train_loss_fer,train_loss_fld,val_loss_fer,val_loss_fld,val_acc_total,val_acc_average,val_f1_eq19,val_macro_f1,val_nrmse,seconds\n";
+
+/// One line of `history.csv` (after [`HISTORY_HEADER`]).
+fn history_row(r: &EpochRow) -> String {
+    let m = r.val.metric_set();
+    format!(
+        "{},{},{:.6},{:.6},{},{},{},{},{},{},{},{:.2}\n",
+        r.epoch,
+        r.lr,
+        r.train_loss_fer,
+        r.train_loss_fld,
+        fmt_opt(r.val.loss_fer),
+        fmt_opt(r.val.loss_fld),
+        fmt_opt(m.acc_total),
+        fmt_opt(m.acc_average),
+        fmt_opt(m.f1_eq19),
+        fmt_opt(m.macro_f1),
+        fmt_opt(m.nrmse),
+        r.seconds
+    )
 }
 
 /// Trains one model on one split and evaluates it; skips a run whose directory is complete.
@@ -212,7 +212,16 @@ pub fn train_run(
             cfg.batch_size
         )));
     }
-    let mut opt = Adam::new(varmap.all_vars(), cfg.optimizer);
+    let named_vars: Vec<(String, candle_core::Var)> = {
+        let data = varmap
+            .data()
+            .lock()
+            .map_err(|_| TrainError::Config("variable map lock poisoned".into()))?;
+        let mut v: Vec<_> = data.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let mut opt = Adam::with_names(named_vars, cfg.optimizer);
 
     let bar = ProgressBar::new((cfg.max_epochs * train.num_batches()) as u64);
     if !opts.show_progress {
@@ -226,8 +235,7 @@ pub fn train_run(
     );
     bar.set_prefix(cfg.model.clone());
 
-    let started = Instant::now();
-    let mut history: Vec<EpochRow> = Vec::new();
+    let mut history = String::from(HISTORY_HEADER);
     // Mixing parameters (α, β of Co-ATT units, cross-stitch weights) are columns of
     // steps.csv after every update: the β curves of paper Fig. 3 are drawn from them.
     let mixing_names: Vec<String> = model
@@ -241,9 +249,27 @@ pub fn train_run(
         steps.push_str(name);
     }
     steps.push('\n');
-    let (mut best_score, mut best_epoch, mut since_best) = (f64::NEG_INFINITY, 0usize, 0usize);
-    let mut global_step = 0usize;
-    for epoch in 0..cfg.max_epochs {
+    // An unfinished run continues after its last committed epoch (training_progress).
+    let mut progress = TrainingProgress::start();
+    if let Some(p) = TrainingProgress::read(&dir)? {
+        varmap.load(dir.file(LAST_CHECKPOINT))?;
+        opt.load_state(&dir.file(OPTIMIZER_STATE), p.global_step)?;
+        let read = |name: &str| {
+            let path = dir.file(name);
+            std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))
+        };
+        history = rows_up_to_epoch(&read("history.csv")?, 0, p.epochs_done);
+        steps = rows_up_to_epoch(&read("steps.csv")?, 1, p.epochs_done);
+        if p.best_epoch == p.epochs_done {
+            // The commit point precedes the copy to best.safetensors.
+            save_checkpoint(&varmap, &dir, BEST_CHECKPOINT)?;
+        }
+        bar.set_position((p.epochs_done * train.num_batches()) as u64);
+        progress = p;
+    }
+    let mut global_step = progress.global_step;
+    while progress.epochs_done < cfg.max_epochs && progress.since_best < cfg.patience {
+        let epoch = progress.epochs_done;
         let t0 = Instant::now();
         let lr = cfg.learning_rate_at(epoch);
         opt.set_learning_rate(lr);
@@ -302,33 +328,47 @@ pub fn train_run(
         }
         let val_eval = evaluate(model.as_ref(), &val, data, &cfg.wing)?;
         let score = selection_score(&val_eval).unwrap_or(f64::NEG_INFINITY);
-        history.push(EpochRow {
+        history.push_str(&history_row(&EpochRow {
             epoch: epoch + 1,
             lr,
             train_loss_fer: sum_fer / n.max(1) as f64,
             train_loss_fld: sum_fld / n.max(1) as f64,
             val: val_eval,
             seconds: t0.elapsed().as_secs_f64(),
-        });
-        if score > best_score {
-            best_score = score;
-            best_epoch = epoch + 1;
-            since_best = 0;
-            save_checkpoint(&varmap, &dir)?;
+        }));
+        let improved = score > progress.best_score.unwrap_or(f64::NEG_INFINITY);
+        progress.epochs_done = epoch + 1;
+        progress.global_step = global_step;
+        if improved {
+            progress.best_score = score.is_finite().then_some(score);
+            progress.best_epoch = epoch + 1;
+            progress.since_best = 0;
         } else {
-            since_best += 1;
+            progress.since_best += 1;
         }
-        dir.write("history.csv", history_csv(&history).as_bytes())?;
+        progress.elapsed_seconds += t0.elapsed().as_secs_f64();
+        // Commit order: see training_progress.
+        dir.write("history.csv", history.as_bytes())?;
         dir.write("steps.csv", steps.as_bytes())?;
-        if since_best >= cfg.patience {
-            break;
+        save_checkpoint(&varmap, &dir, LAST_CHECKPOINT)?;
+        opt.save_state(&dir.file(OPTIMIZER_STATE))?;
+        progress.write(&dir)?;
+        if improved {
+            save_checkpoint(&varmap, &dir, BEST_CHECKPOINT)?;
+        }
+        if opts.stop_after_epochs == Some(progress.epochs_done) {
+            bar.finish_and_clear();
+            return Err(TrainError::Interrupted {
+                run_dir: dir.path().to_path_buf(),
+                epochs_done: progress.epochs_done,
+            });
         }
     }
-    let epochs_run = history.len();
+    let (best_epoch, epochs_run) = (progress.best_epoch, progress.epochs_done);
     bar.finish_and_clear();
 
     // The selected checkpoint, evaluated once on validation (for the record) and test.
-    varmap.load(dir.file("best.safetensors"))?;
+    varmap.load(dir.file(BEST_CHECKPOINT))?;
     let val_eval = evaluate(model.as_ref(), &val, data, &cfg.wing)?;
     let test_eval = evaluate(model.as_ref(), &test, data, &cfg.wing)?;
     let metrics = RunMetrics {
@@ -345,7 +385,7 @@ pub fn train_run(
         run_id: id,
         best_epoch,
         epochs_run,
-        train_seconds: started.elapsed().as_secs_f64(),
+        train_seconds: progress.elapsed_seconds,
         test: test_eval.metric_set(),
         validation: val_eval.metric_set(),
         class_names: data.class_names(),
@@ -359,6 +399,10 @@ pub fn train_run(
         .map_err(|e| TrainError::Config(format!("metrics.json: {e}")))?;
     dir.write("metrics.json", json.as_bytes())?;
     dir.mark_done()?;
+    // The resume state is no longer needed once the run is done.
+    for name in [LAST_CHECKPOINT, OPTIMIZER_STATE] {
+        let _ = std::fs::remove_file(dir.file(name));
+    }
     Ok(RunOutcome {
         run_dir: dir.path().to_path_buf(),
         metrics,
@@ -366,10 +410,17 @@ pub fn train_run(
     })
 }
 
-/// Saves all variables (weights and batch-norm statistics) atomically as `best.safetensors`.
-fn save_checkpoint(varmap: &candle_nn::VarMap, dir: &RunDir) -> Result<()> {
-    let path = dir.file("best.safetensors");
-    let tmp = dir.file(".best.safetensors.tmp");
+/// The checkpoint selected on validation.
+const BEST_CHECKPOINT: &str = "best.safetensors";
+/// The weights after the last finished epoch (resume state, removed when the run is done).
+const LAST_CHECKPOINT: &str = "last.safetensors";
+/// Adam's moments after the last finished epoch (resume state).
+const OPTIMIZER_STATE: &str = "optimizer.safetensors";
+
+/// Saves all variables (weights and batch-norm statistics) atomically under `name`.
+fn save_checkpoint(varmap: &candle_nn::VarMap, dir: &RunDir, name: &str) -> Result<()> {
+    let path = dir.file(name);
+    let tmp = dir.file(&format!(".{name}.tmp"));
     varmap.save(&tmp)?;
     std::fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))?;
     Ok(())

@@ -82,6 +82,7 @@ fn every_model_trains_and_lowers_its_task_losses() -> Result<()> {
             &root,
             TrainOptions {
                 show_progress: false,
+                stop_after_epochs: None,
             },
         )
         .with_context(|| format!("training {name}"))?;

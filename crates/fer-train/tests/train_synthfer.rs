@@ -59,6 +59,7 @@ fn base_dcnn_fer_beats_chance_by_a_wide_margin() -> Result<()> {
         &root,
         TrainOptions {
             show_progress: false,
+            stop_after_epochs: None,
         },
     )?;
     let acc = out.metrics.test.acc_average.unwrap_or(0.0);
@@ -78,6 +79,7 @@ fn same_seed_same_metrics_and_checkpoint_reloads_identically() -> Result<()> {
     let registry = ModelRegistry::with_paper_models();
     let opts = TrainOptions {
         show_progress: false,
+        stop_after_epochs: None,
     };
     let cfg = config("base-dcnn-fld", 2, 5);
     let (root_a, root_b) = (temp_results("seed-a"), temp_results("seed-b"));
@@ -155,6 +157,7 @@ fn unknown_model_fails_before_writing_anything() -> Result<()> {
         &root,
         TrainOptions {
             show_progress: false,
+            stop_after_epochs: None,
         },
     )
     .unwrap_err()
@@ -164,5 +167,77 @@ fn unknown_model_fails_before_writing_anything() -> Result<()> {
         "{err}"
     );
     assert!(!root.exists(), "nothing written for a failed start");
+    Ok(())
+}
+
+/// history.csv without its wall-clock `seconds` column.
+fn history_without_seconds(dir: &std::path::Path) -> Result<String> {
+    let text = std::fs::read_to_string(dir.join("history.csv"))?;
+    Ok(text
+        .lines()
+        .map(|l| l.rsplit_once(',').map_or(l, |(head, _)| head).to_string() + "\n")
+        .collect())
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_exactly_the_uninterrupted_result() -> Result<()> {
+    let (data, split) = dataset(40, 6)?;
+    let registry = ModelRegistry::with_paper_models();
+    let cfg = config("cmcnn", 2, 2);
+    let run = |root: &std::path::Path, stop: Option<usize>| {
+        train_run(
+            &cfg,
+            &data,
+            &split,
+            &registry,
+            &Device::Cpu,
+            root,
+            TrainOptions {
+                show_progress: false,
+                stop_after_epochs: stop,
+            },
+        )
+    };
+    let straight_root = temp_results("resume-straight");
+    let straight = run(&straight_root, None)?;
+
+    let resumed_root = temp_results("resume-interrupted");
+    match run(&resumed_root, Some(1)) {
+        Err(fer_train::TrainError::Interrupted { epochs_done, .. }) => assert_eq!(epochs_done, 1),
+        other => panic!("expected an interruption after epoch 1, got {other:?}"),
+    }
+    let dir = straight.run_dir.to_string_lossy().replace(
+        straight_root.to_string_lossy().as_ref(),
+        resumed_root.to_string_lossy().as_ref(),
+    );
+    let dir = std::path::PathBuf::from(dir);
+    assert!(dir.join("progress.json").is_file() && !dir.join("DONE").exists());
+    let resumed = run(&resumed_root, None)?;
+    assert_eq!(resumed.run_dir, dir);
+    assert!(!resumed.skipped);
+
+    // Same numbers as the uninterrupted run: metrics, every step's losses and α/β, the
+    // epoch history (less wall-clock seconds), predictions.
+    let (mut a, mut b) = (straight.metrics.clone(), resumed.metrics.clone());
+    a.train_seconds = 0.0;
+    b.train_seconds = 0.0;
+    assert_eq!(a, b);
+    for file in ["steps.csv", "predictions.csv"] {
+        assert_eq!(
+            std::fs::read_to_string(straight.run_dir.join(file))?,
+            std::fs::read_to_string(dir.join(file))?,
+            "{file}"
+        );
+    }
+    assert_eq!(
+        history_without_seconds(&straight.run_dir)?,
+        history_without_seconds(&dir)?
+    );
+    assert!(std::fs::read_to_string(dir.join("steps.csv"))?.contains("co_att.0.beta1"));
+    // The resume state is gone once the run is done; running again skips it.
+    assert!(!dir.join("last.safetensors").exists() && !dir.join("optimizer.safetensors").exists());
+    assert!(run(&resumed_root, None)?.skipped);
+    std::fs::remove_dir_all(&straight_root)?;
+    std::fs::remove_dir_all(&resumed_root)?;
     Ok(())
 }

@@ -89,6 +89,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
             &results,
             TrainOptions {
                 show_progress: true,
+                stop_after_epochs: None,
             },
         )?;
         let m = &outcome.metrics;

@@ -152,6 +152,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         &results,
         TrainOptions {
             show_progress: true,
+            stop_after_epochs: None,
         },
     )?;
     println!("{}", serde_json::to_string_pretty(&out.metrics.test)?);
