@@ -10,7 +10,7 @@ use fer_models::ModelRegistry;
 use fer_train::{train_run, TrainConfig, TrainOptions};
 
 const SIZE: u32 = 32;
-const EPOCHS: usize = 2;
+const EPOCHS: usize = 3;
 
 fn dataset() -> Result<(FaceDataset, Split)> {
     let cfg = SynthFerConfig {
