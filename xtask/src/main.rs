@@ -4,7 +4,13 @@
 
 mod commands;
 mod device;
+mod experiment_figures;
+mod experiment_report;
+mod experiment_spec;
+mod inference_timing;
 mod model_catalog;
+mod run_executor;
+mod run_plan;
 mod workspace;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +27,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Demo(commands::demo::DemoArgs),
+    Reproduce(commands::reproduce::ReproduceArgs),
+    Ablation(commands::ablation::AblationArgs),
+    Report(commands::report::ReportArgs),
     Synth(commands::synth::SynthArgs),
     Score(commands::score::ScoreArgs),
     Train(commands::train::TrainArgs),
@@ -34,6 +43,9 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => commands::demo::run(a),
+        Command::Reproduce(a) => commands::reproduce::run(a),
+        Command::Ablation(a) => commands::ablation::run(a),
+        Command::Report(a) => commands::report::run(a),
         Command::Synth(a) => commands::synth::run(a),
         Command::Score(a) => commands::score::run(a),
         Command::Train(a) => commands::train::run(a),

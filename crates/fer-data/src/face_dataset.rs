@@ -2,7 +2,7 @@
 //! subject and landmarks (in the pixel-index coordinates of the resized image).
 
 use rayon::prelude::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::augment::GrayF32;
 use crate::error::{DataError, Result};
@@ -57,7 +57,9 @@ fn to_size(img: image::GrayImage, size: u32) -> image::GrayImage {
 impl FaceDataset {
     /// Loads the dataset a manifest describes at `size` x `size` pixels. `root` overrides the
     /// manifest's root (the `--data-root` flag). SynthFER is rendered with the manifest's
-    /// settings at `size`, with `seed` replacing the manifest's seed when given.
+    /// settings at `size`, with `seed` replacing the manifest's seed when given. Data on disk
+    /// passes `Manifest::check_available` first, so a missing copy fails with its message;
+    /// layouts without an importer yet fail with `DataError::ImporterNotImplemented`.
     pub fn load(
         manifest: &Manifest,
         root: Option<&Path>,
@@ -79,17 +81,42 @@ impl FaceDataset {
                 let samples = synthetic::generate(&cfg)?;
                 Self::from_synthetic(&manifest.name, &manifest.classes, samples)
             }
-            DatasetFormat::ImageFolder => {
-                let root = root
-                    .map(Path::to_path_buf)
-                    .or_else(|| manifest.resolved_root())
-                    .ok_or_else(|| {
-                        DataError::Config(format!("manifest '{}' has no root", manifest.name))
-                    })?;
-                let records = crate::formats::image_folder::import(&root, manifest)?;
+            DatasetFormat::ImageFolder | DatasetFormat::ImageFolderSplits => {
+                let root = Self::available_root(manifest, root)?;
+                let records = if manifest.format == DatasetFormat::ImageFolder {
+                    crate::formats::image_folder::import(&root, manifest)?
+                } else {
+                    crate::formats::image_folder_splits::import(&root, manifest)?
+                };
                 Self::from_records(&manifest.name, &manifest.classes, &records, size)
             }
+            // Their manifests describe the native layouts, but the importers come with the
+            // face pipeline (detection and alignment, paper 4.2). Refuse plainly rather than
+            // guess at a layout; a missing copy still gets the availability message first.
+            DatasetFormat::RafDbBasic
+            | DatasetFormat::Sfew2
+            | DatasetFormat::CkplusOriginal
+            | DatasetFormat::OuluCasia => {
+                let root = Self::available_root(manifest, root)?;
+                Err(DataError::ImporterNotImplemented {
+                    manifest: manifest.source.clone(),
+                    name: manifest.name.clone(),
+                    layout: manifest.format.name(),
+                    root,
+                })
+            }
         }
+    }
+
+    /// The root that the availability check resolves (`root` overrides the manifest's).
+    fn available_root(manifest: &Manifest, root: Option<&Path>) -> Result<PathBuf> {
+        manifest.check_available(root)?.ok_or_else(|| {
+            DataError::Config(format!(
+                "manifest '{}' ({}) has no root folder",
+                manifest.name,
+                manifest.format.name()
+            ))
+        })
     }
 
     /// Wraps SynthFER samples (rendered at the wanted size already).
@@ -192,6 +219,20 @@ impl FaceDataset {
 
     pub fn is_empty(&self) -> bool {
         self.samples.is_empty()
+    }
+
+    /// Whether any sample has landmarks. FER2013 and other landmark-less datasets have none:
+    /// FER-only models train on them, models with an FLD head cannot (the trainer checks).
+    pub fn has_landmarks(&self) -> bool {
+        self.samples.iter().any(|s| s.landmarks.is_some())
+    }
+
+    /// How many of the given samples have landmarks (e.g. of a training split).
+    pub fn count_with_landmarks(&self, indices: &[usize]) -> usize {
+        indices
+            .iter()
+            .filter(|&&i| self.samples.get(i).is_some_and(|s| s.landmarks.is_some()))
+            .count()
     }
 
     pub fn subjects(&self) -> Vec<String> {

@@ -2,8 +2,10 @@
 //!
 //! Data flow (DESIGN.md): native layout -> importer (`formats`) -> `Vec<Record>` ->
 //! decoded `FaceDataset` -> protocol (`protocol`) -> `Split` -> `BatchLoader` -> candle tensors.
+//! Before any of it, `Manifest::check_available` (`availability`) says whether the data is there.
 
 pub mod augment;
+pub mod availability;
 pub mod batch_loader;
 pub mod error;
 pub mod expression;
@@ -17,7 +19,7 @@ pub mod synthetic;
 
 pub use augment::{AugmentConfig, GrayF32};
 pub use batch_loader::{Batch, BatchLoader, LoaderConfig};
-pub use error::{DataError, Result};
+pub use error::{DataError, DatasetMissingInfo, Result};
 pub use expression::Expression;
 pub use face_dataset::{FaceDataset, FaceSample};
 pub use landmarks::{Landmarks68, MIRROR_68, NUM_LANDMARKS};

@@ -16,8 +16,63 @@ use crate::Expression;
 pub enum DatasetFormat {
     /// SynthFER, rendered in memory from the `synthetic` settings.
     Synthetic,
-    /// One folder per class; the subject is parsed from the file name by `subject_regex`.
+    /// One folder per class; the subject is parsed from the file name by `subject_regex`
+    /// (without one, each image is its own subject, named by its file stem).
     ImageFolder,
+    /// One folder per split (`train/`, `validation/`, `test/`), each with one folder per class:
+    /// the image-folder form of FER2013. The split folder is the record's split hint.
+    ImageFolderSplits,
+    /// RAF-DB basic: `EmoLabel/list_patition_label.txt` (1-based labels) and
+    /// `Image/aligned/*_aligned.jpg`; the `train_`/`test_` prefixes give the official split.
+    /// Importer: not yet (the face-pipeline issue).
+    RafDbBasic,
+    /// SFEW 2.0: `Train/<Class>/` and `Val/<Class>/` (the paper tests on Val).
+    /// Importer: not yet (the face-pipeline issue).
+    Sfew2,
+    /// CK+ as distributed: `cohn-kanade-images/`, `Emotion/`, optional `Landmarks/`; the last
+    /// three frames of each emotion-labelled sequence. Importer: not yet (the face-pipeline issue).
+    CkplusOriginal,
+    /// Oulu-CASIA: `VL/Strong/Pxxx/<Expression>/`, the last three frames of each sequence.
+    /// Importer: not yet (the face-pipeline issue).
+    OuluCasia,
+}
+
+impl DatasetFormat {
+    /// The name written in manifests (`kind:`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            DatasetFormat::Synthetic => "synthetic",
+            DatasetFormat::ImageFolder => "image_folder",
+            DatasetFormat::ImageFolderSplits => "image_folder_splits",
+            DatasetFormat::RafDbBasic => "raf_db_basic",
+            DatasetFormat::Sfew2 => "sfew2",
+            DatasetFormat::CkplusOriginal => "ckplus_original",
+            DatasetFormat::OuluCasia => "oulu_casia",
+        }
+    }
+
+    /// Whether the data lives in files (everything but SynthFER), so a root is needed.
+    pub fn is_on_disk(&self) -> bool {
+        !matches!(self, DatasetFormat::Synthetic)
+    }
+
+    /// Whether `FaceDataset::load` can import this layout yet.
+    pub fn has_importer(&self) -> bool {
+        matches!(
+            self,
+            DatasetFormat::Synthetic
+                | DatasetFormat::ImageFolder
+                | DatasetFormat::ImageFolderSplits
+        )
+    }
+
+    /// Whether the native labels are numbers that only the manifest's label map can name.
+    fn needs_label_map(&self) -> bool {
+        matches!(
+            self,
+            DatasetFormat::RafDbBasic | DatasetFormat::CkplusOriginal
+        )
+    }
 }
 
 /// A dataset manifest.
@@ -28,7 +83,10 @@ pub struct Manifest {
     #[serde(default)]
     pub description: String,
     pub format: DatasetFormat,
-    /// Root folder of the native layout; relative paths are taken from the working directory.
+    /// Root folder of the native layout. `resolved_root` returns it as written; the
+    /// availability check takes a relative root from the folder above the manifest's folder
+    /// (the workspace root for `data-manifests/*.yaml`, the rule xtask uses) when the manifest
+    /// was read from a file, else from the working directory.
     #[serde(default)]
     pub root: Option<PathBuf>,
     /// Environment variable that, when set, replaces `root`.
@@ -49,7 +107,8 @@ pub struct Manifest {
     /// Landmark CSV relative to the root: columns `image`, optional `success`, `x_0..x_67`, `y_0..y_67`.
     #[serde(default)]
     pub landmarks_csv: Option<PathBuf>,
-    /// Side of the square images as stored.
+    /// Side of the square images as stored; for layouts that the face pipeline detects and
+    /// aligns (SFEW 2.0, CK+, Oulu-CASIA), the side of the aligned faces (paper 4.2: 100).
     pub image_size: u32,
     /// Number of records the importer must find (a check against a partial copy), if known.
     #[serde(default)]
@@ -58,17 +117,22 @@ pub struct Manifest {
     /// Settings of SynthFER (only for `format: synthetic`).
     #[serde(default)]
     pub synthetic: Option<SynthFerConfig>,
+    /// The file this manifest was read from (set by `from_file`, never written), so that
+    /// error messages can name it and relative roots can be resolved from it.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 impl Manifest {
     /// Reads and validates a manifest file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
-        let m: Manifest = serde_yaml::from_str(&text).map_err(|e| {
+        let mut m: Manifest = serde_yaml::from_str(&text).map_err(|e| {
             let line = e.location().map(|l| l.line()).unwrap_or(0);
             DataError::parse(path, line, e.to_string())
         })?;
         m.validate(path)?;
+        m.source = Some(path.to_path_buf());
         Ok(m)
     }
 
@@ -93,15 +157,31 @@ impl Manifest {
         if let Some(re) = &self.subject_regex {
             regex::Regex::new(re).map_err(|e| err(format!("subject_regex: {e}")))?;
         }
-        match self.format {
-            DatasetFormat::Synthetic if self.synthetic.is_none() => {
-                Err(err("format synthetic needs a `synthetic:` section".into()))
-            }
-            DatasetFormat::ImageFolder if self.root.is_none() && self.root_env.is_none() => {
-                Err(err("format image_folder needs `root` or `root_env`".into()))
-            }
-            _ => Ok(()),
+        let kind = self.format.name();
+        if self.format == DatasetFormat::Synthetic && self.synthetic.is_none() {
+            return Err(err("format synthetic needs a `synthetic:` section".into()));
         }
+        if self.format.is_on_disk() && self.root.is_none() && self.root_env.is_none() {
+            return Err(err(format!("format {kind} needs `root` or `root_env`")));
+        }
+        if self.format.needs_label_map() && self.label_map.is_empty() {
+            return Err(err(format!(
+                "format {kind} labels its images with numbers: it needs a `label_map` from those numbers to expressions"
+            )));
+        }
+        // A label map into classes the dataset does not use is allowed (e.g. CK+'s neutral
+        // code 0 with a 7-class list: such samples are skipped), but every class must be
+        // reachable, or a typo would silently leave a class empty.
+        if self.format.needs_label_map() {
+            for c in &self.classes {
+                if !self.label_map.values().any(|e| e == c) {
+                    return Err(err(format!(
+                        "class '{c}' has no entry in `label_map`, so no sample could get it"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The label index of an expression in this dataset's class list.

@@ -16,6 +16,8 @@ fn run(dataset: &str, model: &str, seed: u64, acc: Option<f64>, nrmse: Option<f6
         experiment: "demo".into(),
         dataset: dataset.into(),
         model: model.into(),
+        method: None,
+        grid_point: None,
         seed,
         fold: None,
         run_id: format!("{dataset}-{model}-{seed}"),

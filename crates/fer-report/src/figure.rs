@@ -4,7 +4,8 @@
 //! Not from the paper. The same drawing code runs on the bitmap and the SVG backend, so the
 //! two files always show the same thing. The PNG is rendered into memory and encoded here
 //! because plotters' file-backed bitmap picks its encoder from the extension and so cannot
-//! write the `<name>.tmp` that the atomic rename needs.
+//! write the `<name>.tmp` that the atomic rename needs. Figures with photos (Fig. 4) hand
+//! their pixels over as [`RasterImage`]s, composited after the vector drawing.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,7 @@ use plotters::prelude::{
 
 use crate::atomic_write::{with_suffix, write_atomic};
 use crate::chart_font::ensure_fonts;
+use crate::raster_image::RasterImage;
 use crate::report_error::{ReportError, Result};
 
 /// Drawing errors of a backend, as plotters returns them.
@@ -29,6 +31,11 @@ pub(crate) trait Figure {
     fn size(&self) -> (u32, u32);
     /// Draws the whole figure on `root` (already of `size()`).
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
+    /// Pixel images placed on top of the drawing (after `draw`), so `draw` must leave their
+    /// boxes empty. Most charts have none.
+    fn rasters(&self) -> &[RasterImage] {
+        &[]
+    }
 }
 
 /// Renders `fig` to `<out_stem>.png` and `<out_stem>.svg`, both written atomically.
@@ -48,6 +55,9 @@ pub(crate) fn render(fig: &impl Figure, out_stem: &Path) -> Result<(PathBuf, Pat
         fig.draw(&root).map_err(|e| failed(&png, e.to_string()))?;
         root.present().map_err(|e| failed(&png, e.to_string()))?;
     }
+    for raster in fig.rasters() {
+        raster.blit(&mut pixels, w, h);
+    }
     let mut encoded = Vec::new();
     PngEncoder::new(&mut encoded)
         .write_image(&pixels, w, h, ExtendedColorType::Rgb8)
@@ -59,6 +69,16 @@ pub(crate) fn render(fig: &impl Figure, out_stem: &Path) -> Result<(PathBuf, Pat
         let root = SVGBackend::with_string(&mut text, (w, h)).into_drawing_area();
         fig.draw(&root).map_err(|e| failed(&svg, e.to_string()))?;
         root.present().map_err(|e| failed(&svg, e.to_string()))?;
+    }
+    if !fig.rasters().is_empty() {
+        let mut images = String::new();
+        for raster in fig.rasters() {
+            images.push_str(&raster.svg_element().map_err(|e| failed(&svg, e))?);
+        }
+        let end = text
+            .rfind("</svg>")
+            .ok_or_else(|| failed(&svg, "SVG backend wrote no closing </svg>".into()))?;
+        text.insert_str(end, &images);
     }
     write_atomic(&svg, text.as_bytes())?;
     Ok((png, svg))

@@ -13,11 +13,21 @@
 //!   ([`PaperNumbers`]) and our difference beside each value.
 //! - [`plot_confusion_matrix`]: row-normalised confusion matrix heat map (Tables 5-8).
 //! - [`plot_metric_bars`]: grouped bars per dataset and method with error bars.
+//! - [`read_mixing_curves`] / [`plot_mixing_curves`]: the α/β mixing parameters of the Co-ATT
+//!   units (or cross-stitch weights) over training steps from a run's `steps.csv`, one panel
+//!   per unit, best-validation step marked by a green dotted line (Fig. 3).
+//! - [`tsne`] / [`joint_probabilities`]: exact t-SNE of FER embeddings, scikit-learn's
+//!   settings; [`plot_tsne`] / [`plot_tsne_panels`]: the scatter plots of Fig. 2.
+//! - [`AttentionFace`] / [`plot_attention_maps`]: faces beside their jet-coloured attention
+//!   overlays in a grid (Fig. 4).
 //!
 //! Every file is written to `<name>.tmp` and renamed into place; charts come as PNG and SVG
 //! and use the embedded DejaVu Sans font, so they look the same on every machine.
 
 mod atomic_write;
+mod attention_face;
+mod attention_map_chart;
+mod category_colour;
 mod chart_font;
 mod collect_runs;
 mod confusion_matrix_chart;
@@ -25,19 +35,28 @@ mod figure;
 mod method_name;
 mod metric;
 mod metric_bars_chart;
+mod mixing_curves;
+mod mixing_curves_chart;
 mod paper_numbers;
+mod raster_image;
 mod report_error;
 mod run_result;
 mod summarise;
 mod summary_csv;
 mod summary_row;
 mod summary_table;
+mod tsne;
+mod tsne_chart;
 
+pub use attention_face::AttentionFace;
+pub use attention_map_chart::{plot_attention_maps, AttentionMapChart};
 pub use collect_runs::{collect_runs, read_run, DONE_FILE, METRICS_FILE};
 pub use confusion_matrix_chart::{plot_confusion_matrix, ConfusionMatrixChart};
 pub use method_name::method_name;
 pub use metric::Metric;
 pub use metric_bars_chart::{plot_metric_bars, MetricBarsChart};
+pub use mixing_curves::{read_mixing_curves, MixingCurves};
+pub use mixing_curves_chart::{plot_mixing_curves, MixingCurvesChart};
 pub use paper_numbers::PaperNumbers;
 pub use report_error::{ReportError, Result};
 pub use run_result::{MetricSet, RunResult};
@@ -45,3 +64,5 @@ pub use summarise::summarise;
 pub use summary_csv::write_summary_csv;
 pub use summary_row::{MetricStats, SummaryRow};
 pub use summary_table::{summary_table_markdown, write_table_markdown};
+pub use tsne::{joint_probabilities, tsne, TsneConfig};
+pub use tsne_chart::{plot_tsne, plot_tsne_panels, TsneChart, TsnePanel};

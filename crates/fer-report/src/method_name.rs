@@ -1,5 +1,5 @@
 //! `method_name`: the paper's display name for a model registry name (Tables 3/4 rows:
-//! "BaseDCNN (FER)", "BaseDCNN (FLD)", "HPS", "CSN", "PS-MCNN", "CMCNN").
+//! "BaseDCNN (FER)", "BaseDCNN (FLD)", "HPS", "CSN", "PS-MCNN", "CMCNN"; Tables 12/13: "SE-Net", "CBAM-C", "CMCNN-C", ...).
 //!
 //! Tables and chart legends print these so a reader can hold our table beside the paper's;
 //! any other model (an add-on baseline) keeps its registry name.
@@ -15,6 +15,13 @@ pub fn method_name(model: &str) -> &str {
         "cmcnn" => "CMCNN",
         "cmcnn-resnet18" => "CMCNN-ResNet18",
         "resnet18" => "ResNet18",
+        "cmcnn-c" => "CMCNN-C",
+        "cmcnn-s" => "CMCNN-S",
+        "se-net" => "SE-Net",
+        "cbam-c" => "CBAM-C",
+        "cbam-s" => "CBAM-S",
+        "dam-cnn" => "DAM-CNN",
+        "mtan" => "MTAN",
         other => other,
     }
 }

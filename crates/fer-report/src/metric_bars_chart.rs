@@ -13,10 +13,11 @@ use plotters::coord::Shift;
 use plotters::prelude::{ChartBuilder, DrawingArea, DrawingBackend, PathElement, Rectangle, Text};
 use plotters::style::full_palette::GREY_700;
 use plotters::style::text_anchor::{HPos, VPos};
-use plotters::style::{Color, FontStyle, IntoFont, Palette, Palette99, RGBColor};
+use plotters::style::{Color, FontStyle, IntoFont, RGBColor};
 
 use polars::prelude::DataFrame;
 
+use crate::category_colour::category_colour;
 use crate::chart_font::{ensure_fonts, text_style, FONT_FAMILY};
 use crate::figure::{render, text_size, DrawResult, Figure};
 use crate::method_name::method_name;
@@ -30,17 +31,6 @@ const LEGEND_PX: f64 = 15.0;
 const HEIGHT: u32 = 480;
 /// Pixels per bar; groups get a gap of one bar.
 const BAR_PX: u32 = 30;
-
-/// Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
-const OKABE_ITO: [RGBColor; 7] = [
-    RGBColor(0, 114, 178),
-    RGBColor(230, 159, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(86, 180, 233),
-    RGBColor(213, 94, 0),
-    RGBColor(240, 228, 66),
-];
 
 /// One bar: mean and optional sample std, both in %.
 type Bar = (f64, Option<f64>);
@@ -135,10 +125,7 @@ impl MetricBarsChart {
     }
 
     fn colour(k: usize) -> RGBColor {
-        OKABE_ITO.get(k).copied().unwrap_or_else(|| {
-            let c = Palette99::pick(k).to_rgba();
-            RGBColor(c.0, c.1, c.2)
-        })
+        category_colour(k)
     }
 
     fn y_max(&self) -> f64 {

@@ -106,6 +106,42 @@ pub enum ReportError {
         message: String,
     },
 
+    /// A line of a CSV file written by the trainer (e.g. `steps.csv`) cannot be parsed.
+    #[error("{path}:{line}: malformed CSV: {message}")]
+    MalformedCsv {
+        /// The CSV file.
+        path: PathBuf,
+        /// 1-based line number (1 = header).
+        line: usize,
+        /// What is wrong (names the column when one is at fault).
+        message: String,
+    },
+
+    /// t-SNE input or settings that cannot be embedded (empty, ragged, non-finite, ...).
+    #[error("t-SNE: {message}")]
+    Tsne {
+        /// What is wrong, naming the point, dimension or setting.
+        message: String,
+    },
+
+    /// Chart input that cannot be drawn (lengths that disagree, out-of-range labels, ...).
+    #[error("chart `{title}`: {message}")]
+    ChartInput {
+        /// Chart title, to tell charts apart when many are drawn.
+        title: String,
+        /// What is wrong, naming the panel, face or point.
+        message: String,
+    },
+
+    /// An attention map or face image whose sizes disagree or whose values are not finite.
+    #[error("attention map of {face}: {message}")]
+    AttentionMap {
+        /// The face, by index and caption.
+        face: String,
+        /// What is wrong.
+        message: String,
+    },
+
     /// Nothing to plot, e.g. every model lacks the metric.
     #[error("chart {path}: nothing to plot: {message}")]
     EmptyChart {

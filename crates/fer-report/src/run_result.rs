@@ -42,6 +42,13 @@ pub struct RunResult {
     pub dataset: String,
     /// Model registry name, e.g. `base-dcnn-fer`, `cmcnn`.
     pub model: String,
+    /// The experiment's method id (a table row), when it differs from or names the model, e.g.
+    /// `cmcnn-beta-1.0-0.0`; absent in runs written before experiments named methods.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The hyperparameter grid point of the run, when the experiment searched a grid.
+    #[serde(default)]
+    pub grid_point: Option<String>,
     /// The run's seed.
     pub seed: u64,
     /// Cross-validation fold; `None` for official train/test splits.
@@ -73,6 +80,11 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// The row this run belongs to: the method id, or the model registry name.
+    pub fn method_id(&self) -> &str {
+        self.method.as_deref().unwrap_or(&self.model)
+    }
+
     /// Checks what JSON types cannot: metric ranges and the confusion matrix's shape against
     /// `class_names`. Errors name `self.source` and the field.
     pub fn validate(&self) -> Result<()> {

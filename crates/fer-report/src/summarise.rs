@@ -15,8 +15,9 @@ use crate::metric::Metric;
 use crate::report_error::{ReportError, Result};
 use crate::run_result::RunResult;
 
-/// One row per (dataset, model), in first-seen order of datasets and, within a dataset, of
-/// models. Columns: `dataset`, `model`, `n_runs` (u32), then for every metric `m` in
+/// One row per (dataset, method), in first-seen order of datasets and, within a dataset, of
+/// models. The `model` column holds the method id ([`RunResult::method_id`]: the registry
+/// name unless the experiment named a variant). Columns: `dataset`, `model`, `n_runs` (u32), then for every metric `m` in
 /// [`Metric::ALL`]: `m_mean` and `m_std` (f64, nullable).
 ///
 /// `m_std` is the sample standard deviation (ddof = 1); it is null for a single run (where it
@@ -35,7 +36,7 @@ pub fn summarise(runs: &[RunResult]) -> Result<DataFrame> {
     let mut groups: HashMap<(&str, &str), Vec<&RunResult>> = HashMap::new();
     let mut models_of: HashMap<&str, Vec<&str>> = HashMap::new();
     for run in runs {
-        let (d, m) = (run.dataset.as_str(), run.model.as_str());
+        let (d, m) = (run.dataset.as_str(), run.method_id());
         if !models_of.contains_key(d) {
             datasets.push(d);
         }
@@ -129,7 +130,7 @@ fn reject_duplicates(runs: &[RunResult]) -> Result<()> {
         let key = (
             run.experiment.as_str(),
             run.dataset.as_str(),
-            run.model.as_str(),
+            run.method_id(),
             run.seed,
             run.fold,
             run.run_id.as_str(),

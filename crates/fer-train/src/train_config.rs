@@ -18,6 +18,15 @@ pub struct TrainConfig {
     pub dataset: String,
     /// Registry name of the model.
     pub model: String,
+    /// The experiment's name for this variant of the model (a row of a paper table, e.g.
+    /// `cmcnn-beta-1.0-0.0` for CMCNN with fixed β); `None` means the registry name. Left out of
+    /// the YAML when `None`, so the run ids of plain runs do not change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The hyperparameter grid point of this run (`fld_loss_weight=1`, ...) when the
+    /// experiment searches a grid (paper 4.4); selection happens on validation afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid_point: Option<String>,
     /// Name of the split within the protocol (`fold-3`, `holdout`, `official`).
     pub split: String,
     pub seed: u64,
@@ -91,6 +100,8 @@ impl TrainConfig {
             experiment: experiment.into(),
             dataset: dataset.into(),
             model: model.into(),
+            method: None,
+            grid_point: None,
             split: split.into(),
             seed,
             model_config: ModelConfig::paper(),
@@ -133,6 +144,11 @@ impl TrainConfig {
         }
         self.model_config.validate()?;
         Ok(())
+    }
+
+    /// The method id: `method`, or the registry name when the experiment names no variant.
+    pub fn method_id(&self) -> &str {
+        self.method.as_deref().unwrap_or(&self.model)
     }
 
     /// The YAML text saved as `config.yaml` and hashed into the run id.

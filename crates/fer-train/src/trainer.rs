@@ -28,6 +28,12 @@ pub struct RunMetrics {
     pub experiment: String,
     pub dataset: String,
     pub model: String,
+    /// The experiment's method id (the registry name unless the experiment names a variant).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The hyperparameter grid point, when the experiment searches a grid.
+    #[serde(default)]
+    pub grid_point: Option<String>,
     pub seed: u64,
     pub split: String,
     /// Fold number for k-fold splits (`fold-3` -> 3), 0 otherwise.
@@ -150,9 +156,13 @@ pub fn train_run(
     };
     let yaml = cfg.to_yaml()?;
     let id = run_id(&yaml);
-    let dir = RunDir::create(results_root, &cfg.experiment, &cfg.dataset, &cfg.model, &id)?;
-    if dir.is_done() {
-        let path = dir.file("metrics.json");
+    let run_path = results_root
+        .join(&cfg.experiment)
+        .join(&cfg.dataset)
+        .join(cfg.method_id())
+        .join(&id);
+    if run_path.join(crate::run_dir::DONE_MARKER).is_file() {
+        let path = run_path.join("metrics.json");
         let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
         let metrics: RunMetrics = serde_json::from_str(&text).map_err(|e| TrainError::Parse {
             path: path.clone(),
@@ -160,13 +170,15 @@ pub fn train_run(
             message: e.to_string(),
         })?;
         return Ok(RunOutcome {
-            run_dir: dir.path().to_path_buf(),
+            run_dir: run_path,
             metrics,
             skipped: true,
         });
     }
-    dir.write("config.yaml", yaml.as_bytes())?;
 
+    // Everything that can reject the run (weights of the wrong shape, a dataset without the
+    // landmarks the model learns) is checked before its directory exists, so a doomed run
+    // leaves nothing behind. Building first does not change the numbers: it is seeded alone.
     let (mut varmap, vb) = seeded_var_builder(cfg.seed, DType::F32, device);
     let model = registry.build(&cfg.model, &cfg.model_config, vb)?;
     if let (Some(p), Some(path)) = (&cfg.pretrained, &pretrained_path) {
@@ -176,17 +188,25 @@ pub fn train_run(
         }
     }
     let tasks = model.tasks();
-    if tasks.has_fld()
-        && !split
-            .train
-            .iter()
-            .any(|&i| data.samples[i].landmarks.is_some())
-    {
+    if tasks.has_fld() && data.count_with_landmarks(&split.train) == 0 {
+        let where_ = if data.has_landmarks() {
+            "in its training split"
+        } else {
+            "at all"
+        };
         return Err(TrainError::Config(format!(
-            "model '{}' learns landmarks but dataset '{}' has none in its training split",
+            "model '{}' learns landmarks but dataset '{}' has none {where_}: train a FER-only model on it (base-dcnn-fer, resnet18, se-net, ...) or give it landmarks",
             cfg.model, data.name
         )));
     }
+    let dir = RunDir::create(
+        results_root,
+        &cfg.experiment,
+        &cfg.dataset,
+        cfg.method_id(),
+        &id,
+    )?;
+    dir.write("config.yaml", yaml.as_bytes())?;
     let mut train_cfg = LoaderConfig::train(cfg.batch_size, cfg.seed);
     train_cfg.augment = cfg.augment;
     let train = BatchLoader::new(data, split.train.clone(), train_cfg, device)?;
@@ -375,6 +395,8 @@ pub fn train_run(
         experiment: cfg.experiment.clone(),
         dataset: cfg.dataset.clone(),
         model: cfg.model.clone(),
+        method: Some(cfg.method_id().to_string()),
+        grid_point: cfg.grid_point.clone(),
         seed: cfg.seed,
         split: split.name.clone(),
         fold: split

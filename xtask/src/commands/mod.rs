@@ -1,8 +1,11 @@
 //! One module per `cargo xtask` command.
 
+pub mod ablation;
 pub mod demo;
 pub mod import_reference;
 pub mod models;
+pub mod report;
+pub mod reproduce;
 pub mod score;
 pub mod synth;
 pub mod train;

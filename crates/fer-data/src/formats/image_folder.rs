@@ -1,55 +1,105 @@
 //! Generic image-folder importer: one sub-folder per class (named by an expression or by the
-//! manifest's label map), the subject parsed from each file name by the manifest's regex, and
-//! landmarks from an optional landmark CSV. CK+48 and SynthFER's written form use this layout.
+//! manifest's label map), the subject parsed from each file name by the manifest's regex (or,
+//! without one, the file stem), and landmarks from an optional landmark CSV. CK+48 and SynthFER's written form use this layout;
+//! `image_folder_splits` (FER2013) reuses it below each split folder.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::availability::missing;
 use crate::error::{DataError, Result};
 use crate::formats::landmark_csv::read_landmark_csv;
 use crate::manifest::Manifest;
-use crate::record::Record;
+use crate::record::{Record, SplitHint};
+use crate::Expression;
 
 const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "tiff"];
 
 /// Imports every image under `root/<class>/` in a stable (sorted) order.
 pub fn import(root: &Path, manifest: &Manifest) -> Result<Vec<Record>> {
     if !root.is_dir() {
+        return Err(missing(manifest, root, "the folder does not exist"));
+    }
+    let subject_re = subject_regex(root, manifest)?;
+    let records = import_class_folders(root, "", None, manifest, subject_re.as_ref())?;
+    if records.is_empty() {
         return Err(DataError::MissingDataset {
             name: manifest.name.clone(),
             path: root.to_path_buf(),
-            hint: if manifest.obtain.is_empty() {
-                "the folder does not exist".into()
-            } else {
-                manifest.obtain.clone()
-            },
+            hint: "no images found in class folders (expected <root>/<class>/<image>.png)".into(),
         });
     }
-    let subject_re = match &manifest.subject_regex {
-        Some(r) => Some(regex::Regex::new(r).map_err(|e| DataError::Manifest {
-            path: root.to_path_buf(),
-            message: format!("subject_regex: {e}"),
-        })?),
-        None => None,
-    };
-    let mut class_dirs: Vec<_> = std::fs::read_dir(root)
-        .map_err(|e| DataError::io(root, e))?
+    finish(root, manifest, records)
+}
+
+/// The manifest's subject regex, compiled.
+pub(crate) fn subject_regex(root: &Path, manifest: &Manifest) -> Result<Option<regex::Regex>> {
+    match &manifest.subject_regex {
+        Some(r) => Ok(Some(regex::Regex::new(r).map_err(|e| {
+            DataError::Manifest {
+                path: manifest
+                    .source
+                    .clone()
+                    .unwrap_or_else(|| root.to_path_buf()),
+                message: format!("subject_regex: {e}"),
+            }
+        })?)),
+        None => Ok(None),
+    }
+}
+
+/// The class a folder name stands for, if it names one of the manifest's classes.
+pub(crate) fn class_of_folder(manifest: &Manifest, folder: &str) -> Option<Expression> {
+    let expression = manifest.expression_of(folder).ok()?;
+    manifest.label_of(expression).map(|_| expression)
+}
+
+/// The folder names that count as class folders: the label map's keys and the class names.
+pub(crate) fn class_folder_list(manifest: &Manifest) -> String {
+    let mut names: Vec<String> = manifest
+        .label_map
+        .iter()
+        .filter(|(_, e)| manifest.label_of(**e).is_some())
+        .map(|(k, _)| format!("{k}/"))
+        .collect();
+    for c in &manifest.classes {
+        let n = format!("{}/", c.name());
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    names.join(", ")
+}
+
+/// The sub-folders of `dir`, sorted by name.
+pub(crate) fn sorted_subfolders(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .map_err(|e| DataError::io(dir, e))?
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_dir())
+        .map(|e| (e.file_name().to_string_lossy().to_string(), e.path()))
         .collect();
-    class_dirs.sort_by_key(|e| e.file_name());
+    out.sort();
+    Ok(out)
+}
 
+/// Imports `dir/<class>/<image>`; ids are `<id_prefix><class>/<file>` (the path relative to the
+/// dataset root when `id_prefix` is the path of `dir` below the root, with a trailing `/`).
+pub(crate) fn import_class_folders(
+    dir: &Path,
+    id_prefix: &str,
+    split_hint: Option<SplitHint>,
+    manifest: &Manifest,
+    subject_re: Option<&regex::Regex>,
+) -> Result<Vec<Record>> {
     let mut records = Vec::new();
-    for dir in class_dirs {
-        let folder = dir.file_name().to_string_lossy().to_string();
-        let Ok(expression) = manifest.expression_of(&folder) else {
-            // Folders that are no class (e.g. a cache) are skipped, not guessed at.
+    for (folder, folder_path) in sorted_subfolders(dir)? {
+        // Folders that are no class (e.g. a cache) or a class this manifest does not use
+        // (e.g. contempt for 6-class runs) are skipped, not guessed at.
+        let Some(expression) = class_of_folder(manifest, &folder) else {
             continue;
         };
-        if manifest.label_of(expression).is_none() {
-            continue; // a class this manifest does not use (e.g. contempt for 6-class runs)
-        }
-        let mut files: Vec<_> = std::fs::read_dir(dir.path())
-            .map_err(|e| DataError::io(dir.path(), e))?
+        let mut files: Vec<_> = std::fs::read_dir(&folder_path)
+            .map_err(|e| DataError::io(&folder_path, e))?
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .filter(|p| {
@@ -61,7 +111,7 @@ pub fn import(root: &Path, manifest: &Manifest) -> Result<Vec<Record>> {
         files.sort();
         for path in files {
             let id = format!(
-                "{folder}/{}",
+                "{id_prefix}{folder}/{}",
                 path.file_name()
                     .map(|f| f.to_string_lossy())
                     .unwrap_or_default()
@@ -70,7 +120,7 @@ pub fn import(root: &Path, manifest: &Manifest) -> Result<Vec<Record>> {
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
-            let subject = match &subject_re {
+            let subject = match subject_re {
                 Some(re) => {
                     let caps = re.captures(&stem).ok_or_else(|| DataError::Manifest {
                         path: path.clone(),
@@ -85,26 +135,31 @@ pub fn import(root: &Path, manifest: &Manifest) -> Result<Vec<Record>> {
                         .map(|m| m.as_str().to_string())
                         .unwrap_or_default()
                 }
-                // Without a regex every image is its own subject (no identity information).
-                None => id.clone(),
+                // Without a regex there is no identity information: each image is its own
+                // subject, named by its file stem (e.g. FER2013's `Training_10118481`). Images
+                // that share a stem share a subject (FER2013 has two such pairs of different
+                // images, in train/), which only makes subject-exclusive folds stricter.
+                None => stem,
             };
             records.push(Record {
                 id,
                 path: Some(path),
                 expression,
                 subject,
-                split_hint: None,
+                split_hint,
                 landmarks: None,
             });
         }
     }
-    if records.is_empty() {
-        return Err(DataError::MissingDataset {
-            name: manifest.name.clone(),
-            path: root.to_path_buf(),
-            hint: "no images found in class folders (expected <root>/<class>/<image>.png)".into(),
-        });
-    }
+    Ok(records)
+}
+
+/// Attaches landmarks from the manifest's landmark CSV and checks the expected count.
+pub(crate) fn finish(
+    root: &Path,
+    manifest: &Manifest,
+    mut records: Vec<Record>,
+) -> Result<Vec<Record>> {
     // Landmarks are looked up by the image's path relative to the root.
     if let Some(rel) = &manifest.landmarks_csv {
         let map = read_landmark_csv(&root.join(rel))?;

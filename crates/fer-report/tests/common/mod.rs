@@ -106,6 +106,8 @@ pub fn run(dataset: &str, model: &str, seed: u64, test: MetricSet) -> RunResult 
         experiment: "demo".into(),
         dataset: dataset.into(),
         model: model.into(),
+        method: None,
+        grid_point: None,
         seed,
         fold: Some(0),
         run_id: format!("{dataset}-{model}-{seed}"),

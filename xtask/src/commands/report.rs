@@ -1,0 +1,42 @@
+//! `cargo xtask report <experiment>`: rewrites an experiment's report from its finished runs.
+
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+use crate::device::parse_device;
+use crate::experiment_report::write_report;
+use crate::experiment_spec::ExperimentSpec;
+use crate::workspace;
+
+/// Rewrite results/<experiment>/summary.csv, runs.csv, grid.csv, table.md and the charts from
+/// the runs the last `reproduce` of that experiment planned (results/<experiment>/plan.json),
+/// without training anything. Unfinished runs are left out and the table says how many.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Experiment name (see experiments/) or a path to an experiment YAML.
+    experiment: String,
+    /// The tag given to `reproduce --tag` (`quick` for `--quick` runs).
+    #[arg(long)]
+    tag: Option<String>,
+    /// Results folder (default: results/ of the workspace).
+    #[arg(long)]
+    results: Option<PathBuf>,
+    /// Device for figures that run a model (t-SNE, attention maps): cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+pub fn run(args: ReportArgs) -> Result<()> {
+    let spec = ExperimentSpec::load(&args.experiment)?;
+    let results = args.results.unwrap_or_else(workspace::results_dir);
+    let output = match &args.tag {
+        Some(t) => format!("{}-{t}", spec.name),
+        None => spec.name.clone(),
+    };
+    let device = parse_device(&args.device)?;
+    for w in write_report(&spec, &results, &output, &device)? {
+        println!("  {}", w.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,241 @@
+//! `cargo xtask reproduce <experiment...|all>`: runs the experiments of `experiments/` (the
+//! paper's Tables 3-13 and Figs. 2-4) and writes their reports.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::device::parse_device;
+use crate::experiment_report::{write_report, PlanRecord};
+use crate::experiment_spec::{known_experiments, ExperimentKind, ExperimentSpec};
+use crate::run_executor::{execute, ExecOptions};
+use crate::run_plan::{FoldSelection, PlanOptions, RunPlan};
+use crate::workspace;
+
+/// Train and test every method of one or more experiments (experiments/<name>.yaml: table3,
+/// table4, ..., table13, fig2, fig3, fig4, or `all`) with the paper's protocol (4.4: five seeds,
+/// subject-exclusive 10-fold cross-validation on CK+ and Oulu-CASIA, grids selected on
+/// validation), then write results/<experiment>/summary.csv, table.md (the paper's numbers and
+/// our difference beside every cell) and the charts. Every dataset is checked before any run
+/// starts. Runs are identified by the hash of their settings: running the same command again
+/// skips finished runs and resumes an interrupted one from its last finished epoch.
+#[derive(Args, Clone)]
+pub struct ReproduceArgs {
+    /// Experiment names (see experiments/) or `all`.
+    #[arg(required = true)]
+    pub experiments: Vec<String>,
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+/// Options shared by `reproduce` and `ablation`.
+#[derive(Args, Clone, Default)]
+pub struct RunOptions {
+    /// Datasets to run (comma-separated): a dataset of the experiment (`ck+`), its manifest, a
+    /// stand-in it lists (`ckplus48` runs the CK+ protocol on CK+48) or `<dataset>=<manifest>`.
+    #[arg(long, value_delimiter = ',')]
+    pub datasets: Vec<String>,
+    /// Only these methods (comma-separated method ids of the experiment).
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Vec<String>,
+    /// Seeds (comma-separated); default: the paper's 1,12,123,1234,12345.
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Vec<u64>,
+    /// Folds of a k-fold protocol: `N` (the first N), `0,3,7` or `2-5`.
+    #[arg(long)]
+    pub folds: Option<FoldSelection>,
+    /// Upper bound on epochs per run (paper: 50 with early stopping after 8).
+    #[arg(long)]
+    pub max_epochs: Option<usize>,
+    /// Input side in pixels (paper: 100; 48 trains 48x48 data without upsampling).
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// A quick look: the first seed, two folds, two epochs, 48 px, no grid search; results go
+    /// to results/<experiment>-quick/ so they never mix with full runs.
+    #[arg(long)]
+    pub quick: bool,
+    /// Use only the first value of every hyperparameter grid instead of searching it.
+    #[arg(long)]
+    pub no_grid: bool,
+    /// Runs at the same time, as separate processes (each uses the cores it is given).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Results folder (default: results/ of the workspace).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// Root of the (single) dataset, replacing its manifest's root and environment variable.
+    #[arg(long)]
+    pub data_root: Option<PathBuf>,
+    /// Write to results/<experiment>-<tag>/ instead of results/<experiment>/.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Set by the runner in its worker processes.
+    #[arg(long, hide = true)]
+    pub claims: Option<PathBuf>,
+}
+
+impl RunOptions {
+    /// The plan options for one experiment, with `--quick` expanded.
+    pub fn plan_options(&self, spec: &ExperimentSpec) -> PlanOptions {
+        let mut o = PlanOptions {
+            datasets: self.datasets.clone(),
+            methods: self.methods.clone(),
+            seeds: (!self.seeds.is_empty()).then(|| self.seeds.clone()),
+            folds: self.folds.clone(),
+            max_epochs: self.max_epochs,
+            size: self.size,
+            grid: !self.no_grid,
+            data_root: self.data_root.clone(),
+            output_name: self.tag.as_ref().map(|t| format!("{}-{t}", spec.name)),
+        };
+        if self.quick {
+            o.seeds = o.seeds.or_else(|| spec.seeds.first().map(|s| vec![*s]));
+            o.folds = o.folds.or(Some(FoldSelection::First(2)));
+            o.max_epochs = o.max_epochs.or(Some(2));
+            o.size = o.size.or(Some(48));
+            o.grid = false;
+            o.output_name = o
+                .output_name
+                .or_else(|| Some(format!("{}-quick", spec.name)));
+        }
+        o
+    }
+
+    /// The command line that makes a worker process run `experiment` with these options.
+    pub fn worker_args(&self, experiment: &str) -> Vec<String> {
+        let mut a = vec!["reproduce".to_string(), experiment.to_string()];
+        let mut push = |flag: &str, v: String| {
+            a.push(flag.to_string());
+            a.push(v);
+        };
+        let join = |v: &[String]| v.join(",");
+        if !self.datasets.is_empty() {
+            push("--datasets", join(&self.datasets));
+        }
+        if !self.methods.is_empty() {
+            push("--methods", join(&self.methods));
+        }
+        if !self.seeds.is_empty() {
+            let s: Vec<String> = self.seeds.iter().map(|s| s.to_string()).collect();
+            push("--seeds", join(&s));
+        }
+        if let Some(f) = &self.folds {
+            push(
+                "--folds",
+                match f {
+                    FoldSelection::First(n) => n.to_string(),
+                    FoldSelection::Indices(ix) => ix
+                        .iter()
+                        .map(|i| i.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                },
+            );
+        }
+        if let Some(e) = self.max_epochs {
+            push("--max-epochs", e.to_string());
+        }
+        if let Some(s) = self.size {
+            push("--size", s.to_string());
+        }
+        push("--device", self.device.clone());
+        if let Some(r) = &self.results {
+            push("--results", r.display().to_string());
+        }
+        if let Some(r) = &self.data_root {
+            push("--data-root", r.display().to_string());
+        }
+        if let Some(t) = &self.tag {
+            push("--tag", t.clone());
+        }
+        if self.quick {
+            a.push("--quick".into());
+        }
+        if self.no_grid {
+            a.push("--no-grid".into());
+        }
+        a
+    }
+}
+
+/// Experiments `all` stands for: every table and figure (ablations repeat table rows; the
+/// demo has its own command).
+fn expand_all(names: &[String]) -> Vec<String> {
+    if names.iter().any(|n| n == "all") {
+        known_experiments()
+            .into_iter()
+            .filter(|n| n != "demo" && !n.starts_with("ablation"))
+            .collect()
+    } else {
+        names.to_vec()
+    }
+}
+
+pub fn run(args: ReproduceArgs) -> Result<()> {
+    run_experiments(&expand_all(&args.experiments), &args.options)
+}
+
+/// Plans every experiment first (so a missing dataset stops everything before any run),
+/// then runs and reports them one after another.
+pub fn run_experiments(names: &[String], options: &RunOptions) -> Result<()> {
+    let started = Instant::now();
+    let device = parse_device(&options.device)?;
+    let results = options
+        .results
+        .clone()
+        .unwrap_or_else(workspace::results_dir);
+    let mut plans = Vec::new();
+    let mut problems = Vec::new();
+    for name in names {
+        let spec = ExperimentSpec::load(name)?;
+        match RunPlan::new(&spec, &options.plan_options(&spec)) {
+            Ok(plan) => plans.push((spec, plan)),
+            Err(e) => problems.push(format!("{name}: {e:#}")),
+        }
+    }
+    if !problems.is_empty() {
+        bail!("nothing was run:\n{}", problems.join("\n\n"));
+    }
+    let in_worker = options.claims.is_some();
+    for (spec, plan) in &plans {
+        let out_dir = plan.output_dir(&results);
+        if spec.kind == ExperimentKind::InferenceTime {
+            if !in_worker {
+                crate::inference_timing::run(spec, plan, &device, &out_dir)?;
+            }
+            continue;
+        }
+        if !in_worker {
+            println!(
+                "{}: {} runs ({} datasets) -> {}",
+                spec.name,
+                plan.runs.len(),
+                plan.datasets.len(),
+                out_dir.display()
+            );
+            PlanRecord::new(spec, plan, &results, options)?.write(&out_dir)?;
+        }
+        let exec = ExecOptions {
+            results: results.clone(),
+            device: device.clone(),
+            jobs: options.jobs.max(1),
+            claims: options.claims.clone(),
+        };
+        execute(plan, &exec, &options.worker_args(&spec.name))?;
+        if !in_worker {
+            let written = write_report(spec, &results, &plan.output_name, &device)?;
+            println!("{}: written", spec.name);
+            for w in written {
+                println!("  {}", w.display());
+            }
+        }
+    }
+    if !in_worker {
+        println!("Finished in {:.0} s.", started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}

@@ -1,0 +1,402 @@
+//! The report of one experiment: which runs it covers (`plan.json`), the hyperparameter point
+//! selected on validation (paper 4.4: grid search; never on test), `summary.csv`, `runs.csv`,
+//! `grid.csv`, `table.md` with the paper's numbers and our difference beside each cell, and the
+//! charts the experiment asks for (bars, confusion matrices as Tables 5-8, β curves as Fig. 3,
+//! t-SNE as Fig. 2, attention maps as Fig. 4).
+
+use anyhow::{bail, Context, Result};
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::DataFrame;
+
+use fer_report::{Metric, PaperNumbers, RunResult};
+
+use crate::commands::reproduce::RunOptions;
+use crate::experiment_spec::{ExperimentSpec, FigureKind};
+use crate::run_executor::run_dir_of;
+use crate::run_plan::RunPlan;
+
+/// `plan.json`: what the last `reproduce` of an experiment ran, so `report` covers exactly
+/// those runs and says under which settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanRecord {
+    pub experiment: String,
+    pub output_name: String,
+    /// The command that made the plan, as typed.
+    pub command: String,
+    pub datasets: Vec<PlannedDatasetRecord>,
+    pub seeds: Vec<u64>,
+    pub max_epochs: Vec<usize>,
+    /// Run directories relative to the results folder.
+    pub run_dirs: Vec<PathBuf>,
+}
+
+/// One dataset of a plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlannedDatasetRecord {
+    /// The paper's dataset (slot key).
+    pub key: String,
+    /// The manifest that ran, and its file.
+    pub manifest: String,
+    pub manifest_path: PathBuf,
+    pub substituted: bool,
+    pub size: usize,
+    pub protocol: String,
+}
+
+pub const PLAN_FILE: &str = "plan.json";
+
+impl PlanRecord {
+    pub fn new(
+        spec: &ExperimentSpec,
+        plan: &RunPlan,
+        results: &Path,
+        _options: &RunOptions,
+    ) -> Result<Self> {
+        let mut run_dirs = Vec::new();
+        let mut seeds = Vec::new();
+        let mut epochs = Vec::new();
+        for r in &plan.runs {
+            let dir = run_dir_of(results, &r.config)?;
+            run_dirs.push(dir.strip_prefix(results).unwrap_or(&dir).to_path_buf());
+            if !seeds.contains(&r.config.seed) {
+                seeds.push(r.config.seed);
+            }
+            if !epochs.contains(&r.config.max_epochs) {
+                epochs.push(r.config.max_epochs);
+            }
+        }
+        Ok(Self {
+            experiment: spec.name.clone(),
+            output_name: plan.output_name.clone(),
+            command: format!(
+                "cargo xtask {}",
+                std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+            ),
+            datasets: plan
+                .datasets
+                .iter()
+                .map(|d| PlannedDatasetRecord {
+                    key: d.slot.key.clone(),
+                    manifest: d.manifest.name.clone(),
+                    manifest_path: d.manifest_path.clone(),
+                    substituted: d.substituted,
+                    size: d.size,
+                    protocol: format!("{:?}", d.manifest.protocol),
+                })
+                .collect(),
+            seeds,
+            max_epochs: epochs,
+            run_dirs,
+        })
+    }
+
+    pub fn write(&self, out_dir: &Path) -> Result<()> {
+        let json = serde_json::to_string_pretty(self)?;
+        fer_train::write_atomic(&out_dir.join(PLAN_FILE), json.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn read(out_dir: &Path) -> Result<Self> {
+        let path = out_dir.join(PLAN_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} is missing: run `cargo xtask reproduce` for this experiment first",
+                path.display()
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+/// The validation score runs are selected by (higher is better): ACC_average, or -NRMSE for
+/// FLD-only methods (the trainer's checkpoint rule, paper 4.4).
+fn validation_score(r: &RunResult) -> Option<f64> {
+    let v = r.validation.as_ref()?;
+    v.acc_average.or(v.nrmse.map(|n| -n))
+}
+
+/// One (dataset, method, grid point) with its mean validation score.
+struct GridRow {
+    dataset: String,
+    method: String,
+    point: String,
+    runs: usize,
+    validation: Option<f64>,
+    selected: bool,
+}
+
+/// Keeps, per (dataset, method), the runs of the grid point with the best mean validation
+/// score; returns them and the table of every point.
+fn select_grid_points(runs: Vec<RunResult>) -> (Vec<RunResult>, Vec<GridRow>) {
+    let mut groups: BTreeMap<(String, String), BTreeMap<String, Vec<RunResult>>> = BTreeMap::new();
+    let mut order: Vec<(String, String)> = Vec::new();
+    for r in runs {
+        let key = (r.dataset.clone(), r.method_id().to_string());
+        if !groups.contains_key(&key) {
+            order.push(key.clone());
+        }
+        groups
+            .entry(key)
+            .or_default()
+            .entry(r.grid_point.clone().unwrap_or_default())
+            .or_default()
+            .push(r);
+    }
+    let mut kept = Vec::new();
+    let mut rows = Vec::new();
+    for key in order {
+        let Some(points) = groups.remove(&key) else {
+            continue;
+        };
+        let mean = |rs: &[RunResult]| {
+            let v: Vec<f64> = rs.iter().filter_map(validation_score).collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        let best = points
+            .iter()
+            .max_by(|a, b| {
+                let (x, y) = (mean(a.1), mean(b.1));
+                x.unwrap_or(f64::NEG_INFINITY)
+                    .total_cmp(&y.unwrap_or(f64::NEG_INFINITY))
+            })
+            .map(|(p, _)| p.clone())
+            .unwrap_or_default();
+        for (point, rs) in points {
+            let selected = point == best;
+            rows.push(GridRow {
+                dataset: key.0.clone(),
+                method: key.1.clone(),
+                point: point.clone(),
+                runs: rs.len(),
+                validation: mean(&rs),
+                selected,
+            });
+            if selected {
+                kept.extend(rs);
+            }
+        }
+    }
+    (kept, rows)
+}
+
+/// The paper's numbers keyed by the dataset names that actually ran (a stand-in gets its
+/// slot's numbers, and the table says it is a stand-in).
+fn paper_numbers(spec: &ExperimentSpec, datasets: &[PlannedDatasetRecord]) -> PaperNumbers {
+    let mut p = PaperNumbers::new();
+    for d in datasets {
+        let Some(rows) = spec.paper_results.get(&d.key) else {
+            continue;
+        };
+        for (method, metrics) in rows {
+            for (key, value) in metrics {
+                if let Ok(metric) = key.parse::<Metric>() {
+                    p.insert(&d.manifest, method, metric, *value);
+                }
+            }
+        }
+    }
+    p
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.6}")).unwrap_or_default()
+}
+
+fn runs_csv(runs: &[RunResult], results: &Path) -> String {
+    let mut out = String::from(
+        "dataset,method,model,seed,fold,grid_point,epochs_run,best_epoch,train_seconds,test_acc_total,test_acc_average,test_f1_eq19,test_macro_f1,test_nrmse,val_acc_average,val_nrmse,run_dir\n",
+    );
+    for r in runs {
+        let v = r.validation.clone().unwrap_or_default();
+        let dir = r.source.parent().unwrap_or(Path::new(""));
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},\"{}\",{},{},{:.1},{},{},{},{},{},{},{},{}",
+            r.dataset,
+            r.method_id(),
+            r.model,
+            r.seed,
+            r.fold.map(|f| f.to_string()).unwrap_or_default(),
+            r.grid_point.clone().unwrap_or_default(),
+            r.epochs_run,
+            r.best_epoch,
+            r.train_seconds,
+            fmt_opt(r.test.acc_total),
+            fmt_opt(r.test.acc_average),
+            fmt_opt(r.test.f1_eq19),
+            fmt_opt(r.test.macro_f1),
+            fmt_opt(r.test.nrmse),
+            fmt_opt(v.acc_average),
+            fmt_opt(v.nrmse),
+            dir.strip_prefix(results).unwrap_or(dir).display()
+        );
+    }
+    out
+}
+
+fn grid_csv(rows: &[GridRow]) -> String {
+    let mut out = String::from("dataset,method,grid_point,runs,mean_validation_score,selected\n");
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{},{},\"{}\",{},{},{}",
+            r.dataset,
+            r.method,
+            r.point,
+            r.runs,
+            fmt_opt(r.validation),
+            r.selected
+        );
+    }
+    out
+}
+
+/// Writes the report of `results/<output_name>/` for the runs its `plan.json` lists.
+pub fn write_report(
+    spec: &ExperimentSpec,
+    results: &Path,
+    output_name: &str,
+    device: &Device,
+) -> Result<Vec<PathBuf>> {
+    let out_dir = results.join(output_name);
+    let record = PlanRecord::read(&out_dir)?;
+    let mut runs = Vec::new();
+    let mut unfinished = Vec::new();
+    for rel in &record.run_dirs {
+        let dir = results.join(rel);
+        if dir.join(fer_report::DONE_FILE).is_file() {
+            runs.push(fer_report::read_run(&dir.join(fer_report::METRICS_FILE))?);
+        } else {
+            unfinished.push(rel.clone());
+        }
+    }
+    if runs.is_empty() {
+        bail!(
+            "{}: none of the {} planned runs has finished yet",
+            out_dir.display(),
+            record.run_dirs.len()
+        );
+    }
+    let all_runs = runs.clone();
+    let (selected, grid_rows) = select_grid_points(runs);
+    let mut written = Vec::new();
+    let write = |name: &str, text: &str, written: &mut Vec<PathBuf>| -> Result<()> {
+        let path = out_dir.join(name);
+        fer_train::write_atomic(&path, text.as_bytes())?;
+        written.push(path);
+        Ok(())
+    };
+    write("runs.csv", &runs_csv(&all_runs, results), &mut written)?;
+    if grid_rows.iter().any(|g| !g.point.is_empty()) {
+        write("grid.csv", &grid_csv(&grid_rows), &mut written)?;
+    }
+    let mut df = fer_report::summarise(&selected)?;
+    let summary = out_dir.join("summary.csv");
+    fer_report::write_summary_csv(&mut df, &summary)?;
+    written.push(summary);
+
+    let paper = paper_numbers(spec, &record.datasets);
+    let mut md = format!("# {}\n\n", spec.title);
+    let _ = writeln!(
+        md,
+        "Paper: Yu & Xu 2021, {}. Produced by `{}`.\n",
+        spec.paper_section, record.command
+    );
+    let _ = writeln!(
+        md,
+        "Settings: seeds {:?}; at most {:?} epochs per run (paper: 50 with early stopping after 8); {} of {} planned runs finished.",
+        record.seeds,
+        record.max_epochs,
+        all_runs.len(),
+        record.run_dirs.len()
+    );
+    for d in &record.datasets {
+        if d.substituted {
+            let _ = writeln!(
+                md,
+                "\n**{} stands in for {}**: the paper's numbers beside its cells are the paper's {} results, measured on other data; compare tendencies, not values.",
+                d.manifest, d.key, d.key
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\n{}: {} px, protocol {}.",
+            d.manifest, d.size, d.protocol
+        );
+    }
+    if !unfinished.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n**Partial**: {} runs have not finished; the means below are over the finished ones (`n`).",
+            unfinished.len()
+        );
+    }
+    if grid_rows.iter().any(|g| !g.point.is_empty()) {
+        md.push_str("\nGrid points selected on mean validation score (never on test; grid.csv lists all):\n\n");
+        for g in grid_rows
+            .iter()
+            .filter(|g| g.selected && !g.point.is_empty())
+        {
+            let _ = writeln!(md, "- {} {}: {}", g.dataset, g.method, g.point);
+        }
+    }
+    md.push('\n');
+    md.push_str(&labelled_table(spec, &df, &paper)?);
+    if let Some(notes) = &spec.notes {
+        let _ = writeln!(md, "\nNotes from the experiment file: {}", notes.trim());
+    }
+    write("table.md", &md, &mut written)?;
+
+    written.extend(crate::experiment_figures::draw(
+        spec, &selected, &df, results, &out_dir, device,
+    )?);
+    Ok(written)
+}
+
+/// The name a table row prints: the experiment's label, or the paper's name of the model.
+pub fn method_label(spec: &ExperimentSpec, id: &str) -> String {
+    spec.method(id)
+        .and_then(|m| m.label.clone())
+        .unwrap_or_else(|| fer_report::method_name(id).to_string())
+}
+
+/// The Markdown table with the experiment's row labels (the frame keeps method ids).
+fn labelled_table(spec: &ExperimentSpec, df: &DataFrame, paper: &PaperNumbers) -> Result<String> {
+    let ids: Vec<String> = df
+        .column("model")?
+        .str()?
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect();
+    let datasets: Vec<String> = df
+        .column("dataset")?
+        .str()?
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect();
+    let labels: Vec<String> = ids.iter().map(|id| method_label(spec, id)).collect();
+    let mut relabelled = df.clone();
+    relabelled.with_column(polars::prelude::Column::new("model".into(), labels.clone()))?;
+    let mut by_label = PaperNumbers::new();
+    for ((id, label), dataset) in ids.iter().zip(&labels).zip(&datasets) {
+        for metric in Metric::ALL {
+            if let Some(v) = paper.get(dataset, id, metric) {
+                by_label.insert(dataset, label, metric, v);
+            }
+        }
+    }
+    Ok(fer_report::summary_table_markdown(
+        &relabelled,
+        Some(&by_label),
+    ))
+}
+
+/// Whether the experiment asks for a figure.
+pub fn wants(spec: &ExperimentSpec, f: FigureKind) -> bool {
+    spec.figures.contains(&f)
+}

@@ -1,0 +1,360 @@
+//! `ExperimentSpec`: one file under `experiments/` describing a table, figure or ablation of
+//! Yu & Xu 2021 (Tables 3-13, Figs. 2-4): the datasets and their protocol, the methods (rows),
+//! the seeds of paper 4.4, the settings every run shares, the hyperparameter grid searched on
+//! validation, the figures to draw and the numbers the paper reports.
+//!
+//! `train:` blocks are partial `TrainConfig`s merged onto the paper preset
+//! (`TrainConfig::paper`), so a typo in a key is an error naming the key, not a silent default.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use fer_train::TrainConfig;
+
+/// What the experiment measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExperimentKind {
+    /// Train and test every method (Tables 3-9, 11-13, Figs. 2-4).
+    Training,
+    /// Time inference of a batch (Table 10).
+    InferenceTime,
+}
+
+/// A chart the report draws for this experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FigureKind {
+    /// Grouped bars per method and dataset.
+    Bars,
+    /// Test confusion matrices summed over runs (Tables 5-8).
+    ConfusionMatrices,
+    /// t-SNE of the FER embedding of the test split (Fig. 2).
+    Tsne,
+    /// α/β (or cross-stitch) values over training steps (Fig. 3).
+    MixingCurves,
+    /// Spatial attention over test faces (Fig. 4).
+    AttentionMaps,
+}
+
+/// One dataset column of the paper's table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSlot {
+    /// The paper's name for it, the key of `paper_results` (e.g. `ck+`).
+    pub key: String,
+    /// The manifest under `data-manifests/` (or a path to a manifest YAML).
+    pub manifest: String,
+    /// Manifests that may run this slot's protocol instead (`--datasets ckplus48`).
+    #[serde(default)]
+    pub stand_ins: Vec<String>,
+    /// Overrides for this dataset's runs (e.g. the batch size the reference code uses).
+    #[serde(default)]
+    pub train: Option<serde_yaml::Value>,
+}
+
+/// One row of the paper's table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodSpec {
+    /// Unique id: the table row key and the results folder.
+    pub id: String,
+    /// Registry name of the model; defaults to `id`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The name the paper prints.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Overrides for this method's runs.
+    #[serde(default)]
+    pub train: Option<serde_yaml::Value>,
+    /// Dotted `TrainConfig` path -> values to search (selected on validation, paper 4.4).
+    #[serde(default)]
+    pub grid: BTreeMap<String, Vec<serde_yaml::Value>>,
+}
+
+impl MethodSpec {
+    /// The registry name of the model this method trains.
+    pub fn model(&self) -> &str {
+        self.model.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// A cross-dataset pair of Table 9: train on one dataset, test on another.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferPair {
+    pub train: String,
+    pub test: String,
+}
+
+/// Published values: dataset key -> method id -> metric key -> value in %.
+pub type PaperResults = BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>;
+
+/// One `experiments/<name>.yaml`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSpec {
+    pub name: String,
+    pub title: String,
+    #[serde(default)]
+    pub paper_section: String,
+    pub kind: ExperimentKind,
+    pub datasets: Vec<DatasetSlot>,
+    pub methods: Vec<MethodSpec>,
+    #[serde(default = "paper_seeds")]
+    pub seeds: Vec<u64>,
+    /// Overrides of the paper preset for every run.
+    #[serde(default)]
+    pub train: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub figures: Vec<FigureKind>,
+    #[serde(default)]
+    pub paper_results: PaperResults,
+    /// Published confusion matrices (Tables 5-8), kept for the report.
+    #[serde(default)]
+    pub paper_confusion: Option<serde_yaml::Value>,
+    /// Class list shared by a transfer experiment (Table 9).
+    #[serde(default)]
+    pub classes: Option<Vec<String>>,
+    #[serde(default)]
+    pub transfer_pairs: Vec<TransferPair>,
+    /// Batch size of an inference-time experiment (Table 10).
+    #[serde(default)]
+    pub batch: Option<usize>,
+    /// The ablation this file serves (`cargo xtask ablation <name>`).
+    #[serde(default)]
+    pub ablation: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Where the spec was read from.
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+/// Paper 4.4: "we select five random seeds in each experiment, including 1, 12, 123, 1234,
+/// and 12345".
+pub fn paper_seeds() -> Vec<u64> {
+    vec![1, 12, 123, 1234, 12345]
+}
+
+impl ExperimentSpec {
+    /// Reads `experiments/<name>.yaml`, or a YAML path.
+    pub fn load(name_or_path: &str) -> Result<Self> {
+        let path = resolve_path(name_or_path);
+        if !path.is_file() {
+            bail!(
+                "no experiment '{name_or_path}': {} does not exist (known: {})",
+                path.display(),
+                known_experiments().join(", ")
+            );
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let mut spec: ExperimentSpec = serde_yaml::from_str(&text).map_err(|e| {
+            let line = e.location().map(|l| l.line()).unwrap_or(0);
+            anyhow::anyhow!("{}:{line}: {e}", path.display())
+        })?;
+        spec.source = path;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Checks what serde cannot: unique ids, known metric keys, overrides that fit the config.
+    pub fn validate(&self) -> Result<()> {
+        let at = self.source.display();
+        if self.datasets.is_empty() || self.methods.is_empty() {
+            bail!("{at}: needs at least one dataset and one method");
+        }
+        if self.seeds.is_empty() {
+            bail!("{at}: `seeds` is empty");
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for m in &self.methods {
+            if !ids.insert(m.id.as_str()) {
+                bail!("{at}: method id '{}' appears twice", m.id);
+            }
+        }
+        for (dataset, rows) in &self.paper_results {
+            for (method, metrics) in rows {
+                for key in metrics.keys() {
+                    if !PAPER_METRICS.contains(&key.as_str()) {
+                        bail!(
+                            "{at}: paper_results.{dataset}.{method}: unknown metric '{key}' (known: {})",
+                            PAPER_METRICS.join(", ")
+                        );
+                    }
+                }
+            }
+        }
+        // Every override must produce a valid TrainConfig; checked now, not hours into a run.
+        for d in &self.datasets {
+            for m in &self.methods {
+                let cfg = self
+                    .base_config(d, &d.manifest, m, "check", 1)
+                    .with_context(|| format!("{at}: dataset {} method {}", d.key, m.id))?;
+                for (path, values) in &m.grid {
+                    for v in values {
+                        apply_override(&cfg, &dotted_to_mapping(path, v.clone()))
+                            .with_context(|| format!("{at}: method {} grid key '{path}'", m.id))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The paper preset with the experiment's, the dataset's and the method's overrides (in
+    /// that order) for one run.
+    /// `dataset_name` is the manifest that actually runs (the slot's own or a stand-in).
+    pub fn base_config(
+        &self,
+        dataset: &DatasetSlot,
+        dataset_name: &str,
+        method: &MethodSpec,
+        split: &str,
+        seed: u64,
+    ) -> Result<TrainConfig> {
+        let mut cfg = TrainConfig::paper(&self.name, dataset_name, method.model(), split, seed);
+        if method.id != method.model() {
+            cfg.method = Some(method.id.clone());
+        }
+        for o in [&self.train, &dataset.train, &method.train]
+            .into_iter()
+            .flatten()
+        {
+            cfg = apply_override(&cfg, o)?;
+        }
+        Ok(cfg)
+    }
+
+    /// The method with this id.
+    pub fn method(&self, id: &str) -> Option<&MethodSpec> {
+        self.methods.iter().find(|m| m.id == id)
+    }
+}
+
+/// Metric keys `paper_results` may hold.
+pub const PAPER_METRICS: [&str; 6] = [
+    "acc_total",
+    "acc_average",
+    "f1_eq19",
+    "macro_f1",
+    "nrmse",
+    "time_ms",
+];
+
+/// `experiments/<name>.yaml`, or the path itself when it names a YAML file.
+pub fn resolve_path(name_or_path: &str) -> PathBuf {
+    let p = Path::new(name_or_path);
+    if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        p.to_path_buf()
+    } else {
+        crate::workspace::root()
+            .join("experiments")
+            .join(format!("{name_or_path}.yaml"))
+    }
+}
+
+/// The experiment names under `experiments/`.
+pub fn known_experiments() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(crate::workspace::root().join("experiments"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+                .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// `a.b.c: v` as the nested mapping `{a: {b: {c: v}}}`.
+pub fn dotted_to_mapping(path: &str, value: serde_yaml::Value) -> serde_yaml::Value {
+    path.rsplit('.').fold(value, |inner, key| {
+        let mut m = serde_yaml::Mapping::new();
+        m.insert(serde_yaml::Value::String(key.to_string()), inner);
+        serde_yaml::Value::Mapping(m)
+    })
+}
+
+/// Merges a partial config (nested mappings) onto `cfg`; unknown keys are errors.
+pub fn apply_override(cfg: &TrainConfig, over: &serde_yaml::Value) -> Result<TrainConfig> {
+    let mut base = serde_yaml::to_value(cfg)?;
+    merge(&mut base, over, "")?;
+    let merged: TrainConfig = serde_yaml::from_value(base).context("the merged settings")?;
+    Ok(merged)
+}
+
+fn merge(base: &mut serde_yaml::Value, over: &serde_yaml::Value, at: &str) -> Result<()> {
+    use serde_yaml::Value;
+    match (base, over) {
+        (Value::Mapping(b), Value::Mapping(o)) => {
+            for (k, v) in o {
+                let key = k.as_str().unwrap_or_default().to_string();
+                let path = if at.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{at}.{key}")
+                };
+                match b.get_mut(k) {
+                    Some(slot) if slot.is_mapping() && v.is_mapping() => merge(slot, v, &path)?,
+                    Some(slot) => *slot = v.clone(),
+                    // Optional sections (e.g. `pretrained`) are absent or null in the preset.
+                    None => {
+                        if !OPTIONAL_KEYS.contains(&key.as_str()) {
+                            bail!("unknown setting '{path}'");
+                        }
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            Ok(())
+        }
+        (b, o) => {
+            *b = o.clone();
+            Ok(())
+        }
+    }
+}
+
+/// Settings that the preset leaves out of its YAML.
+const OPTIONAL_KEYS: [&str; 3] = ["method", "grid_point", "pretrained"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_merge_and_typos_fail() {
+        let cfg = TrainConfig::paper("e", "d", "cmcnn", "fold-0", 1);
+        let over: serde_yaml::Value = serde_yaml::from_str(
+            "{batch_size: 16, model_config: {co_attention: {embedding_ratio: 0.2}}}",
+        )
+        .unwrap();
+        let merged = apply_override(&cfg, &over).unwrap();
+        assert_eq!(merged.batch_size, 16);
+        assert_eq!(merged.model_config.co_attention.embedding_ratio, 0.2);
+        assert_eq!(
+            merged.model_config.input_size, 100,
+            "untouched keys keep the preset"
+        );
+        let typo: serde_yaml::Value =
+            serde_yaml::from_str("{model_config: {co_atention: {embedding_ratio: 0.2}}}").unwrap();
+        let err = apply_override(&cfg, &typo).unwrap_err().to_string();
+        assert!(err.contains("model_config.co_atention"), "{err}");
+        let dotted = dotted_to_mapping("fld_loss_weight", serde_yaml::Value::from(1.0));
+        assert_eq!(apply_override(&cfg, &dotted).unwrap().fld_loss_weight, 1.0);
+    }
+
+    #[test]
+    fn every_committed_experiment_parses() {
+        for name in known_experiments() {
+            ExperimentSpec::load(&name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        }
+    }
+}
