@@ -22,9 +22,9 @@ pub fn draw(
     spec: &ExperimentSpec,
     runs: &[RunResult],
     summary: &DataFrame,
-    results: &Path,
     out_dir: &Path,
     device: &Device,
+    manifests: &BTreeMap<String, PathBuf>,
 ) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     let mut push = |pair: (PathBuf, PathBuf)| {
@@ -101,7 +101,7 @@ pub fn draw(
         }
     }
     if wants(spec, FigureKind::Tsne) || wants(spec, FigureKind::AttentionMaps) {
-        written.extend(model_figures(spec, &groups, results, out_dir, device)?);
+        written.extend(model_figures(spec, &groups, out_dir, device, manifests)?);
     }
     Ok(written)
 }
@@ -160,7 +160,12 @@ struct TestOutputs {
     class_names: Vec<String>,
 }
 
-fn test_outputs(run: &RunResult, device: &Device, want_attention: usize) -> Result<TestOutputs> {
+fn test_outputs(
+    run: &RunResult,
+    device: &Device,
+    want_attention: usize,
+    manifests: &BTreeMap<String, PathBuf>,
+) -> Result<TestOutputs> {
     let dir = run.source.parent().context("run directory")?;
     let cfg_path = dir.join("config.yaml");
     let text = std::fs::read_to_string(&cfg_path)
@@ -176,7 +181,11 @@ fn test_outputs(run: &RunResult, device: &Device, want_attention: usize) -> Resu
         device,
     )
     .with_context(|| format!("loading the checkpoint of {}", dir.display()))?;
-    let manifest = crate::commands::train::load_manifest(&cfg.dataset)?;
+    // The plan recorded which manifest file the dataset came from (it may be a path).
+    let manifest = match manifests.get(&cfg.dataset) {
+        Some(path) => fer_data::Manifest::from_file(path)?,
+        None => crate::commands::train::load_manifest(&cfg.dataset)?,
+    };
     let root = crate::workspace::resolve(manifest.resolved_root());
     let data = FaceDataset::load(
         &manifest,
@@ -236,11 +245,10 @@ fn map_dims(a: &Tensor) -> Result<(usize, usize, usize)> {
 fn model_figures(
     spec: &ExperimentSpec,
     groups: &Groups<'_>,
-    results: &Path,
     out_dir: &Path,
     device: &Device,
+    manifests: &BTreeMap<String, PathBuf>,
 ) -> Result<Vec<PathBuf>> {
-    let _ = results;
     let mut written = Vec::new();
     // (title, points, labels) per dataset; drawn side by side once every method is embedded.
     type Panel = (String, Vec<[f64; 2]>, Vec<usize>);
@@ -255,7 +263,7 @@ fn model_figures(
         } else {
             0
         };
-        let outputs = test_outputs(run, device, want_attention)?;
+        let outputs = test_outputs(run, device, want_attention, manifests)?;
         class_names.insert(dataset.clone(), outputs.class_names.clone());
         if wants(spec, FigureKind::Tsne) && outputs.embeddings.len() >= 4 {
             let points = fer_report::tsne(

@@ -352,8 +352,13 @@ pub fn write_report(
     }
     write("table.md", &md, &mut written)?;
 
+    let manifests: BTreeMap<String, PathBuf> = record
+        .datasets
+        .iter()
+        .map(|d| (d.manifest.clone(), d.manifest_path.clone()))
+        .collect();
     written.extend(crate::experiment_figures::draw(
-        spec, &selected, &df, results, &out_dir, device,
+        spec, &selected, &df, &out_dir, device, &manifests,
     )?);
     Ok(written)
 }

@@ -358,3 +358,54 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod demo_tests {
+    use super::*;
+
+    /// `reproduce demo` and `cargo xtask demo` plan the same runs (same run ids), so either
+    /// reuses the other's finished runs.
+    #[test]
+    fn the_demo_experiment_matches_the_demo_command() {
+        let spec = ExperimentSpec::load("demo").unwrap();
+        for m in &spec.methods {
+            let mut planned = spec
+                .base_config(&spec.datasets[0], "synthfer", m, "holdout", 1)
+                .unwrap();
+            planned.model_config.num_classes = 7;
+            let demo = crate::commands::demo::demo_config(m.model(), "holdout", 1, 3);
+            assert_eq!(planned.to_yaml().unwrap(), demo.to_yaml().unwrap(), "{}", m.id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod paper_number_tests {
+    use super::*;
+    use fer_report::{Metric, PaperNumbers};
+
+    /// experiments/table3.yaml and table4.yaml were transcribed from the paper independently of
+    /// fer-report's `yu_xu_2021_tables_3_4`; they must agree cell by cell.
+    #[test]
+    fn tables_3_and_4_agree_with_the_independent_transcription() {
+        let reference = PaperNumbers::yu_xu_2021_tables_3_4();
+        let mut compared = 0;
+        for name in ["table3", "table4"] {
+            let spec = ExperimentSpec::load(name).unwrap();
+            for (dataset, rows) in &spec.paper_results {
+                for (method, metrics) in rows {
+                    for (key, value) in metrics {
+                        let metric: Metric = key.parse().unwrap();
+                        assert_eq!(
+                            reference.get(dataset, method, metric),
+                            Some(*value),
+                            "{name}: {dataset} {method} {key}"
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, reference.len(), "every published cell is in the YAML");
+    }
+}

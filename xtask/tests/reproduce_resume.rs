@@ -1,4 +1,5 @@
-//! `cargo xtask reproduce` survives being killed: the process is stopped in the middle of a
+//! `cargo xtask reproduce` survives being killed (and gives the same numbers in `--jobs 2`
+//! worker processes): the process is stopped in the middle of a
 //! run, started again, does not redo the runs that had finished, resumes the interrupted one,
 //! and ends with the same summary as an uninterrupted invocation. Also: a missing dataset stops
 //! `reproduce` before any run starts, naming the manifest, the path and how to obtain it.
@@ -76,15 +77,26 @@ fn a_killed_reproduce_resumes_without_redoing_finished_runs() {
     let dir = temp("resume");
     let experiment = write_experiment(&dir);
 
-    // Uninterrupted.
+    // Uninterrupted, in two worker processes that share the plan.
     let straight = dir.join("straight");
-    let out = reproduce(&experiment, &straight).output().expect("run");
+    let out = reproduce(&experiment, &straight)
+        .args(["--jobs", "2"])
+        .output()
+        .expect("run");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let expected = std::fs::read_to_string(straight.join("tiny/summary.csv")).expect("summary");
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("[w1]") && log.contains("[w2]"), "{log}");
+    assert!(
+        !straight.join("tiny").read_dir().expect("dir").any(|e| e
+            .map(|e| e.file_name().to_string_lossy().starts_with(".claims"))
+            .unwrap_or(false)),
+        "claims are removed"
+    );
     assert_eq!(expected.lines().count(), 3, "two methods: {expected}");
 
     // Killed once a run has finished and the next one has committed an epoch.

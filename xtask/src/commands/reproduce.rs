@@ -73,6 +73,9 @@ pub struct RunOptions {
     /// Write to results/<experiment>-<tag>/ instead of results/<experiment>/.
     #[arg(long)]
     pub tag: Option<String>,
+    /// List the planned runs and whether each has finished; train nothing, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Set by the runner in its worker processes.
     #[arg(long, hide = true)]
     pub claims: Option<PathBuf>,
@@ -162,6 +165,43 @@ impl RunOptions {
     }
 }
 
+/// `--dry-run`: one line per planned run with its directory and state.
+fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) -> Result<()> {
+    let mut finished = 0;
+    for (i, r) in plan.runs.iter().enumerate() {
+        let dir = crate::run_executor::run_dir_of(results, &r.config)?;
+        let state = if dir.join(fer_train::DONE_MARKER).is_file() {
+            finished += 1;
+            "finished"
+        } else if dir.join("progress.json").is_file() {
+            "interrupted (resumes)"
+        } else {
+            "to run"
+        };
+        println!(
+            "[{}/{}] {} {} {} seed {}{}: {state} ({})",
+            i + 1,
+            plan.runs.len(),
+            r.config.dataset,
+            r.config.method_id(),
+            r.config.split,
+            r.config.seed,
+            r.config
+                .grid_point
+                .as_deref()
+                .map(|g| format!(" [{g}]"))
+                .unwrap_or_default(),
+            dir.display()
+        );
+    }
+    println!(
+        "{}: {finished} of {} planned runs finished",
+        spec.name,
+        plan.runs.len()
+    );
+    Ok(())
+}
+
 /// Experiments `all` stands for: every table and figure (ablations repeat table rows; the
 /// demo has its own command).
 fn expand_all(names: &[String]) -> Vec<String> {
@@ -200,6 +240,12 @@ pub fn run_experiments(names: &[String], options: &RunOptions) -> Result<()> {
     if !problems.is_empty() {
         bail!("nothing was run:\n{}", problems.join("\n\n"));
     }
+    if options.dry_run {
+        for (spec, plan) in &plans {
+            print_plan(spec, plan, &results)?;
+        }
+        return Ok(());
+    }
     let in_worker = options.claims.is_some();
     for (spec, plan) in &plans {
         let out_dir = plan.output_dir(&results);
@@ -225,7 +271,7 @@ pub fn run_experiments(names: &[String], options: &RunOptions) -> Result<()> {
             jobs: options.jobs.max(1),
             claims: options.claims.clone(),
         };
-        execute(plan, &exec, &options.worker_args(&spec.name))?;
+        execute(plan, &exec, &options.worker_args(&spec.source.to_string_lossy()))?;
         if !in_worker {
             let written = write_report(spec, &results, &plan.output_name, &device)?;
             println!("{}: written", spec.name);
