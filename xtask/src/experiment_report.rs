@@ -188,14 +188,28 @@ fn select_grid_points(runs: Vec<RunResult>) -> (Vec<RunResult>, Vec<GridRow>) {
 /// slot's numbers, and the table says it is a stand-in).
 fn paper_numbers(spec: &ExperimentSpec, datasets: &[PlannedDatasetRecord]) -> PaperNumbers {
     let mut p = PaperNumbers::new();
-    for d in datasets {
-        let Some(rows) = spec.paper_results.get(&d.key) else {
+    // (paper key, dataset name in our runs): every dataset, and every transfer pair "a->b".
+    let mut names: Vec<(String, String)> = datasets
+        .iter()
+        .map(|d| (d.key.clone(), d.manifest.clone()))
+        .collect();
+    for pair in &spec.transfer_pairs {
+        let find = |key: &str| datasets.iter().find(|d| d.key == key);
+        if let (Some(a), Some(b)) = (find(&pair.train), find(&pair.test)) {
+            names.push((
+                format!("{}->{}", pair.train, pair.test),
+                format!("{}->{}", a.manifest, b.manifest),
+            ));
+        }
+    }
+    for (key, name) in names {
+        let Some(rows) = spec.paper_results.get(&key) else {
             continue;
         };
         for (method, metrics) in rows {
-            for (key, value) in metrics {
-                if let Ok(metric) = key.parse::<Metric>() {
-                    p.insert(&d.manifest, method, metric, *value);
+            for (metric_key, value) in metrics {
+                if let Ok(metric) = metric_key.parse::<Metric>() {
+                    p.insert(&name, method, metric, *value);
                 }
             }
         }

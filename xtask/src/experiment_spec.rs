@@ -374,7 +374,12 @@ mod demo_tests {
                 .unwrap();
             planned.model_config.num_classes = 7;
             let demo = crate::commands::demo::demo_config(m.model(), "holdout", 1, 3);
-            assert_eq!(planned.to_yaml().unwrap(), demo.to_yaml().unwrap(), "{}", m.id);
+            assert_eq!(
+                planned.to_yaml().unwrap(),
+                demo.to_yaml().unwrap(),
+                "{}",
+                m.id
+            );
         }
     }
 }
@@ -406,6 +411,10 @@ mod paper_number_tests {
                 }
             }
         }
-        assert_eq!(compared, reference.len(), "every published cell is in the YAML");
+        assert_eq!(
+            compared,
+            reference.len(),
+            "every published cell is in the YAML"
+        );
     }
 }

@@ -16,6 +16,7 @@ use candle_core::Device;
 use fer_data::{FaceDataset, Split};
 use fer_train::{train_run, TrainOptions};
 
+use crate::experiment_spec::ExperimentSpec;
 use crate::run_plan::RunPlan;
 
 /// How to execute a plan.
@@ -42,11 +43,16 @@ pub fn run_dir_of(results: &Path, cfg: &fer_train::TrainConfig) -> Result<PathBu
 /// Runs every planned run not finished before. With `jobs > 1`, starts that many copies of
 /// this command as workers (`worker_args` are the arguments that make a copy a worker) and
 /// waits for them.
-pub fn execute(plan: &RunPlan, opts: &ExecOptions, worker_args: &[String]) -> Result<()> {
+pub fn execute(
+    spec: &ExperimentSpec,
+    plan: &RunPlan,
+    opts: &ExecOptions,
+    worker_args: &[String],
+) -> Result<()> {
     if opts.jobs > 1 && opts.claims.is_none() {
         return run_workers(plan, opts, worker_args);
     }
-    run_here(plan, opts)
+    run_here(spec, plan, opts)
 }
 
 fn run_workers(plan: &RunPlan, opts: &ExecOptions, worker_args: &[String]) -> Result<()> {
@@ -104,10 +110,26 @@ fn worker_name() -> String {
     std::env::var("FER_WORKER_NAME").unwrap_or_default()
 }
 
-fn run_here(plan: &RunPlan, opts: &ExecOptions) -> Result<()> {
+/// Decodes one planned dataset at its planned size.
+fn load_dataset(d: &crate::run_plan::PlannedDataset, tag: &str) -> Result<FaceDataset> {
+    let started = Instant::now();
+    let loaded = FaceDataset::load(&d.manifest, d.root.as_deref(), d.size as u32, None)
+        .with_context(|| format!("loading {}", d.manifest.name))?;
+    println!(
+        "{tag}{}: {} images at {} px ({:.0} s)",
+        d.manifest.name,
+        loaded.len(),
+        d.size,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(loaded)
+}
+
+fn run_here(spec: &ExperimentSpec, plan: &RunPlan, opts: &ExecOptions) -> Result<()> {
     let registry = crate::model_catalog::model_registry();
     let mut data: HashMap<usize, FaceDataset> = HashMap::new();
     let mut splits: HashMap<(usize, u64), Vec<Split>> = HashMap::new();
+    let mut transfers: HashMap<(usize, usize, u64), (FaceDataset, Split)> = HashMap::new();
     let in_worker = opts.claims.is_some();
     let tag = if in_worker {
         format!("[{}] ", worker_name())
@@ -124,37 +146,52 @@ fn run_here(plan: &RunPlan, opts: &ExecOptions) -> Result<()> {
         }
         let cfg = &run.config;
         let d = &plan.datasets[run.dataset];
-        let dataset = match data.entry(run.dataset) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let started = Instant::now();
-                let loaded = FaceDataset::load(&d.manifest, d.root.as_deref(), d.size as u32, None)
-                    .with_context(|| format!("loading {}", d.manifest.name))?;
-                println!(
-                    "{tag}{}: {} images at {} px ({:.0} s)",
-                    d.manifest.name,
-                    loaded.len(),
-                    d.size,
-                    started.elapsed().as_secs_f64()
-                );
-                e.insert(loaded)
+        for idx in std::iter::once(run.dataset).chain(run.transfer_target) {
+            if let std::collections::hash_map::Entry::Vacant(e) = data.entry(idx) {
+                e.insert(load_dataset(&plan.datasets[idx], &tag)?);
             }
-        };
-        let key = (run.dataset, cfg.seed);
-        if let std::collections::hash_map::Entry::Vacant(e) = splits.entry(key) {
-            e.insert(d.manifest.protocol.splits(
-                &dataset.subjects(),
-                &dataset.split_hints(),
-                cfg.seed,
-            )?);
         }
-        let dataset = &*dataset;
-        let Some(split) = splits.get(&key).and_then(|s| s.get(run.split_index)) else {
-            bail!(
-                "the protocol of {} has no split {}",
-                d.manifest.name,
-                run.split_index
-            );
+        let Some(dataset) = data.get(&run.dataset) else {
+            continue;
+        };
+        let (dataset, split): (&FaceDataset, &Split) = match run.transfer_target {
+            Some(t) => {
+                // Table 9: the source's train/validation, the whole target as test.
+                let key = (run.dataset, t, cfg.seed);
+                if let std::collections::hash_map::Entry::Vacant(e) = transfers.entry(key) {
+                    let Some(target) = data.get(&t) else { continue };
+                    let classes = crate::run_plan::transfer_classes(spec)?;
+                    e.insert(fer_data::transfer_dataset(
+                        dataset,
+                        &d.manifest.protocol,
+                        target,
+                        &classes,
+                        cfg.seed,
+                    )?);
+                }
+                let Some((joined, split)) = transfers.get(&key) else {
+                    continue;
+                };
+                (joined, split)
+            }
+            None => {
+                let key = (run.dataset, cfg.seed);
+                if let std::collections::hash_map::Entry::Vacant(e) = splits.entry(key) {
+                    e.insert(d.manifest.protocol.splits(
+                        &dataset.subjects(),
+                        &dataset.split_hints(),
+                        cfg.seed,
+                    )?);
+                }
+                let Some(split) = splits.get(&key).and_then(|s| s.get(run.split_index)) else {
+                    bail!(
+                        "the protocol of {} has no split {}",
+                        d.manifest.name,
+                        run.split_index
+                    );
+                };
+                (dataset, split)
+            }
         };
         let what = format!(
             "{} {} {} seed {}{}",

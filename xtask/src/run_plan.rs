@@ -92,6 +92,8 @@ pub struct PlannedRun {
     pub dataset: usize,
     /// Index of the split within the protocol's splits.
     pub split_index: usize,
+    /// For a transfer experiment (Table 9): the dataset tested on (index into `datasets`).
+    pub transfer_target: Option<usize>,
     pub config: TrainConfig,
 }
 
@@ -231,6 +233,113 @@ fn grid_points(
         .collect()
 }
 
+/// What every planned config shares.
+struct RunSettings<'a> {
+    spec: &'a ExperimentSpec,
+    opts: &'a PlanOptions,
+    output_name: &'a str,
+}
+
+impl RunSettings<'_> {
+    /// The configs of one method on one split: one per grid point (or one without a search).
+    fn configs(
+        &self,
+        slot: &DatasetSlot,
+        dataset_name: &str,
+        method: &crate::experiment_spec::MethodSpec,
+        split: &str,
+        seed: u64,
+        num_classes: usize,
+    ) -> Result<Vec<TrainConfig>> {
+        let mut base = self
+            .spec
+            .base_config(slot, dataset_name, method, split, seed)?;
+        base.experiment = self.output_name.to_string();
+        base.model_config.num_classes = num_classes;
+        if let Some(size) = self.opts.size {
+            base.model_config.input_size = size;
+        }
+        if let Some(e) = self.opts.max_epochs {
+            base.max_epochs = e;
+        }
+        let mut out = Vec::new();
+        for (label, overrides) in grid_points(&method.grid, self.opts.grid) {
+            let mut cfg = base.clone();
+            for o in &overrides {
+                cfg = apply_override(&cfg, o)?;
+            }
+            cfg.grid_point = label;
+            cfg.validate()?;
+            out.push(cfg);
+        }
+        Ok(out)
+    }
+}
+
+/// The shared class list of a transfer experiment.
+pub fn transfer_classes(spec: &ExperimentSpec) -> Result<Vec<fer_data::Expression>> {
+    let names = spec.classes.as_ref().with_context(|| {
+        format!(
+            "{}: a transfer experiment needs `classes` (the classes both datasets share)",
+            spec.name
+        )
+    })?;
+    names
+        .iter()
+        .map(|n| {
+            n.parse()
+                .with_context(|| format!("{}: class '{n}'", spec.name))
+        })
+        .collect()
+}
+
+/// Table 9: one run per (pair, seed, method, grid point) whose two datasets are selected.
+fn transfer_runs(
+    settings: &RunSettings<'_>,
+    datasets: &[PlannedDataset],
+    methods: &[&crate::experiment_spec::MethodSpec],
+    seeds: &[u64],
+) -> Result<Vec<PlannedRun>> {
+    let classes = transfer_classes(settings.spec)?;
+    let find = |key: &str| datasets.iter().position(|d| d.slot.key == key);
+    let mut runs = Vec::new();
+    for pair in &settings.spec.transfer_pairs {
+        let (Some(si), Some(ti)) = (find(&pair.train), find(&pair.test)) else {
+            continue;
+        };
+        let (s, t) = (&datasets[si], &datasets[ti]);
+        let name = format!("{}->{}", s.manifest.name, t.manifest.name);
+        for &seed in seeds {
+            for m in methods {
+                for config in
+                    settings.configs(&s.slot, &name, m, "transfer", seed, classes.len())?
+                {
+                    runs.push(PlannedRun {
+                        dataset: si,
+                        split_index: 0,
+                        transfer_target: Some(ti),
+                        config,
+                    });
+                }
+            }
+        }
+    }
+    if runs.is_empty() {
+        bail!(
+            "{}: no transfer pair has both of its datasets selected (pairs: {}); choose them with --datasets, e.g. --datasets raf-db=fer2013,ck+=ckplus48",
+            settings.spec.name,
+            settings
+                .spec
+                .transfer_pairs
+                .iter()
+                .map(|p| format!("{}->{}", p.train, p.test))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(runs)
+}
+
 impl RunPlan {
     /// Resolves the plan; checks that every dataset is present before anything runs.
     pub fn new(spec: &ExperimentSpec, opts: &PlanOptions) -> Result<Self> {
@@ -303,52 +412,55 @@ impl RunPlan {
             bail!("{}", missing.join("\n"));
         }
         let mut runs = Vec::new();
-        for (di, d) in datasets.iter_mut().enumerate() {
-            let names = split_names(&d.manifest.protocol);
-            let split_indices: Vec<usize> = match &opts.folds {
-                None => (0..names.len()).collect(),
-                Some(_) if names.len() == 1 => vec![0],
-                Some(FoldSelection::First(n)) => (0..(*n).min(names.len())).collect(),
-                Some(FoldSelection::Indices(ix)) => {
-                    if let Some(bad) = ix.iter().find(|&&i| i >= names.len()) {
-                        bail!(
-                            "--folds: fold {bad} does not exist; {} has {} folds",
-                            d.manifest.name,
-                            names.len()
-                        );
+        let settings = RunSettings {
+            spec,
+            opts,
+            output_name: &output_name,
+        };
+        if !spec.transfer_pairs.is_empty() {
+            runs = transfer_runs(&settings, &datasets, &methods, &seeds)?;
+        } else {
+            for (di, d) in datasets.iter().enumerate() {
+                let names = split_names(&d.manifest.protocol);
+                let split_indices: Vec<usize> = match &opts.folds {
+                    None => (0..names.len()).collect(),
+                    Some(_) if names.len() == 1 => vec![0],
+                    Some(FoldSelection::First(n)) => (0..(*n).min(names.len())).collect(),
+                    Some(FoldSelection::Indices(ix)) => {
+                        if let Some(bad) = ix.iter().find(|&&i| i >= names.len()) {
+                            bail!(
+                                "--folds: fold {bad} does not exist; {} has {} folds",
+                                d.manifest.name,
+                                names.len()
+                            );
+                        }
+                        ix.clone()
                     }
-                    ix.clone()
-                }
-            };
-            for &seed in &seeds {
-                for &si in &split_indices {
-                    for m in &methods {
-                        let mut base =
-                            spec.base_config(&d.slot, &d.manifest.name, m, &names[si], seed)?;
-                        base.experiment = output_name.clone();
-                        base.model_config.num_classes = d.manifest.classes.len();
-                        if let Some(size) = opts.size {
-                            base.model_config.input_size = size;
-                        }
-                        if let Some(e) = opts.max_epochs {
-                            base.max_epochs = e;
-                        }
-                        d.size = base.model_config.input_size;
-                        for (label, overrides) in grid_points(&m.grid, opts.grid) {
-                            let mut cfg = base.clone();
-                            for o in &overrides {
-                                cfg = apply_override(&cfg, o)?;
+                };
+                for &seed in &seeds {
+                    for &si in &split_indices {
+                        for m in &methods {
+                            let name = &d.manifest.name;
+                            let classes = d.manifest.classes.len();
+                            for config in
+                                settings.configs(&d.slot, name, m, &names[si], seed, classes)?
+                            {
+                                runs.push(PlannedRun {
+                                    dataset: di,
+                                    split_index: si,
+                                    transfer_target: None,
+                                    config,
+                                });
                             }
-                            cfg.grid_point = label;
-                            cfg.validate()?;
-                            runs.push(PlannedRun {
-                                dataset: di,
-                                split_index: si,
-                                config: cfg,
-                            });
                         }
                     }
                 }
+            }
+        }
+        for r in &runs {
+            datasets[r.dataset].size = r.config.model_config.input_size;
+            if let Some(t) = r.transfer_target {
+                datasets[t].size = r.config.model_config.input_size;
             }
         }
         // One dataset is loaded at one size.

@@ -76,9 +76,15 @@ fn every_figure_kind_is_drawn_from_real_runs_and_the_grid_is_selected_on_validat
     assert_eq!(grid.lines().count(), 3, "{grid}");
     assert_eq!(grid.matches(",true").count(), 1, "{grid}");
     let summary = std::fs::read_to_string(report.join("summary.csv")).expect("summary");
-    assert!(summary.lines().nth(1).is_some_and(|l| l.contains(",1,")), "{summary}");
+    assert!(
+        summary.lines().nth(1).is_some_and(|l| l.contains(",1,")),
+        "{summary}"
+    );
     let table = std::fs::read_to_string(report.join("table.md")).expect("table");
-    assert!(table.contains("CMCNN (ours)"), "labels from the experiment: {table}");
+    assert!(
+        table.contains("CMCNN (ours)"),
+        "labels from the experiment: {table}"
+    );
     assert!(table.contains("Grid points selected"), "{table}");
 
     // `report` redraws from the finished runs without training.

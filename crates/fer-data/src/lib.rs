@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod protocol;
 pub mod record;
 pub mod synthetic;
+pub mod transfer;
 
 pub use augment::{AugmentConfig, GrayF32};
 pub use batch_loader::{Batch, BatchLoader, LoaderConfig};
@@ -26,3 +27,4 @@ pub use landmarks::{Landmarks68, MIRROR_68, NUM_LANDMARKS};
 pub use manifest::{DatasetFormat, Manifest};
 pub use protocol::{ProtocolSpec, Split};
 pub use record::{Record, SplitHint};
+pub use transfer::transfer_dataset;

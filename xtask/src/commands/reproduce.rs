@@ -271,7 +271,12 @@ pub fn run_experiments(names: &[String], options: &RunOptions) -> Result<()> {
             jobs: options.jobs.max(1),
             claims: options.claims.clone(),
         };
-        execute(plan, &exec, &options.worker_args(&spec.source.to_string_lossy()))?;
+        execute(
+            spec,
+            plan,
+            &exec,
+            &options.worker_args(&spec.source.to_string_lossy()),
+        )?;
         if !in_worker {
             let written = write_report(spec, &results, &plan.output_name, &device)?;
             println!("{}: written", spec.name);
