@@ -129,7 +129,9 @@ fn first_run<'a>(group: &[&'a RunResult]) -> Option<&'a RunResult> {
         .copied()
 }
 
-fn summed_confusion(group: &[&RunResult]) -> Option<(Vec<Vec<u64>>, Vec<String>)> {
+/// The test confusion matrices of a group of runs added up (runs with another class list are
+/// left out), with the class names.
+pub fn summed_confusion(group: &[&RunResult]) -> Option<(Vec<Vec<u64>>, Vec<String>)> {
     let first = group.iter().find(|r| r.confusion_matrix.is_some())?;
     let classes = first.class_names.clone();
     let n = classes.len();

@@ -361,6 +361,11 @@ pub fn write_report(
     }
     md.push('\n');
     md.push_str(&labelled_table(spec, &df, &paper)?);
+    md.push_str(&paper_confusion_sections(
+        spec,
+        &selected,
+        &record.datasets,
+    )?);
     if let Some(notes) = &spec.notes {
         let _ = writeln!(md, "\nNotes from the experiment file: {}", notes.trim());
     }
@@ -375,6 +380,77 @@ pub fn write_report(
         spec, &selected, &df, &out_dir, device, &manifests,
     )?);
     Ok(written)
+}
+
+/// A confusion matrix the paper prints (Tables 5-8).
+#[derive(Debug, Clone, Deserialize)]
+struct PaperConfusion {
+    classes: Vec<String>,
+    percent: Vec<Vec<f64>>,
+}
+
+/// Tables 5-8: our row-normalised test confusion matrix (summed over the selected runs) in the
+/// paper's class order, each cell "ours (paper)".
+fn paper_confusion_sections(
+    spec: &ExperimentSpec,
+    runs: &[RunResult],
+    datasets: &[PlannedDatasetRecord],
+) -> Result<String> {
+    let Some(value) = &spec.paper_confusion else {
+        return Ok(String::new());
+    };
+    let tables: BTreeMap<String, BTreeMap<String, PaperConfusion>> =
+        serde_yaml::from_value(value.clone()).context("paper_confusion")?;
+    let mut md = String::new();
+    for d in datasets {
+        let Some(methods) = tables.get(&d.key) else {
+            continue;
+        };
+        for (method, paper) in methods {
+            let group: Vec<&RunResult> = runs
+                .iter()
+                .filter(|r| r.dataset == d.manifest && r.method_id() == method)
+                .collect();
+            let Some((sum, ours)) = crate::experiment_figures::summed_confusion(&group) else {
+                continue;
+            };
+            let index = |c: &str| ours.iter().position(|o| o == c);
+            let _ = writeln!(
+                md,
+                "\n### Confusion matrix of {} on {} (row %, true class by row): ours (paper)\n",
+                method_label(spec, method),
+                d.manifest
+            );
+            md.push_str("| true \\ predicted |");
+            for c in &paper.classes {
+                let _ = write!(md, " {c} |");
+            }
+            md.push_str("\n|:--|");
+            for _ in &paper.classes {
+                md.push_str("--:|");
+            }
+            md.push('\n');
+            for (pi, c) in paper.classes.iter().enumerate() {
+                let _ = write!(md, "| {c} |");
+                let row_total: u64 = index(c).map(|i| sum[i].iter().sum()).unwrap_or(0);
+                for (pj, c2) in paper.classes.iter().enumerate() {
+                    let theirs = paper.percent.get(pi).and_then(|r| r.get(pj)).copied();
+                    let mine = match (index(c), index(c2)) {
+                        (Some(i), Some(j)) if row_total > 0 => {
+                            format!("{:.1}", 100.0 * sum[i][j] as f64 / row_total as f64)
+                        }
+                        _ => "-".into(),
+                    };
+                    let theirs = theirs
+                        .map(|t| format!("{t:.1}"))
+                        .unwrap_or_else(|| "-".into());
+                    let _ = write!(md, " {mine} ({theirs}) |");
+                }
+                md.push('\n');
+            }
+        }
+    }
+    Ok(md)
 }
 
 /// The name a table row prints: the experiment's label, or the paper's name of the model.
