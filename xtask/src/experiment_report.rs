@@ -50,6 +50,38 @@ pub struct PlannedDatasetRecord {
 
 pub const PLAN_FILE: &str = "plan.json";
 
+/// The protocol of planned dataset `i` in words, with the splits the plan runs.
+fn describe_protocol(plan: &RunPlan, i: usize) -> String {
+    let mut splits: Vec<&str> = plan
+        .runs
+        .iter()
+        .filter(|r| r.dataset == i)
+        .map(|r| r.config.split.as_str())
+        .collect();
+    splits.dedup();
+    splits.sort_unstable();
+    splits.dedup();
+    let base = match &plan.datasets[i].manifest.protocol {
+        fer_data::ProtocolSpec::SubjectKFold { folds } => {
+            format!("subject-exclusive {folds}-fold cross-validation (paper 4.4)")
+        }
+        fer_data::ProtocolSpec::SubjectHoldout {
+            val_fraction,
+            test_fraction,
+        } => format!(
+            "subject-exclusive hold-out ({:.0} % validation, {:.0} % test)",
+            val_fraction * 100.0,
+            test_fraction * 100.0
+        ),
+        fer_data::ProtocolSpec::Official => "the official split".to_string(),
+    };
+    if splits.is_empty() {
+        base
+    } else {
+        format!("{base}; splits run: {}", splits.join(", "))
+    }
+}
+
 impl PlanRecord {
     pub fn new(
         spec: &ExperimentSpec,
@@ -80,13 +112,14 @@ impl PlanRecord {
             datasets: plan
                 .datasets
                 .iter()
-                .map(|d| PlannedDatasetRecord {
+                .enumerate()
+                .map(|(i, d)| PlannedDatasetRecord {
                     key: d.slot.key.clone(),
                     manifest: d.manifest.name.clone(),
                     manifest_path: d.manifest_path.clone(),
                     substituted: d.substituted,
                     size: d.size,
-                    protocol: format!("{:?}", d.manifest.protocol),
+                    protocol: describe_protocol(plan, i),
                 })
                 .collect(),
             seeds,

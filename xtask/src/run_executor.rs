@@ -146,6 +146,21 @@ fn run_here(spec: &ExperimentSpec, plan: &RunPlan, opts: &ExecOptions) -> Result
         }
         let cfg = &run.config;
         let d = &plan.datasets[run.dataset];
+        // A finished run needs neither its data nor a model: skip it before loading anything.
+        if run_dir_of(&opts.results, cfg)?
+            .join(fer_train::DONE_MARKER)
+            .is_file()
+        {
+            println!(
+                "{tag}[{}/{total}] {} {} {} seed {}: finished before",
+                i + 1,
+                cfg.dataset,
+                cfg.method_id(),
+                cfg.split,
+                cfg.seed
+            );
+            continue;
+        }
         for idx in std::iter::once(run.dataset).chain(run.transfer_target) {
             if let std::collections::hash_map::Entry::Vacant(e) = data.entry(idx) {
                 e.insert(load_dataset(&plan.datasets[idx], &tag)?);

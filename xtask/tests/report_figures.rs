@@ -36,7 +36,7 @@ fn every_figure_kind_is_drawn_from_real_runs_and_the_grid_is_selected_on_validat
     std::fs::write(
         &experiment,
         format!(
-            "name: figs\ntitle: figures test\nkind: training\ndatasets:\n  - key: tiny\n    manifest: {}\nmethods:\n  - id: cmcnn\n    label: CMCNN (ours)\n    grid:\n      fld_loss_weight: [0.5, 1.0]\nseeds: [2]\ntrain:\n  batch_size: 16\n  max_epochs: 1\n  model_config:\n    input_size: 32\n    fer_head: {{hidden: 64, embedding: 16}}\n    fld_head: {{hidden: 64}}\nfigures: [bars, confusion_matrices, mixing_curves, tsne, attention_maps]\npaper_confusion:\n  tiny:\n    cmcnn:\n      classes: [happiness, anger]\n      percent: [[90.0, 10.0], [5.0, 95.0]]\n",
+            "name: figs\ntitle: figures test\nkind: training\ndatasets:\n  - key: tiny\n    manifest: {}\nmethods:\n  - id: base-dcnn-fer\n    grid:\n      optimizer.lr: [0.01, 0.001]\n  - id: cmcnn\n    label: CMCNN (ours)\nseeds: [2]\ntrain:\n  batch_size: 16\n  max_epochs: 1\n  model_config:\n    input_size: 32\n    fer_head: {{hidden: 64, embedding: 16}}\n    fld_head: {{hidden: 64}}\nfigures: [bars, confusion_matrices, mixing_curves, tsne, attention_maps]\npaper_confusion:\n  tiny:\n    cmcnn:\n      classes: [happiness, anger]\n      percent: [[90.0, 10.0], [5.0, 95.0]]\n",
             manifest.display()
         ),
     )
@@ -56,6 +56,7 @@ fn every_figure_kind_is_drawn_from_real_runs_and_the_grid_is_selected_on_validat
         "table.md",
         "bars_acc_average.png",
         "bars_nrmse.svg",
+        "confusion_tiny-synth_base-dcnn-fer.png",
         "confusion_tiny-synth_cmcnn.png",
         "mixing_curves_tiny-synth_cmcnn.png",
         "mixing_curves_tiny-synth_cmcnn.svg",
