@@ -69,7 +69,7 @@ impl std::fmt::Display for DatasetMissingInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "dataset '{}' ({}) is not available: {}{}.\n  To use another folder: {}.\n  How to obtain it: {}",
+            "dataset '{}' ({}) is not available: {}{}. To use another folder: {}. How to obtain it: {}",
             self.name,
             manifest_label(self.manifest.as_deref()),
             self.missing,
