@@ -32,12 +32,7 @@ pub struct ExecOptions {
 
 /// The run directory a planned config will use (fer-train's layout and run id).
 pub fn run_dir_of(results: &Path, cfg: &fer_train::TrainConfig) -> Result<PathBuf> {
-    let id = fer_train::run_id(&cfg.to_yaml()?);
-    Ok(results
-        .join(&cfg.experiment)
-        .join(&cfg.dataset)
-        .join(cfg.method_id())
-        .join(id))
+    Ok(cfg.run_dir(results)?)
 }
 
 /// Runs every planned run not finished before. With `jobs > 1`, starts that many copies of

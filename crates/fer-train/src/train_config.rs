@@ -152,6 +152,17 @@ impl TrainConfig {
         self.method.as_deref().unwrap_or(&self.model)
     }
 
+    /// The run directory of this config under `results_root`:
+    /// `<experiment>/<dataset>/<method>/<run id>` (the layout `RunDir` creates).
+    pub fn run_dir(&self, results_root: &std::path::Path) -> crate::Result<std::path::PathBuf> {
+        let id = crate::run_dir::run_id(&self.to_yaml()?);
+        Ok(results_root
+            .join(&self.experiment)
+            .join(&self.dataset)
+            .join(self.method_id())
+            .join(id))
+    }
+
     /// The YAML text saved as `config.yaml` and hashed into the run id.
     pub fn to_yaml(&self) -> crate::Result<String> {
         serde_yaml::to_string(self).map_err(|e| crate::TrainError::Config(e.to_string()))

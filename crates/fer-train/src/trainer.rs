@@ -156,11 +156,7 @@ pub fn train_run(
     };
     let yaml = cfg.to_yaml()?;
     let id = run_id(&yaml);
-    let run_path = results_root
-        .join(&cfg.experiment)
-        .join(&cfg.dataset)
-        .join(cfg.method_id())
-        .join(&id);
+    let run_path = cfg.run_dir(results_root)?;
     if run_path.join(crate::run_dir::DONE_MARKER).is_file() {
         let path = run_path.join("metrics.json");
         let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
