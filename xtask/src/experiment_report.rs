@@ -15,7 +15,6 @@ use polars::prelude::DataFrame;
 
 use fer_report::{Metric, PaperNumbers, RunResult};
 
-use crate::commands::reproduce::RunOptions;
 use crate::experiment_spec::{ExperimentSpec, FigureKind};
 use crate::run_executor::run_dir_of;
 use crate::run_plan::RunPlan;
@@ -83,12 +82,7 @@ fn describe_protocol(plan: &RunPlan, i: usize) -> String {
 }
 
 impl PlanRecord {
-    pub fn new(
-        spec: &ExperimentSpec,
-        plan: &RunPlan,
-        results: &Path,
-        _options: &RunOptions,
-    ) -> Result<Self> {
+    pub fn new(spec: &ExperimentSpec, plan: &RunPlan, results: &Path) -> Result<Self> {
         let mut run_dirs = Vec::new();
         let mut seeds = Vec::new();
         let mut epochs = Vec::new();

@@ -263,7 +263,7 @@ pub fn run_experiments(names: &[String], options: &RunOptions) -> Result<()> {
                 plan.datasets.len(),
                 out_dir.display()
             );
-            PlanRecord::new(spec, plan, &results, options)?.write(&out_dir)?;
+            PlanRecord::new(spec, plan, &results)?.write(&out_dir)?;
         }
         let exec = ExecOptions {
             results: results.clone(),
