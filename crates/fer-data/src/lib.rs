@@ -9,6 +9,7 @@ pub mod availability;
 pub mod batch_loader;
 pub mod error;
 pub mod expression;
+pub mod face;
 pub mod face_dataset;
 pub mod formats;
 pub mod landmarks;
