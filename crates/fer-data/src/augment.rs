@@ -65,7 +65,7 @@ impl GrayF32 {
     }
 
     /// Bilinear sample at real pixel-index coordinates; 0 outside the image (as PIL's rotate).
-    fn sample(&self, x: f32, y: f32) -> f32 {
+    pub(crate) fn sample(&self, x: f32, y: f32) -> f32 {
         let (w, h) = (self.width as isize, self.height as isize);
         let x0 = x.floor();
         let y0 = y.floor();
