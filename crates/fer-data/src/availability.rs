@@ -29,6 +29,7 @@ fn key_entries(format: &DatasetFormat) -> &'static [Entry] {
         // `Landmarks/` is optional: the paper's landmarks come from a detector (OpenFace).
         DatasetFormat::CkplusOriginal => &[Entry::Dir("cohn-kanade-images"), Entry::Dir("Emotion")],
         DatasetFormat::OuluCasia => &[Entry::Dir("VL/Strong")],
+        DatasetFormat::Prepared => &[Entry::File("samples.csv"), Entry::Dir("images")],
         DatasetFormat::Synthetic
         | DatasetFormat::ImageFolder
         | DatasetFormat::ImageFolderSplits => &[],

@@ -81,12 +81,18 @@ impl FaceDataset {
                 let samples = synthetic::generate(&cfg)?;
                 Self::from_synthetic(&manifest.name, &manifest.classes, samples)
             }
-            DatasetFormat::ImageFolder | DatasetFormat::ImageFolderSplits => {
+            DatasetFormat::ImageFolder
+            | DatasetFormat::ImageFolderSplits
+            | DatasetFormat::Prepared => {
                 let root = Self::available_root(manifest, root)?;
-                let records = if manifest.format == DatasetFormat::ImageFolder {
-                    crate::formats::image_folder::import(&root, manifest)?
-                } else {
-                    crate::formats::image_folder_splits::import(&root, manifest)?
+                let records = match manifest.format {
+                    DatasetFormat::ImageFolder => {
+                        crate::formats::image_folder::import(&root, manifest)?
+                    }
+                    DatasetFormat::Prepared => {
+                        crate::formats::prepared_cache::import(&root, manifest)?
+                    }
+                    _ => crate::formats::image_folder_splits::import(&root, manifest)?,
                 };
                 Self::from_records(&manifest.name, &manifest.classes, &records, size)
             }

@@ -35,6 +35,9 @@ pub enum DatasetFormat {
     /// Oulu-CASIA: `VL/Strong/Pxxx/<Expression>/`, the last three frames of each sequence.
     /// Importer: not yet (the face-pipeline issue).
     OuluCasia,
+    /// A prepared cache written by `cargo xtask prepare` (the face pipeline, paper 4.3):
+    /// `samples.csv` (label, subject, split, 68 landmarks) and aligned PNGs under `images/`.
+    Prepared,
 }
 
 impl DatasetFormat {
@@ -48,6 +51,7 @@ impl DatasetFormat {
             DatasetFormat::Sfew2 => "sfew2",
             DatasetFormat::CkplusOriginal => "ckplus_original",
             DatasetFormat::OuluCasia => "oulu_casia",
+            DatasetFormat::Prepared => "prepared",
         }
     }
 
@@ -63,6 +67,7 @@ impl DatasetFormat {
             DatasetFormat::Synthetic
                 | DatasetFormat::ImageFolder
                 | DatasetFormat::ImageFolderSplits
+                | DatasetFormat::Prepared
         )
     }
 

@@ -8,6 +8,13 @@
 pub mod align;
 pub mod face_box;
 pub mod face_detection;
+pub mod face_detector;
+pub mod fallback_box;
+pub mod landmark_predictor;
+pub mod prepare;
 
 pub use face_box::FaceBox;
 pub use face_detection::FaceDetection;
+pub use face_detector::FaceDetector;
+pub use fallback_box::FallbackBox;
+pub use landmark_predictor::LandmarkPredictor;

@@ -6,3 +6,4 @@
 pub mod image_folder;
 pub mod image_folder_splits;
 pub mod landmark_csv;
+pub mod prepared_cache;
