@@ -7,6 +7,7 @@ mod device;
 mod experiment_figures;
 mod experiment_report;
 mod experiment_spec;
+mod face_models;
 mod inference_timing;
 mod model_catalog;
 mod run_executor;
@@ -35,6 +36,7 @@ enum Command {
     Train(commands::train::TrainArgs),
     Models(commands::models::ModelsArgs),
     ImportReference(commands::import_reference::ImportReferenceArgs),
+    FetchModels(commands::fetch_models::FetchModelsArgs),
 }
 
 fn main() {
@@ -51,6 +53,7 @@ fn main() {
         Command::Train(a) => commands::train::run(a),
         Command::Models(a) => commands::models::run(a),
         Command::ImportReference(a) => commands::import_reference::run(a),
+        Command::FetchModels(a) => commands::fetch_models::run(a),
     };
     if let Err(e) = result {
         // One line: the error and its causes, joined.

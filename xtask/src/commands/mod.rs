@@ -2,6 +2,7 @@
 
 pub mod ablation;
 pub mod demo;
+pub mod fetch_models;
 pub mod import_reference;
 pub mod models;
 pub mod report;
