@@ -8,6 +8,7 @@ mod experiment_figures;
 mod experiment_report;
 mod experiment_spec;
 mod face_models;
+mod face_tools;
 mod inference_timing;
 mod model_catalog;
 mod run_executor;
@@ -37,6 +38,9 @@ enum Command {
     Models(commands::models::ModelsArgs),
     ImportReference(commands::import_reference::ImportReferenceArgs),
     FetchModels(commands::fetch_models::FetchModelsArgs),
+    Prepare(commands::prepare::PrepareArgs),
+    Annotate(commands::annotate::AnnotateArgs),
+    Detect(commands::detect::DetectArgs),
 }
 
 fn main() {
@@ -54,6 +58,9 @@ fn main() {
         Command::Models(a) => commands::models::run(a),
         Command::ImportReference(a) => commands::import_reference::run(a),
         Command::FetchModels(a) => commands::fetch_models::run(a),
+        Command::Prepare(a) => commands::prepare::run(a),
+        Command::Annotate(a) => commands::annotate::run(a),
+        Command::Detect(a) => commands::detect::run(a),
     };
     if let Err(e) = result {
         // One line: the error and its causes, joined.

@@ -1,10 +1,13 @@
 //! One module per `cargo xtask` command.
 
 pub mod ablation;
+pub mod annotate;
 pub mod demo;
+pub mod detect;
 pub mod fetch_models;
 pub mod import_reference;
 pub mod models;
+pub mod prepare;
 pub mod report;
 pub mod reproduce;
 pub mod score;

@@ -10,6 +10,7 @@ use image::{Rgb, RgbImage};
 
 use super::synth_sample::SynthSample;
 use crate::expression::Expression;
+use crate::Landmarks68;
 
 /// Colour of an expression's bar.
 pub fn class_colour(e: Expression) -> [u8; 3] {
@@ -36,9 +37,30 @@ fn landmark_colour(i: usize) -> [u8; 3] {
     }
 }
 
+/// One tile of a contact sheet: a grey face, its class and its landmarks.
+#[derive(Debug, Clone, Copy)]
+pub struct SheetTile<'a> {
+    pub image: &'a image::GrayImage,
+    pub expression: Expression,
+    pub landmarks: &'a Landmarks68,
+}
+
 /// Lays out `samples` in a grid of `columns` tiles, each image enlarged `scale` times, with a
 /// class-coloured bar above every tile and the landmarks drawn as dots.
 pub fn contact_sheet(samples: &[SynthSample], columns: usize, scale: u32) -> RgbImage {
+    let tiles: Vec<SheetTile> = samples
+        .iter()
+        .map(|s| SheetTile {
+            image: &s.image,
+            expression: s.expression,
+            landmarks: &s.landmarks,
+        })
+        .collect();
+    contact_sheet_of_tiles(&tiles, columns, scale)
+}
+
+/// The contact sheet of any faces with landmarks (SynthFER samples, a prepared cache).
+pub fn contact_sheet_of_tiles(samples: &[SheetTile], columns: usize, scale: u32) -> RgbImage {
     let columns = columns.max(1);
     let scale = scale.max(1);
     let side = samples

@@ -14,7 +14,7 @@
 //! - `generator`: subjects x images in parallel, one random stream per subject and per image;
 //! - `image_folder_writer`, `contact_sheet`: the on-disk form used by `cargo xtask synth`.
 
-mod contact_sheet;
+pub(crate) mod contact_sheet;
 mod expression_model;
 mod face_geometry;
 mod generator;

@@ -7,6 +7,7 @@
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
+use super::cache_contact_sheet::write_cache_contact_sheet;
 use super::{PrepareConfig, PrepareFailure, PrepareReport, PreparedSample, PREPARED_SAMPLES_CSV};
 use crate::error::{DataError, Result};
 use crate::face::align::{align_face, AlignmentPoints, AlignmentTemplate};
@@ -359,6 +360,16 @@ impl FacePipeline<'_> {
             seconds: start.elapsed().as_secs_f64(),
         };
         write_cache_files(manifest, &samples, &report, &staging, out_dir)?;
+        if !samples.is_empty() {
+            // Seed 1: the same faces every time the same cache is prepared.
+            write_cache_contact_sheet(
+                &samples,
+                &staging,
+                16,
+                1,
+                &staging.join("contact_sheet.png"),
+            )?;
+        }
         replace_dir(&staging, out_dir)?;
         Ok(report)
     }

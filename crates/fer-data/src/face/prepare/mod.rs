@@ -3,6 +3,7 @@
 //! report). Stages: detect -> calibrate the fallback box -> 68 landmarks -> alignment template
 //! -> align and write.
 
+pub mod cache_contact_sheet;
 pub mod face_pipeline;
 pub mod prepare_config;
 pub mod prepare_report;

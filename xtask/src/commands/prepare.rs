@@ -1,0 +1,131 @@
+//! `cargo xtask prepare <dataset>`: the face pipeline of paper 4.3 over a dataset, written as a
+//! prepared cache that the trainer reads.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use fer_data::face::prepare::prepare_config::LandmarkSource;
+use fer_data::face::prepare::{FacePipeline, PrepareConfig};
+use fer_data::{DatasetFormat, Record};
+use std::path::PathBuf;
+
+use crate::commands::train::load_manifest;
+use crate::face_tools::{self, StageBars};
+use crate::{face_models, workspace};
+
+/// Detect faces (MTCNN), predict 68 landmarks (dlib's shape predictor), align each face by its
+/// eye and mouth centres onto the training mean (paper 4.3) and write a prepared cache:
+/// prepared/<dataset>/ with images/, samples.csv (label, subject, split, source, fallback flag,
+/// box, 68 points), failures.csv, prepare.json and manifest.yaml. Train on it with
+/// `cargo xtask train --dataset prepared/<dataset>/manifest.yaml`.
+#[derive(Args, Debug)]
+pub struct PrepareArgs {
+    /// Dataset manifest: a name in data-manifests/ (ckplus48, fer2013, sfew2, ...) or a YAML path.
+    pub dataset: String,
+    /// Dataset root, replacing the manifest's (and its environment variable).
+    #[arg(long)]
+    pub data_root: Option<PathBuf>,
+    /// Output folder (default: prepared/<dataset> in the workspace, or $FER_PREPARED/<dataset>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Side of the aligned faces (paper 4.2: 100).
+    #[arg(long, default_value_t = 100)]
+    pub size: u32,
+    /// Images per detector batch.
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// Model folder (default: FER_MODELS, else models/; fill it with `cargo xtask fetch-models`).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    /// Use the dataset's own landmarks where it has them (CK+ Landmarks/, a landmark CSV).
+    #[arg(long)]
+    pub dataset_landmarks: bool,
+    /// Prepare only the first N records (a quick look before the full run).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// Where `prepare` writes a dataset's cache by default.
+pub fn default_cache_dir(name: &str) -> PathBuf {
+    let base = std::env::var_os("FER_PREPARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace::root().join("prepared"));
+    base.join(name)
+}
+
+/// Whether the layout holds pre-cropped faces, where a missed detection gets the fallback box.
+fn is_pre_cropped(format: &DatasetFormat) -> bool {
+    !matches!(
+        format,
+        DatasetFormat::Sfew2 | DatasetFormat::CkplusOriginal | DatasetFormat::OuluCasia
+    )
+}
+
+pub fn run(args: PrepareArgs) -> Result<()> {
+    let manifest = load_manifest(&args.dataset)?;
+    let root = args
+        .data_root
+        .clone()
+        .or_else(|| workspace::resolve(manifest.resolved_root()));
+    let models = face_models::models_dir(args.models.as_deref());
+    let detector = face_tools::load_detector(&models)?;
+    let predictor = face_tools::load_predictor(&models)?;
+
+    let mut records: Vec<Record> = fer_data::formats::import_records(&manifest, root.as_deref())?;
+    if let Some(n) = args.limit {
+        records.truncate(n);
+    }
+    let base = if is_pre_cropped(&manifest.format) {
+        PrepareConfig::paper()
+    } else {
+        PrepareConfig::raw_frames()
+    };
+    let config = PrepareConfig {
+        size: args.size,
+        batch_size: args.batch,
+        landmark_source: if args.dataset_landmarks {
+            LandmarkSource::DatasetElsePredict
+        } else {
+            LandmarkSource::Predict
+        },
+        ..base
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_cache_dir(&manifest.name));
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    println!(
+        "preparing {} ({} records, {} layout) -> {}",
+        manifest.name,
+        records.len(),
+        manifest.format.name(),
+        out.display()
+    );
+    let loader = fer_data::formats::record_image_loader(&manifest, root.as_deref())?;
+    let pipeline = FacePipeline {
+        detector: &detector,
+        predictor: &predictor,
+        config,
+    };
+    let bars = StageBars::new();
+    let report = pipeline.run(&manifest, &records, &*loader, &out, &|s, d, t| {
+        bars.update(s, d, t)
+    })?;
+    bars.finish();
+    println!("{}", report.summary());
+    for f in report.failures.iter().take(10) {
+        println!("  skipped {}: {}", f.path.as_deref().unwrap_or(&f.id), f.reason);
+    }
+    if report.failures.len() > 10 {
+        println!("  ... {} more in failures.csv", report.failures.len() - 10);
+    }
+    println!(
+        "cache: {} (train on it with `cargo xtask train --dataset {}`)",
+        out.display(),
+        out.join("manifest.yaml").display()
+    );
+    Ok(())
+}
