@@ -1,12 +1,14 @@
 //! The availability check that runs before any run starts: is the dataset a manifest describes
 //! (paper 4.1: RAF-DB, SFEW 2.0, CK+, Oulu-CASIA; also FER2013 and image folders) on this
-//! machine, where, and in the layout its importer expects? It fails in seconds with a message
+//! machine, where, and in the layout its importer expects (the entries each `formats::*`
+//! importer needs)? It fails in seconds with a message
 //! saying how to obtain the data and where to put it, instead of failing deep inside an import
 //! or, worse, after a run directory has been made.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{DataError, DatasetMissingInfo, Result};
+use crate::formats::fer2013_csv;
 use crate::formats::image_folder::{class_folder_list, class_of_folder, sorted_subfolders};
 use crate::formats::image_folder_splits::split_folders;
 use crate::manifest::{DatasetFormat, Manifest};
@@ -17,7 +19,7 @@ enum Entry {
     File(&'static str),
 }
 
-/// The key entries of the layouts whose importer comes with the face pipeline: enough to tell
+/// The key entries of the native layouts (RAF-DB, SFEW 2.0, CK+, Oulu-CASIA): enough to tell
 /// a wrong folder (or a half-extracted archive) from the right one.
 fn key_entries(format: &DatasetFormat) -> &'static [Entry] {
     match format {
@@ -30,9 +32,11 @@ fn key_entries(format: &DatasetFormat) -> &'static [Entry] {
         DatasetFormat::CkplusOriginal => &[Entry::Dir("cohn-kanade-images"), Entry::Dir("Emotion")],
         DatasetFormat::OuluCasia => &[Entry::Dir("VL/Strong")],
         DatasetFormat::Prepared => &[Entry::File("samples.csv"), Entry::Dir("images")],
+        // Checked by their own rules in `check_available`.
         DatasetFormat::Synthetic
         | DatasetFormat::ImageFolder
-        | DatasetFormat::ImageFolderSplits => &[],
+        | DatasetFormat::ImageFolderSplits
+        | DatasetFormat::Fer2013Csv => &[],
     }
 }
 
@@ -81,7 +85,9 @@ impl Manifest {
     /// do the key entries of its layout (a class folder for `image_folder`; the three split
     /// folders, each with a class folder, for `image_folder_splits`; the label list and
     /// `Image/aligned` for RAF-DB; `Train`/`Val` for SFEW 2.0; `cohn-kanade-images` and
-    /// `Emotion` for CK+; `VL/Strong` for Oulu-CASIA; the landmark CSV when one is named).
+    /// `Emotion` for CK+; `VL/Strong` for Oulu-CASIA; for the FER2013 CSV, the root is the CSV
+    /// file or a folder holding `fer2013.csv`; the landmark CSV or OpenFace folder when one is
+    /// named).
     ///
     /// Returns the resolved root, or `None` for SynthFER (rendered in memory, always there).
     /// The error (`DataError::DatasetMissing`) names the manifest, the path looked in, the
@@ -104,6 +110,22 @@ impl Manifest {
                 obtain: self.obtain.clone(),
             })));
         };
+        if self.format == DatasetFormat::Fer2013Csv {
+            // The root may name the CSV itself.
+            let csv = fer2013_csv::csv_path(&root);
+            if !csv.is_file() {
+                let what = if root.is_dir() {
+                    format!("no file {} in the folder", fer2013_csv::CSV_NAME)
+                } else {
+                    format!(
+                        "neither the CSV file nor a folder holding {} exists",
+                        fer2013_csv::CSV_NAME
+                    )
+                };
+                return Err(missing(self, &root, what));
+            }
+            return Ok(Some(root));
+        }
         if !root.is_dir() {
             return Err(missing(self, &root, "the folder does not exist"));
         }
@@ -151,6 +173,18 @@ impl Manifest {
                     &root,
                     format!(
                         "no landmark file {} (named by `landmarks_csv`)",
+                        rel.display()
+                    ),
+                ));
+            }
+        }
+        if let Some(rel) = &self.landmarks_openface_dir {
+            if !root.join(rel).is_dir() {
+                return Err(missing(
+                    self,
+                    &root,
+                    format!(
+                        "no OpenFace folder {} (named by `landmarks_openface_dir`)",
                         rel.display()
                     ),
                 ));

@@ -35,9 +35,12 @@ pub enum DataError {
     /// elsewhere and how to obtain the dataset. Boxed: it is the largest variant by far.
     #[error("{0}")]
     DatasetMissing(Box<DatasetMissingInfo>),
-    /// A layout the manifests can describe but whose importer is not written yet.
-    #[error("dataset '{name}' ({}) at {}: the importer for the `{layout}` layout is not implemented yet; the face-pipeline issue adds it, so this dataset cannot be loaded until then", manifest_label(manifest.as_deref()), root.display())]
-    ImporterNotImplemented {
+    /// A layout of raw frames (SFEW 2.0, CK+ original, Oulu-CASIA) that needs face detection
+    /// and alignment (paper 4.2) before a model can train on it: `FaceDataset::load` refuses it
+    /// and names the command that prepares it. `formats::import_records` still imports the raw
+    /// records, for that command.
+    #[error("dataset '{name}' ({}) at {}: the `{layout}` layout holds raw frames that need face detection and alignment (paper 4.2) before training; prepare it first with `cargo xtask prepare {name}`", manifest_label(manifest.as_deref()), root.display())]
+    NeedsPreparation {
         manifest: Option<PathBuf>,
         name: String,
         layout: &'static str,

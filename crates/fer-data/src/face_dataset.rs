@@ -1,5 +1,6 @@
 //! A dataset decoded into memory at the model's input size: grayscale pixels, label index,
-//! subject and landmarks (in the pixel-index coordinates of the resized image).
+//! subject and landmarks (in the pixel-index coordinates of the resized image). Images that do
+//! not decode are skipped and listed (`FaceDataset::skipped`), never ending the load.
 
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use crate::augment::GrayF32;
 use crate::error::{DataError, Result};
 use crate::manifest::{DatasetFormat, Manifest};
 use crate::record::{Record, SplitHint};
+use crate::skipped_image::SkippedImage;
 use crate::synthetic::{self, SynthSample};
 use crate::{Expression, Landmarks68};
 
@@ -31,6 +33,8 @@ pub struct FaceDataset {
     pub classes: Vec<Expression>,
     pub size: usize,
     pub samples: Vec<FaceSample>,
+    /// Images the importer listed that could not be decoded, in record order.
+    pub skipped: Vec<SkippedImage>,
 }
 
 /// Maps pixel-index coordinates from an image of side `from` to one of side `to`
@@ -54,12 +58,51 @@ fn to_size(img: image::GrayImage, size: u32) -> image::GrayImage {
     }
 }
 
+/// One decoded sample: `img` resized to `size`, the landmarks moved with the pixels, the
+/// label looked up in `classes`.
+fn sample_of(
+    r: &Record,
+    img: image::GrayImage,
+    size: u32,
+    classes: &[Expression],
+) -> Result<FaceSample> {
+    let from = (img.width(), img.height());
+    let img = to_size(img, size);
+    let label = classes
+        .iter()
+        .position(|c| *c == r.expression)
+        .ok_or_else(|| {
+            let origin = r
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| r.id.clone());
+            DataError::Config(format!(
+                "{origin}: expression '{}' is not in the class list",
+                r.expression
+            ))
+        })?;
+    Ok(FaceSample {
+        id: r.id.clone(),
+        subject: r.subject.clone(),
+        expression: r.expression,
+        label,
+        split_hint: r.split_hint,
+        image: GrayF32::from_gray(&img),
+        landmarks: r
+            .landmarks
+            .map(|l| rescale_landmarks(&l, from, (size, size))),
+    })
+}
+
 impl FaceDataset {
     /// Loads the dataset a manifest describes at `size` x `size` pixels. `root` overrides the
     /// manifest's root (the `--data-root` flag). SynthFER is rendered with the manifest's
     /// settings at `size`, with `seed` replacing the manifest's seed when given. Data on disk
-    /// passes `Manifest::check_available` first, so a missing copy fails with its message;
-    /// layouts without an importer yet fail with `DataError::ImporterNotImplemented`.
+    /// passes `Manifest::check_available` first, so a missing copy fails with its message.
+    /// Image folders, RAF-DB basic (aligned by its authors) and the FER2013 CSV load directly;
+    /// the raw-frame layouts (SFEW 2.0, CK+ original, Oulu-CASIA) fail with
+    /// `DataError::NeedsPreparation`, which names `cargo xtask prepare <name>`.
     pub fn load(
         manifest: &Manifest,
         root: Option<&Path>,
@@ -83,28 +126,24 @@ impl FaceDataset {
             }
             DatasetFormat::ImageFolder
             | DatasetFormat::ImageFolderSplits
+            | DatasetFormat::RafDbBasic
             | DatasetFormat::Prepared => {
                 let root = Self::available_root(manifest, root)?;
-                let records = match manifest.format {
-                    DatasetFormat::ImageFolder => {
-                        crate::formats::image_folder::import(&root, manifest)?
-                    }
-                    DatasetFormat::Prepared => {
-                        crate::formats::prepared_cache::import(&root, manifest)?
-                    }
-                    _ => crate::formats::image_folder_splits::import(&root, manifest)?,
-                };
+                let records = crate::formats::import_from(&root, manifest)?;
                 Self::from_records(&manifest.name, &manifest.classes, &records, size)
             }
-            // Their manifests describe the native layouts, but the importers come with the
-            // face pipeline (detection and alignment, paper 4.2). Refuse plainly rather than
-            // guess at a layout; a missing copy still gets the availability message first.
-            DatasetFormat::RafDbBasic
-            | DatasetFormat::Sfew2
-            | DatasetFormat::CkplusOriginal
-            | DatasetFormat::OuluCasia => {
+            DatasetFormat::Fer2013Csv => {
                 let root = Self::available_root(manifest, root)?;
-                Err(DataError::ImporterNotImplemented {
+                let csv = crate::formats::fer2013_csv::csv_path(&root);
+                let rows = crate::formats::fer2013_csv::read_rows(&csv, manifest)?;
+                Self::from_images(&manifest.name, &manifest.classes, rows, size)
+            }
+            // Raw video frames: the model's input is an aligned face (paper 4.2), which only the
+            // prepare step (detection, landmarks, alignment) makes. A missing copy still gets
+            // the availability message first.
+            DatasetFormat::Sfew2 | DatasetFormat::CkplusOriginal | DatasetFormat::OuluCasia => {
+                let root = Self::available_root(manifest, root)?;
+                Err(DataError::NeedsPreparation {
                     manifest: manifest.source.clone(),
                     name: manifest.name.clone(),
                     layout: manifest.format.name(),
@@ -163,60 +202,89 @@ impl FaceDataset {
             classes: classes.to_vec(),
             size,
             samples,
+            skipped: Vec::new(),
         })
     }
 
     /// Decodes the records' images in parallel and resizes them to `size` (landmarks follow).
-    /// An unreadable image is an error naming its file.
+    /// An image that does not decode (corrupt, truncated, not an image) is skipped and listed
+    /// in `skipped`; if every image fails, the load fails with the first one's message.
+    /// A record without an image path or with an expression outside `classes` is an error.
     pub fn from_records(
         name: &str,
         classes: &[Expression],
         records: &[Record],
         size: u32,
     ) -> Result<Self> {
-        let samples = records
+        let decoded = records
             .par_iter()
             .map(|r| {
                 let path = r.path.as_ref().ok_or_else(|| {
                     DataError::Config(format!("record {} has no image path", r.id))
                 })?;
-                let img = image::open(path)
-                    .map_err(|e| DataError::Image {
+                match image::open(path) {
+                    Ok(img) => sample_of(r, img.into_luma8(), size, classes).map(Ok),
+                    Err(e) => Ok(Err(SkippedImage {
+                        id: r.id.clone(),
                         path: path.clone(),
-                        message: e.to_string(),
-                    })?
-                    .into_luma8();
-                let from = (img.width(), img.height());
-                let img = to_size(img, size);
-                let label = classes
-                    .iter()
-                    .position(|c| *c == r.expression)
-                    .ok_or_else(|| {
-                        DataError::Config(format!(
-                            "{}: expression '{}' is not in the class list",
-                            path.display(),
-                            r.expression
-                        ))
-                    })?;
-                Ok(FaceSample {
-                    id: r.id.clone(),
-                    subject: r.subject.clone(),
-                    expression: r.expression,
-                    label,
-                    split_hint: r.split_hint,
-                    image: GrayF32::from_gray(&img),
-                    landmarks: r
-                        .landmarks
-                        .map(|l| rescale_landmarks(&l, from, (size, size))),
-                })
+                        reason: e.to_string(),
+                    })),
+                }
             })
+            .collect::<Result<Vec<_>>>()?;
+        let mut samples = Vec::with_capacity(decoded.len());
+        let mut skipped = Vec::new();
+        for d in decoded {
+            match d {
+                Ok(s) => samples.push(s),
+                Err(s) => skipped.push(s),
+            }
+        }
+        if samples.is_empty() {
+            if let Some(first) = skipped.first() {
+                return Err(DataError::Image {
+                    path: first.path.clone(),
+                    message: format!(
+                        "{} (none of the {} images of '{name}' could be decoded)",
+                        first.reason,
+                        skipped.len()
+                    ),
+                });
+            }
+        }
+        Ok(Self {
+            name: name.to_string(),
+            classes: classes.to_vec(),
+            size: size as usize,
+            samples,
+            skipped,
+        })
+    }
+
+    /// Builds the dataset from images already in memory (the FER2013 CSV's rows), resized to
+    /// `size` as `from_records` does; the records' `path` is not read.
+    pub fn from_images(
+        name: &str,
+        classes: &[Expression],
+        rows: Vec<(Record, image::GrayImage)>,
+        size: u32,
+    ) -> Result<Self> {
+        let samples = rows
+            .into_par_iter()
+            .map(|(r, img)| sample_of(&r, img, size, classes))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             name: name.to_string(),
             classes: classes.to_vec(),
             size: size as usize,
             samples,
+            skipped: Vec::new(),
         })
+    }
+
+    /// Images that were listed but could not be decoded, with the reason.
+    pub fn skipped(&self) -> &[SkippedImage] {
+        &self.skipped
     }
 
     pub fn len(&self) -> usize {

@@ -16,6 +16,7 @@ pub mod landmarks;
 pub mod manifest;
 pub mod protocol;
 pub mod record;
+pub mod skipped_image;
 pub mod synthetic;
 pub mod transfer;
 
@@ -28,4 +29,5 @@ pub use landmarks::{Landmarks68, MIRROR_68, NUM_LANDMARKS};
 pub use manifest::{DatasetFormat, Manifest};
 pub use protocol::{ProtocolSpec, Split};
 pub use record::{Record, SplitHint};
+pub use skipped_image::SkippedImage;
 pub use transfer::transfer_dataset;

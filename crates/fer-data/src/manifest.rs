@@ -24,20 +24,23 @@ pub enum DatasetFormat {
     ImageFolderSplits,
     /// RAF-DB basic: `EmoLabel/list_patition_label.txt` (1-based labels) and
     /// `Image/aligned/*_aligned.jpg`; the `train_`/`test_` prefixes give the official split.
-    /// Importer: not yet (the face-pipeline issue).
+    /// The faces are aligned to 100x100 by the authors, so it loads directly.
     RafDbBasic,
-    /// SFEW 2.0: `Train/<Class>/` and `Val/<Class>/` (the paper tests on Val).
-    /// Importer: not yet (the face-pipeline issue).
+    /// SFEW 2.0: `Train/<Class>/` and `Val/<Class>/` (the paper tests on Val). Raw movie
+    /// frames: `cargo xtask prepare` detects and aligns them before training.
     Sfew2,
     /// CK+ as distributed: `cohn-kanade-images/`, `Emotion/`, optional `Landmarks/`; the last
-    /// three frames of each emotion-labelled sequence. Importer: not yet (the face-pipeline issue).
+    /// three frames of each emotion-labelled sequence. Raw frames: prepared before training.
     CkplusOriginal,
     /// Oulu-CASIA: `VL/Strong/Pxxx/<Expression>/`, the last three frames of each sequence.
-    /// Importer: not yet (the face-pipeline issue).
+    /// Raw frames: prepared before training.
     OuluCasia,
     /// A prepared cache written by `cargo xtask prepare` (the face pipeline, paper 4.3):
     /// `samples.csv` (label, subject, split, 68 landmarks) and aligned PNGs under `images/`.
     Prepared,
+    /// FER2013 as its one CSV (`emotion,pixels,Usage`, 48x48 gray pixels in the text); the
+    /// root is the folder that holds `fer2013.csv` or the CSV file itself.
+    Fer2013Csv,
 }
 
 impl DatasetFormat {
@@ -52,6 +55,7 @@ impl DatasetFormat {
             DatasetFormat::CkplusOriginal => "ckplus_original",
             DatasetFormat::OuluCasia => "oulu_casia",
             DatasetFormat::Prepared => "prepared",
+            DatasetFormat::Fer2013Csv => "fer2013_csv",
         }
     }
 
@@ -60,14 +64,19 @@ impl DatasetFormat {
         !matches!(self, DatasetFormat::Synthetic)
     }
 
-    /// Whether `FaceDataset::load` can import this layout yet.
+    /// Whether `formats` has an importer for this layout (every layout has one now; the
+    /// raw-frame layouts still need `needs_preparation` before `FaceDataset::load` takes them).
     pub fn has_importer(&self) -> bool {
+        true
+    }
+
+    /// Whether the layout holds raw frames that need face detection and alignment (paper 4.2,
+    /// `cargo xtask prepare`) before training: `FaceDataset::load` refuses these, while
+    /// `formats::import_records` imports their records for the prepare step.
+    pub fn needs_preparation(&self) -> bool {
         matches!(
             self,
-            DatasetFormat::Synthetic
-                | DatasetFormat::ImageFolder
-                | DatasetFormat::ImageFolderSplits
-                | DatasetFormat::Prepared
+            DatasetFormat::Sfew2 | DatasetFormat::CkplusOriginal | DatasetFormat::OuluCasia
         )
     }
 
@@ -75,7 +84,7 @@ impl DatasetFormat {
     fn needs_label_map(&self) -> bool {
         matches!(
             self,
-            DatasetFormat::RafDbBasic | DatasetFormat::CkplusOriginal
+            DatasetFormat::RafDbBasic | DatasetFormat::CkplusOriginal | DatasetFormat::Fer2013Csv
         )
     }
 }
@@ -112,6 +121,12 @@ pub struct Manifest {
     /// Landmark CSV relative to the root: columns `image`, optional `success`, `x_0..x_67`, `y_0..y_67`.
     #[serde(default)]
     pub landmarks_csv: Option<PathBuf>,
+    /// Folder, relative to the root, of per-image OpenFace 2.0 `FaceLandmarkImg` CSVs (the
+    /// paper's FLD labels, paper 4.2): the landmarks of `<id>` are read from
+    /// `<folder>/<id without extension>.csv` or else `<folder>/<image stem>.csv`. Used by the
+    /// importers of image files; exclusive with `landmarks_csv`.
+    #[serde(default)]
+    pub landmarks_openface_dir: Option<PathBuf>,
     /// Side of the square images as stored; for layouts that the face pipeline detects and
     /// aligns (SFEW 2.0, CK+, Oulu-CASIA), the side of the aligned faces (paper 4.2: 100).
     pub image_size: u32,
@@ -168,6 +183,20 @@ impl Manifest {
         }
         if self.format.is_on_disk() && self.root.is_none() && self.root_env.is_none() {
             return Err(err(format!("format {kind} needs `root` or `root_env`")));
+        }
+        if self.landmarks_csv.is_some() && self.landmarks_openface_dir.is_some() {
+            return Err(err(
+                "`landmarks_csv` and `landmarks_openface_dir` both name the landmarks; keep one"
+                    .into(),
+            ));
+        }
+        // FER2013's CSV rows have no image file, so nothing could name their landmarks.
+        if self.format == DatasetFormat::Fer2013Csv
+            && (self.landmarks_csv.is_some() || self.landmarks_openface_dir.is_some())
+        {
+            return Err(err(format!(
+                "format {kind} has no image files to attach landmarks to; drop `landmarks_csv` / `landmarks_openface_dir`"
+            )));
         }
         if self.format.needs_label_map() && self.label_map.is_empty() {
             return Err(err(format!(

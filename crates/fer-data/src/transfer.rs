@@ -105,6 +105,12 @@ pub fn transfer_dataset(
             classes: classes.to_vec(),
             size: source.size,
             samples,
+            skipped: source
+                .skipped
+                .iter()
+                .chain(&target.skipped)
+                .cloned()
+                .collect(),
         },
         Split {
             name: "transfer".into(),

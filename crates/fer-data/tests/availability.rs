@@ -1,7 +1,7 @@
 //! The availability check run before any run starts (`Manifest::check_available`): missing
 //! roots and missing key entries name the manifest, the path looked in, the environment
-//! variable and flag that move it, and how to obtain the data; layouts whose importer comes
-//! with the face pipeline say so when their data is present.
+//! variable and flag that move it, and how to obtain the data; raw-frame layouts (SFEW 2.0,
+//! CK+, Oulu-CASIA) that are present say they must be prepared first.
 
 use anyhow::Result;
 use fer_data::{DataError, FaceDataset, Manifest};
@@ -183,9 +183,10 @@ fn synthfer_is_always_available() -> Result<()> {
 }
 
 /// The native layouts of the datasets that are not on this machine: a missing key entry is
-/// named; a complete layout passes the check but loading says the importer comes later.
+/// named; a complete layout passes the check; loading raw frames says to prepare them first,
+/// and RAF-DB (loaded directly) names its empty label list.
 #[test]
-fn native_layouts_check_key_entries_and_refuse_to_load_for_now() -> Result<()> {
+fn native_layouts_check_key_entries_and_raw_frames_need_preparation() -> Result<()> {
     let dir = fixture_dir("native");
     let cases: [(&str, &str, &[&str], &[&str]); 4] = [
         (
@@ -238,18 +239,20 @@ fn native_layouts_check_key_entries_and_refuse_to_load_for_now() -> Result<()> {
             Some(root.clone()),
             "{name}"
         );
-        let err = FaceDataset::load(&m, Some(&root), 100, None).expect_err("no importer yet");
-        assert!(
-            matches!(err, DataError::ImporterNotImplemented { .. }),
-            "{err:?}"
-        );
+        let err = FaceDataset::load(&m, Some(&root), 100, None).expect_err("not loadable");
         let msg = err.to_string();
-        assert!(
-            msg.contains("not implemented yet")
-                && msg.contains("face-pipeline issue")
-                && msg.contains(m.format.name()),
-            "{msg}"
-        );
+        if name == "raf-db" {
+            // Loaded directly: the empty label list is named.
+            assert!(msg.contains("list_patition_label.txt"), "{msg}");
+        } else {
+            assert!(matches!(err, DataError::NeedsPreparation { .. }), "{err:?}");
+            assert!(
+                msg.contains(&format!("cargo xtask prepare {name}"))
+                    && msg.contains(m.format.name())
+                    && msg.contains(&root.display().to_string()),
+                "{msg}"
+            );
+        }
     }
     // RAF-DB names the label file when only the image folder is there.
     let root = dir.join("raf-only-images");

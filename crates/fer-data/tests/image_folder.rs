@@ -85,7 +85,7 @@ fn imports_classes_subjects_and_landmarks() -> Result<()> {
 }
 
 #[test]
-fn unreadable_image_and_missing_folder_name_the_path() -> Result<()> {
+fn unreadable_image_is_skipped_and_missing_folder_named() -> Result<()> {
     let root = fixture_dir("bad");
     write_png(&root.join("anger/S001_001_1.png"), 8, 8, 1);
     std::fs::write(root.join("anger/S002_001_1.png"), b"this is not a png")?;
@@ -95,8 +95,15 @@ fn unreadable_image_and_missing_folder_name_the_path() -> Result<()> {
     )?;
     let m = manifest(&root);
     let records = image_folder::import(&root, &m)?;
-    let err = FaceDataset::from_records("bad", &m.classes, &records, 48)
-        .expect_err("corrupt image")
+    assert_eq!(records.len(), 2, "both files are listed");
+    // The corrupt file is skipped and named, the good one decodes.
+    let data = FaceDataset::from_records("bad", &m.classes, &records, 48)?;
+    assert_eq!(data.len(), 1);
+    assert_eq!(data.skipped().len(), 1);
+    assert!(data.skipped()[0].path.ends_with("anger/S002_001_1.png"));
+    // With no decodable image at all, the load fails naming one.
+    let err = FaceDataset::from_records("bad", &m.classes, &records[1..], 48)
+        .expect_err("nothing decodes")
         .to_string();
     assert!(err.contains("S002_001_1.png"), "{err}");
 

@@ -139,14 +139,19 @@ fn a_wrong_count_or_two_folders_for_one_split_is_an_error() -> Result<()> {
 }
 
 #[test]
-fn an_unreadable_image_names_its_file() -> Result<()> {
+fn an_unreadable_image_is_skipped_and_named() -> Result<()> {
     let root = fixture_dir("corrupt");
     fer_tree(&root, "validation", "test");
     std::fs::write(root.join("test/fear/PrivateTest_8.png"), b"not a png")?;
-    let e = FaceDataset::load(&manifest(&root, None), None, 48, None)
-        .expect_err("corrupt")
-        .to_string();
-    assert!(e.contains("PrivateTest_8.png"), "{e}");
+    let data = FaceDataset::load(&manifest(&root, None), None, 48, None)?;
+    assert_eq!(data.len(), 7);
+    assert_eq!(data.skipped().len(), 1);
+    assert_eq!(data.skipped()[0].id, "test/fear/PrivateTest_8.png");
+    assert!(
+        data.skipped()[0].to_string().contains("PrivateTest_8.png"),
+        "{}",
+        data.skipped()[0]
+    );
     std::fs::remove_dir_all(&root)?;
     Ok(())
 }

@@ -1,18 +1,20 @@
 //! Generic image-folder importer: one sub-folder per class (named by an expression or by the
 //! manifest's label map), the subject parsed from each file name by the manifest's regex (or,
-//! without one, the file stem), and landmarks from an optional landmark CSV. CK+48 and SynthFER's written form use this layout;
-//! `image_folder_splits` (FER2013) reuses it below each split folder.
+//! without one, the file stem), and landmarks from an optional landmark CSV or folder of
+//! OpenFace CSVs. CK+48 and SynthFER's written form use this layout; `image_folder_splits`
+//! (FER2013) and `sfew2` reuse it below each split folder, and every folder importer ends with
+//! `finish` (landmarks, expected count).
 
 use std::path::{Path, PathBuf};
 
 use crate::availability::missing;
 use crate::error::{DataError, Result};
+use crate::formats::image_files::{sorted_image_files, stem_of};
 use crate::formats::landmark_csv::read_landmark_csv;
+use crate::formats::openface_landmarks_dir::attach_openface_landmarks;
 use crate::manifest::Manifest;
 use crate::record::{Record, SplitHint};
 use crate::Expression;
-
-const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "tiff"];
 
 /// Imports every image under `root/<class>/` in a stable (sorted) order.
 pub fn import(root: &Path, manifest: &Manifest) -> Result<Vec<Record>> {
@@ -98,28 +100,14 @@ pub(crate) fn import_class_folders(
         let Some(expression) = class_of_folder(manifest, &folder) else {
             continue;
         };
-        let mut files: Vec<_> = std::fs::read_dir(&folder_path)
-            .map_err(|e| DataError::io(&folder_path, e))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| {
-                p.extension()
-                    .and_then(|x| x.to_str())
-                    .is_some_and(|x| IMAGE_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
-            })
-            .collect();
-        files.sort();
-        for path in files {
+        for path in sorted_image_files(&folder_path)? {
             let id = format!(
                 "{id_prefix}{folder}/{}",
                 path.file_name()
                     .map(|f| f.to_string_lossy())
                     .unwrap_or_default()
             );
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
+            let stem = stem_of(&path);
             let subject = match subject_re {
                 Some(re) => {
                     let caps = re.captures(&stem).ok_or_else(|| DataError::Manifest {
@@ -154,7 +142,8 @@ pub(crate) fn import_class_folders(
     Ok(records)
 }
 
-/// Attaches landmarks from the manifest's landmark CSV and checks the expected count.
+/// Attaches landmarks from the manifest's landmark CSV or OpenFace folder (either, when named,
+/// is the landmark source: records it has nothing for get none) and checks the expected count.
 pub(crate) fn finish(
     root: &Path,
     manifest: &Manifest,
@@ -166,6 +155,9 @@ pub(crate) fn finish(
         for r in records.iter_mut() {
             r.landmarks = map.get(&r.id).copied().flatten();
         }
+    }
+    if let Some(rel) = &manifest.landmarks_openface_dir {
+        attach_openface_landmarks(&root.join(rel), &mut records)?;
     }
     if let Some(n) = manifest.expected_count {
         if n != records.len() {
