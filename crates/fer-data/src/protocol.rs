@@ -22,7 +22,9 @@ pub enum ProtocolSpec {
         val_fraction: f64,
         test_fraction: f64,
     },
-    /// The dataset's own split (its records carry split hints).
+    /// The dataset's own split (its records carry split hints). Datasets without a validation
+    /// part (RAF-DB, SFEW 2.0) get one from their training part: a seeded
+    /// `OFFICIAL_VALIDATION_FRACTION` of the training subjects, never from the test part.
     Official,
 }
 
@@ -55,7 +57,7 @@ impl ProtocolSpec {
                 test_fraction,
                 seed,
             )?]),
-            ProtocolSpec::Official => Ok(vec![official_split(hints)?]),
+            ProtocolSpec::Official => Ok(vec![official_split(subjects, hints, seed)?]),
         }
     }
 }
@@ -169,9 +171,18 @@ pub fn subject_holdout(
     Ok(split)
 }
 
-/// The dataset's own split. Without a validation part, none is invented here: the caller must
-/// choose one from the training part (never from the test part).
-pub fn official_split(hints: &[Option<SplitHint>]) -> Result<Split> {
+/// Share of the training subjects held out for validation (early stopping, model selection)
+/// when a dataset's official split has no validation part. The paper does not say how it
+/// validated on RAF-DB and SFEW 2.0; selecting on the test part is what we must not do.
+pub const OFFICIAL_VALIDATION_FRACTION: f64 = 0.1;
+
+/// The dataset's own split. Without a validation part, a seeded, subject-exclusive
+/// `OFFICIAL_VALIDATION_FRACTION` of the training subjects becomes the validation part.
+pub fn official_split(
+    subjects: &[String],
+    hints: &[Option<SplitHint>],
+    seed: u64,
+) -> Result<Split> {
     let mut split = Split {
         name: "official".into(),
         train: vec![],
@@ -190,9 +201,17 @@ pub fn official_split(hints: &[Option<SplitHint>]) -> Result<Split> {
             }
         }
     }
+    if split.val.is_empty() && !split.train.is_empty() {
+        let train_subjects: Vec<String> =
+            split.train.iter().map(|&i| subjects[i].clone()).collect();
+        let held = subject_holdout(&train_subjects, OFFICIAL_VALIDATION_FRACTION, 0.0, seed)?;
+        let train = std::mem::take(&mut split.train);
+        split.val = held.val.iter().map(|&k| train[k]).collect();
+        split.train = held.train.iter().map(|&k| train[k]).collect();
+    }
     if split.train.is_empty() || split.test.is_empty() || split.val.is_empty() {
         return Err(DataError::Config(
-            "official split needs train, validation and test samples".into(),
+            "official split needs train and test samples, and a validation part or enough training subjects to hold one out".into(),
         ));
     }
     Ok(split)
@@ -266,6 +285,38 @@ mod tests {
             assert!(s.train.iter().all(|&j| subj[j] != subj[i]));
         }
         assert!(subject_holdout(&subj, 0.6, 0.5, 3).is_err());
+    }
+
+    #[test]
+    fn official_split_without_validation_holds_out_training_subjects() {
+        // 20 training subjects with two images each, 5 test subjects.
+        let mut subjects = Vec::new();
+        let mut hints = Vec::new();
+        for s in 0..25 {
+            for _ in 0..2 {
+                subjects.push(format!("s{s}"));
+                hints.push(Some(if s < 20 {
+                    SplitHint::Train
+                } else {
+                    SplitHint::Test
+                }));
+            }
+        }
+        let split = official_split(&subjects, &hints, 7).expect("split");
+        assert_eq!(split.test, (40..50).collect::<Vec<_>>());
+        assert_eq!(split.val.len(), 4, "10 % of 20 subjects, two images each");
+        assert!(
+            split.val.iter().all(|&i| i < 40),
+            "validation never comes from test"
+        );
+        let val_subjects: std::collections::BTreeSet<_> =
+            split.val.iter().map(|&i| &subjects[i]).collect();
+        assert!(split
+            .train
+            .iter()
+            .all(|&i| !val_subjects.contains(&subjects[i])));
+        assert_eq!(split.train.len() + split.val.len(), 40);
+        assert_eq!(official_split(&subjects, &hints, 7).expect("split"), split);
     }
 
     #[test]

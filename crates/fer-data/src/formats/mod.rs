@@ -10,14 +10,17 @@ pub mod image_files;
 pub mod image_folder;
 pub mod image_folder_splits;
 pub mod landmark_csv;
-pub mod prepared_cache;
 pub mod openface_csv;
 pub mod openface_landmarks_dir;
 pub mod oulu_casia;
+pub mod prepared_cache;
 pub mod raf_db_basic;
+pub mod record_image_loader;
 pub mod sfew2;
 
 use std::path::Path;
+
+pub use record_image_loader::{record_image_loader, RecordImageLoader};
 
 use crate::error::{DataError, Result};
 use crate::manifest::{DatasetFormat, Manifest};
