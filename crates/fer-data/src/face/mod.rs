@@ -5,6 +5,7 @@
 //! Each stage is its own module with typed inputs and outputs so that it can run and be
 //! tested alone; `xtask prepare` chains them.
 
+pub mod ert;
 pub mod face_box;
 pub mod face_detection;
 
