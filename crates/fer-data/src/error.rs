@@ -46,6 +46,14 @@ pub enum DataError {
         layout: &'static str,
         root: PathBuf,
     },
+    /// A model file (e.g. dlib's serialised shape predictor) whose bytes do not decode:
+    /// names the file and the byte offset where decoding stopped.
+    #[error("{path}: byte {offset}: {message}")]
+    ModelFormat {
+        path: PathBuf,
+        offset: u64,
+        message: String,
+    },
     #[error("invalid setting: {0}")]
     Config(String),
     #[error(transparent)]

@@ -6,6 +6,7 @@
 //! tested alone; `xtask prepare` chains them.
 
 pub mod align;
+pub mod ert;
 pub mod face_box;
 pub mod face_detection;
 pub mod face_detector;
