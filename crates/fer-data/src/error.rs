@@ -43,6 +43,10 @@ pub enum DataError {
         layout: &'static str,
         root: PathBuf,
     },
+    /// A model weight file (e.g. MTCNN's `pnet.pt`) that cannot be read, lacks a tensor or
+    /// holds one of the wrong shape.
+    #[error("weight file {path}: {message}")]
+    WeightFile { path: PathBuf, message: String },
     #[error("invalid setting: {0}")]
     Config(String),
     #[error(transparent)]

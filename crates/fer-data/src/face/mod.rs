@@ -7,6 +7,7 @@
 
 pub mod face_box;
 pub mod face_detection;
+pub mod mtcnn;
 
 pub use face_box::FaceBox;
 pub use face_detection::FaceDetection;
