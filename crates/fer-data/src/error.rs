@@ -54,6 +54,10 @@ pub enum DataError {
         offset: u64,
         message: String,
     },
+    /// A model weight file (e.g. MTCNN's `pnet.pt`) that cannot be read, lacks a tensor or
+    /// holds one of the wrong shape.
+    #[error("weight file {path}: {message}")]
+    WeightFile { path: PathBuf, message: String },
     #[error("invalid setting: {0}")]
     Config(String),
     #[error(transparent)]

@@ -13,6 +13,7 @@ pub mod face_detector;
 pub mod fallback_box;
 pub mod landmark_predictor;
 pub mod prepare;
+pub mod mtcnn;
 
 pub use face_box::FaceBox;
 pub use face_detection::FaceDetection;
