@@ -3,6 +3,7 @@
 //! progress bar per pipeline stage.
 
 use anyhow::{Context, Result};
+use fer_data::face::dlib_landmarker::DlibLandmarker;
 use fer_data::face::ert::ShapePredictor;
 use fer_data::face::mtcnn::{Mtcnn, MtcnnConfig};
 use fer_data::face::prepare::PrepareStage;
@@ -20,45 +21,34 @@ pub fn load_detector(models: &Path) -> Result<Mtcnn> {
         .with_context(|| format!("cannot load MTCNN from {}", dir.display()))
 }
 
-/// dlib's 68-point shape predictor from `<models>/dlib`.
-pub fn load_predictor(models: &Path) -> Result<ShapePredictor> {
+/// The landmark stage for MTCNN boxes: dlib's 68-point predictor with the box mapping.
+pub fn load_landmarker(models: &Path) -> Result<DlibLandmarker> {
+    Ok(DlibLandmarker::for_mtcnn(load_shape_predictor(models)?)?)
+}
+
+/// dlib's 68-point shape predictor from `<models>/dlib`, as it is (for dlib-style boxes).
+pub fn load_shape_predictor(models: &Path) -> Result<ShapePredictor> {
     face_models::require_models(models)?;
     let path = models.join("dlib/shape_predictor_68_face_landmarks.dat");
     ShapePredictor::from_file(&path)
         .with_context(|| format!("cannot load the shape predictor {}", path.display()))
 }
 
-/// Image files under `dir` (recursively, sorted), as paths relative to `dir`.
+/// Image files under `dir` (recursively, sorted), as paths relative to `dir`; an error naming
+/// the folder when there are none.
 pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-        let entries =
-            std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
-        for e in entries {
-            let path = e?.path();
-            if path.is_dir() {
-                walk(root, &path, out)?;
-            } else if is_image_name(&path) {
-                out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out)?;
-    out.sort();
-    if out.is_empty() {
+    let files = fer_data::formats::image_files::image_files_below(dir)?;
+    if files.is_empty() {
         anyhow::bail!(
-            "{}: no image files (.png, .jpg, .jpeg, .bmp) in this folder or below",
-            dir.display()
+            "{}: no image files ({}) in this folder or below",
+            dir.display(),
+            fer_data::formats::image_files::IMAGE_EXTENSIONS.join(", ")
         );
     }
-    Ok(out)
-}
-
-fn is_image_name(path: &Path) -> bool {
-    path.extension()
-        .map(|e| e.to_string_lossy().to_lowercase())
-        .is_some_and(|e| matches!(e.as_str(), "png" | "jpg" | "jpeg" | "bmp"))
+    Ok(files
+        .into_iter()
+        .map(|p| p.strip_prefix(dir).map(Path::to_path_buf).unwrap_or(p))
+        .collect())
 }
 
 /// One progress bar per stage of the face pipeline, drawn on stderr.

@@ -41,6 +41,7 @@ enum Command {
     Prepare(commands::prepare::PrepareArgs),
     Annotate(commands::annotate::AnnotateArgs),
     Detect(commands::detect::DetectArgs),
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() {
@@ -61,6 +62,7 @@ fn main() {
         Command::Prepare(a) => commands::prepare::run(a),
         Command::Annotate(a) => commands::annotate::run(a),
         Command::Detect(a) => commands::detect::run(a),
+        Command::Bench(a) => commands::bench::run(a),
     };
     if let Err(e) = result {
         // One line: the error and its causes, joined.

@@ -187,7 +187,7 @@ fn prepares_a_folder_into_a_cache_the_trainer_can_load() -> Result<()> {
         assert_eq!(img.dimensions(), (40, 40));
     }
     assert!(out.join("prepare.json").is_file() && out.join("failures.csv").is_file());
-    assert!(out.join("contact_sheet.png").is_file());
+    assert!(out.join("contact_sheet.png").is_file() && out.join("contact_sheet.csv").is_file());
     assert!(!out.with_file_name("fixture.partial").exists());
 
     // The cache's manifest loads through the ordinary path, landmarks included.

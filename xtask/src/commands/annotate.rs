@@ -61,10 +61,10 @@ fn line(image: &str, face: Option<(&[String; 4], &Landmarks68, bool)>) -> String
         Some((b, l, fallback)) => {
             let mut s = format!("{image},1,{},{},{},{}", b[0], b[1], b[2], b[3]);
             for p in &l.points {
-                s.push_str(&format!(",{:.3}", p[0]));
+                s.push_str(&format!(",{}", p[0]));
             }
             for p in &l.points {
-                s.push_str(&format!(",{:.3}", p[1]));
+                s.push_str(&format!(",{}", p[1]));
             }
             s.push_str(if fallback { ",1" } else { ",0" });
             s
@@ -124,14 +124,17 @@ fn read_boxes(path: &Path) -> Result<Vec<GivenBox>> {
             None
         } else {
             let n = |k: usize| -> Result<i64> {
-                f[idx[k]].parse::<f64>().map(|v| v.round() as i64).map_err(|_| {
-                    anyhow::anyhow!(
-                        "{}:{}: '{}' is not a number",
-                        path.display(),
-                        i + 1,
-                        f[idx[k]]
-                    )
-                })
+                f[idx[k]]
+                    .parse::<f64>()
+                    .map(|v| v.round() as i64)
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "{}:{}: '{}' is not a number",
+                            path.display(),
+                            i + 1,
+                            f[idx[k]]
+                        )
+                    })
             };
             Some(DlibRect {
                 left: n(1)?,
@@ -150,10 +153,10 @@ fn read_boxes(path: &Path) -> Result<Vec<GivenBox>> {
 
 pub fn run(args: AnnotateArgs) -> Result<()> {
     let models = face_models::models_dir(args.models.as_deref());
-    let predictor = face_tools::load_predictor(&models)?;
     let mut lines = vec![header()];
     let (mut ok, mut failed) = (0usize, 0usize);
     if let Some(boxes) = &args.boxes {
+        let predictor = face_tools::load_shape_predictor(&models)?;
         let given = read_boxes(boxes)?;
         let rows: Vec<String> = given
             .par_iter()
@@ -169,7 +172,8 @@ pub fn run(args: AnnotateArgs) -> Result<()> {
                             &points.iter().map(|p| p[0]).collect::<Vec<_>>(),
                             &points.iter().map(|p| p[1]).collect::<Vec<_>>(),
                         );
-                        let b = [rect.left, rect.top, rect.right, rect.bottom].map(|v| v.to_string());
+                        let b =
+                            [rect.left, rect.top, rect.right, rect.bottom].map(|v| v.to_string());
                         match l {
                             Some(l) => line(&g.image, Some((&b, &l, false))),
                             None => line(&g.image, None),
@@ -192,6 +196,7 @@ pub fn run(args: AnnotateArgs) -> Result<()> {
         }
     } else {
         let detector = face_tools::load_detector(&models)?;
+        let predictor = face_tools::load_landmarker(&models)?;
         let images = face_tools::list_images(&args.images)?;
         // The stages take records; labels are not used by detection or landmarks.
         let records: Vec<Record> = images

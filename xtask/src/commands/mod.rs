@@ -2,6 +2,7 @@
 
 pub mod ablation;
 pub mod annotate;
+pub mod bench;
 pub mod demo;
 pub mod detect;
 pub mod fetch_models;

@@ -39,7 +39,7 @@ pub struct PrepareArgs {
     /// Use the dataset's own landmarks where it has them (CK+ Landmarks/, a landmark CSV).
     #[arg(long)]
     pub dataset_landmarks: bool,
-    /// Prepare only the first N records (a quick look before the full run).
+    /// Prepare only N evenly spaced records (a quick look before the full run).
     #[arg(long)]
     pub limit: Option<usize>,
 }
@@ -68,11 +68,14 @@ pub fn run(args: PrepareArgs) -> Result<()> {
         .or_else(|| workspace::resolve(manifest.resolved_root()));
     let models = face_models::models_dir(args.models.as_deref());
     let detector = face_tools::load_detector(&models)?;
-    let predictor = face_tools::load_predictor(&models)?;
+    let predictor = face_tools::load_landmarker(&models)?;
 
     let mut records: Vec<Record> = fer_data::formats::import_records(&manifest, root.as_deref())?;
     if let Some(n) = args.limit {
-        records.truncate(n);
+        // Evenly spaced, so a quick look still covers every class folder.
+        let len = records.len();
+        let n = n.min(len);
+        records = (0..n).map(|i| records[i * len / n].clone()).collect();
     }
     let base = if is_pre_cropped(&manifest.format) {
         PrepareConfig::paper()
@@ -117,7 +120,11 @@ pub fn run(args: PrepareArgs) -> Result<()> {
     bars.finish();
     println!("{}", report.summary());
     for f in report.failures.iter().take(10) {
-        println!("  skipped {}: {}", f.path.as_deref().unwrap_or(&f.id), f.reason);
+        println!(
+            "  skipped {}: {}",
+            f.path.as_deref().unwrap_or(&f.id),
+            f.reason
+        );
     }
     if report.failures.len() > 10 {
         println!("  ... {} more in failures.csv", report.failures.len() - 10);

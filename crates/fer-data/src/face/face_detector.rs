@@ -10,3 +10,9 @@ pub trait FaceDetector: Sync {
     /// For each image, its faces, most probable first (empty when none was found).
     fn detect_batch(&self, images: &[image::RgbImage]) -> Result<Vec<Vec<FaceDetection>>>;
 }
+
+impl FaceDetector for super::mtcnn::Mtcnn {
+    fn detect_batch(&self, images: &[image::RgbImage]) -> Result<Vec<Vec<FaceDetection>>> {
+        super::mtcnn::Mtcnn::detect_batch(self, images)
+    }
+}

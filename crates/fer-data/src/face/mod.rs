@@ -6,14 +6,16 @@
 //! tested alone; `xtask prepare` chains them.
 
 pub mod align;
+pub mod dlib_box_mapping;
+pub mod dlib_landmarker;
 pub mod ert;
 pub mod face_box;
 pub mod face_detection;
 pub mod face_detector;
 pub mod fallback_box;
 pub mod landmark_predictor;
-pub mod prepare;
 pub mod mtcnn;
+pub mod prepare;
 
 pub use face_box::FaceBox;
 pub use face_detection::FaceDetection;

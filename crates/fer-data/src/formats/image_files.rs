@@ -34,6 +34,25 @@ pub fn sorted_image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The image files in `dir` and every folder below it, sorted by path (for tools that take
+/// any folder of faces: `cargo xtask annotate`, `detect`).
+pub fn image_files_below(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).map_err(|e| DataError::io(&d, e))? {
+            let path = entry.map_err(|e| DataError::io(&d, e))?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if is_image_file(&path) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// The last `n` of the sorted frames (all of them when the sequence is shorter).
 pub fn last_frames(frames: &[PathBuf], n: usize) -> &[PathBuf] {
     &frames[frames.len().saturating_sub(n)..]

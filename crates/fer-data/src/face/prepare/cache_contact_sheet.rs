@@ -10,7 +10,9 @@ use crate::error::{DataError, Result};
 use crate::synthetic::contact_sheet::{contact_sheet_of_tiles, SheetTile};
 
 /// Draws `count` faces drawn at random (seeded) from `samples`, whose images are relative to
-/// `cache_dir`, four to a row, and saves the sheet as `out` (PNG).
+/// `cache_dir`, four to a row, and saves the sheet as `out` (PNG), with `out`.csv listing the
+/// tiles row by row (image, label, fallback flag, detector probability) so a reader can tell
+/// which faces had no detection.
 pub fn write_cache_contact_sheet(
     samples: &[PreparedSample],
     cache_dir: &Path,
@@ -46,5 +48,17 @@ pub fn write_cache_contact_sheet(
     sheet.save(out).map_err(|e| DataError::Image {
         path: out.to_path_buf(),
         message: e.to_string(),
-    })
+    })?;
+    let mut listing = String::from("tile,image,label,fallback,score\n");
+    for (k, s) in chosen.iter().enumerate() {
+        listing.push_str(&format!(
+            "{k},{},{},{},{}\n",
+            s.image,
+            s.expression,
+            u8::from(s.fallback),
+            s.score.map(|v| format!("{v:.5}")).unwrap_or_default()
+        ));
+    }
+    let list_path = out.with_extension("csv");
+    std::fs::write(&list_path, listing).map_err(|e| DataError::io(&list_path, e))
 }

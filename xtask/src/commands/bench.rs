@@ -1,0 +1,331 @@
+//! `cargo xtask bench`: speed benchmarks, run side by side in one process and written to
+//! results/bench/. Suite `face`: the landmark predictor (faces/s on one thread, CK+48 at its
+//! native 48x48) and MTCNN (images/s on 48x48 FER2013 faces, batched, all cores).
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use fer_data::face::ert::{DlibRect, ShapePredictor};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::face_models;
+use crate::face_tools;
+use crate::workspace;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchSuite {
+    /// Face pipeline: dlib-format landmark predictor and MTCNN.
+    Face,
+}
+
+/// Speed benchmarks (median of repeated passes after a warm-up), written as CSV under
+/// results/bench/. The data comes from ../shared (or FER_SHARED).
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[arg(value_enum, default_value = "face")]
+    pub suite: BenchSuite,
+    /// Model folder (default: FER_MODELS, else models/).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    /// Timed passes per measurement (the median is reported).
+    #[arg(long, default_value_t = 7)]
+    pub passes: usize,
+    /// Output folder (default results/bench).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Python that runs bench/face_reference.py (dlib and facenet-pytorch side by side, when
+    /// they import); FER_BENCH_PYTHON, else python3.
+    #[arg(long)]
+    pub python: Option<String>,
+}
+
+/// One line of the benchmark CSV.
+struct BenchRow {
+    name: &'static str,
+    unit: &'static str,
+    value: f64,
+    threads: usize,
+    /// The number it is compared with, and where that number comes from.
+    reference: Option<(f64, String)>,
+    target: &'static str,
+}
+
+fn shared_dir() -> PathBuf {
+    std::env::var_os("FER_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace::root().join("../shared"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// The faces and dlib boxes of the ERT reference file (dlib 20.0.1 on native CK+48).
+fn ert_inputs(shared: &Path) -> Result<Vec<(image::GrayImage, DlibRect)>> {
+    let csv = shared.join("reference/dlib68_native_ckplus48_sample.csv");
+    let text = std::fs::read_to_string(&csv).with_context(|| {
+        format!(
+            "cannot read {} (set FER_SHARED to the folder holding reference/ and datasets/)",
+            csv.display()
+        )
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < 6 || f[1] != "1" {
+            continue;
+        }
+        let n = |k: usize| -> Result<i64> {
+            f[k].parse::<i64>()
+                .with_context(|| format!("{}:{}: bad box field '{}'", csv.display(), i + 1, f[k]))
+        };
+        let path = shared.join("datasets/ckplus48").join(f[0]);
+        let img = image::open(&path)
+            .with_context(|| format!("{}: not a readable image", path.display()))?
+            .into_luma8();
+        out.push((
+            img,
+            DlibRect {
+                left: n(2)?,
+                top: n(3)?,
+                right: n(4)?,
+                bottom: n(5)?,
+            },
+        ));
+    }
+    if out.is_empty() {
+        bail!("{}: no faces to time", csv.display());
+    }
+    Ok(out)
+}
+
+/// Faces per second of the shape predictor on the calling thread.
+fn time_ert(
+    predictor: &ShapePredictor,
+    faces: &[(image::GrayImage, DlibRect)],
+    passes: usize,
+) -> f64 {
+    let reps = 20;
+    let mut sink = 0.0f32;
+    for (img, r) in faces {
+        sink += predictor.predict(img, *r)[0][0];
+    }
+    let rates = (0..passes)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..reps {
+                for (img, r) in faces {
+                    sink += predictor.predict(img, *r)[0][0];
+                }
+            }
+            (reps * faces.len()) as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    std::hint::black_box(sink);
+    median(rates)
+}
+
+/// 256 FER2013 test faces (48x48) as RGB.
+fn mtcnn_inputs(shared: &Path) -> Result<Vec<image::RgbImage>> {
+    let dir = shared.join("datasets/fer2013/test");
+    let files = face_tools::list_images(&dir)?;
+    let step = (files.len() / 256).max(1);
+    files
+        .iter()
+        .step_by(step)
+        .take(256)
+        .map(|rel| {
+            let p = dir.join(rel);
+            Ok(image::open(&p)
+                .with_context(|| format!("{}: not a readable image", p.display()))?
+                .into_rgb8())
+        })
+        .collect()
+}
+
+/// Runs bench/face_reference.py; its JSON, or an empty object (with a message) when Python or
+/// the script cannot run.
+fn reference_tools(args: &BenchArgs, shared: &Path) -> serde_json::Value {
+    let python = args
+        .python
+        .clone()
+        .or_else(|| std::env::var("FER_BENCH_PYTHON").ok())
+        .unwrap_or_else(|| "python3".into());
+    let script = workspace::root().join("bench/face_reference.py");
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(shared)
+        .arg(args.passes.to_string())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+                eprintln!(
+                    "bench/face_reference.py printed no JSON ({e}); no side-by-side reference"
+                );
+                serde_json::Value::Null
+            })
+        }
+        Ok(o) => {
+            eprintln!(
+                "bench/face_reference.py failed: {}; no side-by-side reference",
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+            serde_json::Value::Null
+        }
+        Err(e) => {
+            eprintln!("cannot run {python}: {e}; no side-by-side reference");
+            serde_json::Value::Null
+        }
+    }
+}
+
+/// The side-by-side measurement when the tool ran, else the number quoted in the issue
+/// (measured on this machine earlier, so labelled as such).
+fn reference_or_quoted(
+    tools: &serde_json::Value,
+    key: &str,
+    label: &str,
+    quoted: f64,
+    quoted_label: &str,
+) -> Option<(f64, String)> {
+    match tools.get(key).and_then(|v| v.as_f64()) {
+        Some(v) => Some((v, format!("{label}, measured in this run"))),
+        None => Some((
+            quoted,
+            format!("{quoted_label}, quoted from issue 5 (not importable here)"),
+        )),
+    }
+}
+
+fn run_face(args: &BenchArgs) -> Result<Vec<BenchRow>> {
+    let shared = shared_dir();
+    let models = face_models::models_dir(args.models.as_deref());
+    let predictor = face_tools::load_shape_predictor(&models)?;
+    let detector = face_tools::load_detector(&models)?;
+    let passes = args.passes.max(1);
+
+    let faces = ert_inputs(&shared)?;
+    let ert = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .context("cannot build a one-thread pool")?
+        .install(|| time_ert(&predictor, &faces, passes));
+
+    let images = mtcnn_inputs(&shared)?;
+    detector.detect_batch(&images[..32])?;
+    let batched = median(
+        (0..passes.min(5))
+            .map(|_| -> Result<f64> {
+                let start = Instant::now();
+                detector.detect_batch(&images)?;
+                Ok(images.len() as f64 / start.elapsed().as_secs_f64())
+            })
+            .collect::<Result<Vec<_>>>()?,
+    );
+    let single_n = 64.min(images.len());
+    let single = median(
+        (0..3)
+            .map(|_| -> Result<f64> {
+                let start = Instant::now();
+                for img in &images[..single_n] {
+                    detector.detect(img)?;
+                }
+                Ok(single_n as f64 / start.elapsed().as_secs_f64())
+            })
+            .collect::<Result<Vec<_>>>()?,
+    );
+    let threads = rayon::current_num_threads();
+    // After our own timings, so the two never compete for the cores.
+    let tools = reference_tools(args, &shared);
+    Ok(vec![
+        BenchRow {
+            name: "ert68_ckplus48_native",
+            unit: "faces/s",
+            value: ert,
+            threads: 1,
+            reference: reference_or_quoted(
+                &tools,
+                "dlib_faces_per_s",
+                "dlib",
+                1189.0,
+                "dlib 20.0.1 one thread",
+            ),
+            target: ">= 1.0x dlib",
+        },
+        BenchRow {
+            name: "mtcnn_fer2013_48px_batch256",
+            unit: "images/s",
+            value: batched,
+            threads,
+            reference: reference_or_quoted(
+                &tools,
+                "facenet_batch256_images_per_s",
+                "facenet-pytorch batch of 256",
+                3.0,
+                "facenet-pytorch 2.6.0 one image per call",
+            ),
+            target: ">= 50 images/s",
+        },
+        BenchRow {
+            name: "mtcnn_fer2013_48px_one_per_call",
+            unit: "images/s",
+            value: single,
+            threads,
+            reference: reference_or_quoted(
+                &tools,
+                "facenet_single_images_per_s",
+                "facenet-pytorch one image per call",
+                3.0,
+                "facenet-pytorch 2.6.0 one image per call",
+            ),
+            target: "",
+        },
+    ])
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let rows = match args.suite {
+        BenchSuite::Face => run_face(&args)?,
+    };
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| workspace::results_dir().join("bench"));
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let mut csv =
+        String::from("benchmark,unit,value,threads,reference,ratio,reference_source,target\n");
+    for r in &rows {
+        let (reference, ratio, source) = match &r.reference {
+            Some((v, s)) => (format!("{v:.1}"), format!("{:.2}", r.value / v), s.as_str()),
+            None => (String::new(), String::new(), ""),
+        };
+        csv.push_str(&format!(
+            "{},{},{:.1},{},{},{},{},{}\n",
+            r.name, r.unit, r.value, r.threads, reference, ratio, source, r.target
+        ));
+        println!(
+            "{:<34} {:>9.1} {:<9} ({} thread{}){}",
+            r.name,
+            r.value,
+            r.unit,
+            r.threads,
+            if r.threads == 1 { "" } else { "s" },
+            if ratio.is_empty() {
+                String::new()
+            } else {
+                format!("  {ratio}x {source}")
+            }
+        );
+    }
+    let path = out_dir.join("face.csv");
+    fer_train::run_dir::write_atomic(&path, csv.as_bytes())?;
+    println!("written {}", path.display());
+    Ok(())
+}
