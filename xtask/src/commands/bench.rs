@@ -195,10 +195,10 @@ fn reference_or_quoted(
     quoted_label: &str,
 ) -> Option<(f64, String)> {
     match tools.get(key).and_then(|v| v.as_f64()) {
-        Some(v) => Some((v, format!("{label}, measured in this run"))),
+        Some(v) => Some((v, format!("{label} (measured in this run)"))),
         None => Some((
             quoted,
-            format!("{quoted_label}, quoted from issue 5 (not importable here)"),
+            format!("{quoted_label} (quoted from issue 5; not importable here)"),
         )),
     }
 }
