@@ -100,24 +100,34 @@ fn ert_inputs(shared: &Path) -> Result<Vec<(image::GrayImage, DlibRect)>> {
     Ok(out)
 }
 
-/// Faces per second of the shape predictor on the calling thread.
+/// Faces per second of the shape predictor on the calling thread: one face per call (as
+/// dlib is called), or all faces of the file in one `predict_batch` call (as `prepare` does).
 fn time_ert(
     predictor: &ShapePredictor,
     faces: &[(image::GrayImage, DlibRect)],
     passes: usize,
+    batched: bool,
 ) -> f64 {
     let reps = 20;
+    let inputs: Vec<(&image::GrayImage, DlibRect)> = faces.iter().map(|(i, r)| (i, *r)).collect();
     let mut sink = 0.0f32;
-    for (img, r) in faces {
-        sink += predictor.predict(img, *r)[0][0];
-    }
+    let mut pass = || {
+        if batched {
+            for points in predictor.predict_batch(&inputs) {
+                sink += points[0][0];
+            }
+        } else {
+            for (img, r) in &inputs {
+                sink += predictor.predict(img, *r)[0][0];
+            }
+        }
+    };
+    pass();
     let rates = (0..passes)
         .map(|_| {
             let start = Instant::now();
             for _ in 0..reps {
-                for (img, r) in faces {
-                    sink += predictor.predict(img, *r)[0][0];
-                }
+                pass();
             }
             (reps * faces.len()) as f64 / start.elapsed().as_secs_f64()
         })
@@ -211,11 +221,12 @@ fn run_face(args: &BenchArgs) -> Result<Vec<BenchRow>> {
     let passes = args.passes.max(1);
 
     let faces = ert_inputs(&shared)?;
-    let ert = rayon::ThreadPoolBuilder::new()
+    let one_thread = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
-        .context("cannot build a one-thread pool")?
-        .install(|| time_ert(&predictor, &faces, passes));
+        .context("cannot build a one-thread pool")?;
+    let ert = one_thread.install(|| time_ert(&predictor, &faces, passes, false));
+    let ert_batched = one_thread.install(|| time_ert(&predictor, &faces, passes, true));
 
     let images = mtcnn_inputs(&shared)?;
     detector.detect_batch(&images[..32])?;
@@ -253,6 +264,20 @@ fn run_face(args: &BenchArgs) -> Result<Vec<BenchRow>> {
                 &tools,
                 "dlib_faces_per_s",
                 "dlib",
+                1189.0,
+                "dlib 20.0.1 one thread",
+            ),
+            target: ">= 1.0x dlib",
+        },
+        BenchRow {
+            name: "ert68_ckplus48_native_batch60",
+            unit: "faces/s",
+            value: ert_batched,
+            threads: 1,
+            reference: reference_or_quoted(
+                &tools,
+                "dlib_faces_per_s",
+                "dlib one face per call",
                 1189.0,
                 "dlib 20.0.1 one thread",
             ),

@@ -47,37 +47,81 @@ impl DlibLandmarker {
     }
 }
 
-impl LandmarkPredictor for DlibLandmarker {
-    fn predict_landmarks(&self, image: &image::GrayImage, face: &FaceBox) -> Result<Landmarks68> {
+/// One face made ready for the predictor: the image it is read from (enlarged or not), its
+/// dlib box there, and the enlargement factor to undo.
+struct PreparedFace<'a> {
+    image: std::borrow::Cow<'a, image::GrayImage>,
+    rect: DlibRect,
+    factor: u32,
+}
+
+impl DlibLandmarker {
+    fn prepare<'a>(&self, image: &'a image::GrayImage, face: &FaceBox) -> PreparedFace<'a> {
         let b = self.box_mapping.apply(face);
         let k = self.factor(b.width());
-        let points = if k == 1 {
-            self.predictor.predict(image, DlibRect::from_face_box(&b))
-        } else {
-            let kf = k as f32;
-            let big = image::imageops::resize(
-                image,
-                image.width() * k,
-                image.height() * k,
-                image::imageops::FilterType::CatmullRom,
-            );
-            // Pixel-index coordinates: the centre of pixel x lands at (x + 0.5) k - 0.5.
-            let up = |v: f32| (v + 0.5) * kf - 0.5;
-            let down = |v: f32| (v + 0.5) / kf - 0.5;
-            let big_box = FaceBox::new(up(b.left), up(b.top), up(b.right), up(b.bottom));
-            self.predictor
-                .predict(&big, DlibRect::from_face_box(&big_box))
-                .into_iter()
-                .map(|p| [down(p[0]), down(p[1])])
-                .collect()
-        };
-        let xs: Vec<f32> = points.iter().map(|p| p[0]).collect();
-        let ys: Vec<f32> = points.iter().map(|p| p[1]).collect();
+        if k == 1 {
+            return PreparedFace {
+                image: std::borrow::Cow::Borrowed(image),
+                rect: DlibRect::from_face_box(&b),
+                factor: 1,
+            };
+        }
+        let kf = k as f32;
+        let big = image::imageops::resize(
+            image,
+            image.width() * k,
+            image.height() * k,
+            image::imageops::FilterType::CatmullRom,
+        );
+        // Pixel-index coordinates: the centre of pixel x lands at (x + 0.5) k - 0.5.
+        let up = |v: f32| (v + 0.5) * kf - 0.5;
+        let big_box = FaceBox::new(up(b.left), up(b.top), up(b.right), up(b.bottom));
+        PreparedFace {
+            image: std::borrow::Cow::Owned(big),
+            rect: DlibRect::from_face_box(&big_box),
+            factor: k,
+        }
+    }
+
+    /// The predictor's points back in the original image, as landmarks.
+    fn finish(points: &[[f32; 2]], factor: u32) -> Result<Landmarks68> {
+        let kf = factor as f32;
+        let down = |v: f32| (v + 0.5) / kf - 0.5;
+        let xs: Vec<f32> = points.iter().map(|p| down(p[0])).collect();
+        let ys: Vec<f32> = points.iter().map(|p| down(p[1])).collect();
         Landmarks68::from_xs_ys(&xs, &ys).ok_or_else(|| {
             DataError::Config(format!(
                 "the shape predictor returned {} points, not 68",
                 points.len()
             ))
         })
+    }
+}
+
+impl LandmarkPredictor for DlibLandmarker {
+    fn predict_landmarks(&self, image: &image::GrayImage, face: &FaceBox) -> Result<Landmarks68> {
+        self.predict_landmarks_batch(&[(image, *face)])
+            .pop()
+            .unwrap_or_else(|| Err(DataError::Config("no face to predict".into())))
+    }
+
+    fn predict_landmarks_batch(
+        &self,
+        faces: &[(&image::GrayImage, FaceBox)],
+    ) -> Vec<Result<Landmarks68>> {
+        let prepared: Vec<PreparedFace> = faces
+            .iter()
+            .map(|(image, face)| self.prepare(image, face))
+            .collect();
+        let inputs: Vec<(&image::GrayImage, DlibRect)> = prepared
+            .iter()
+            .map(|p| (p.image.as_ref(), p.rect))
+            .collect();
+        self.predictor
+            .predict_batch(&inputs)
+            .iter()
+            .zip(&prepared)
+            .map(|(points, p)| Self::finish(points, p.factor))
+            .collect()
     }
 }

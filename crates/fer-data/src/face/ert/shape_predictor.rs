@@ -165,41 +165,77 @@ impl ShapePredictor {
     /// coordinates (dlib rounds these to long; we don't). Any box works, also one reaching
     /// beyond the image (pixels outside read as 0, as in dlib).
     pub fn predict(&self, image: &image::GrayImage, rect: DlibRect) -> Vec<[f32; 2]> {
-        let to_image = PointTransformAffine::unnormalizing(rect);
-        let (width, height) = (image.width() as usize, image.height() as usize);
-        let pixels = image.as_raw();
-        let mut shape = self.initial_shape.clone();
+        self.predict_batch(&[(image, rect)])
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// `predict` for several faces at once, with identical results. The faces advance through
+    /// the cascade together, level by level: one level's leaves (about 4 MB of the 68-point
+    /// model's 65 MB) then stay in the processor's cache for every face of the batch instead
+    /// of being read from memory again for each face, which is where a single face spends
+    /// most of its time.
+    pub fn predict_batch(&self, faces: &[(&image::GrayImage, DlibRect)]) -> Vec<Vec<[f32; 2]>> {
+        let transforms: Vec<PointTransformAffine> = faces
+            .iter()
+            .map(|(_, rect)| PointTransformAffine::unnormalizing(*rect))
+            .collect();
+        let mut shapes: Vec<Vec<f32>> = vec![self.initial_shape.clone(); faces.len()];
         let mut feature_pixels = vec![0.0f32; self.max_feature_pixels];
         let mut leaf_starts = vec![0usize; self.max_trees];
 
         for level in &self.levels {
-            let m = self.reference.linear_part_to(&shape);
-            let values = &mut feature_pixels[..level.num_feature_pixels()];
-            for ((anchor, delta), value) in level.feature_pixels().zip(values.iter_mut()) {
-                // The pixel's place in the current shape (f32, as dlib's float matrices) ...
-                let x = (m[0][0] * delta[0] + m[0][1] * delta[1]) + shape[2 * anchor];
-                let y = (m[1][0] * delta[0] + m[1][1] * delta[1]) + shape[2 * anchor + 1];
-                // ... then in the image (f64), rounded half up to a pixel index as dlib's
-                // conversion to `point` does (floor(v + 0.5)).
-                let p = to_image.apply([f64::from(x), f64::from(y)]);
-                let (col, row) = ((p[0] + 0.5).floor(), (p[1] + 0.5).floor());
-                // Comparisons in f64 first, so NaN and huge values read as outside (0).
-                *value = if col >= 0.0 && row >= 0.0 && col < width as f64 && row < height as f64 {
-                    f32::from(pixels[row as usize * width + col as usize])
-                } else {
-                    0.0
-                };
+            for (((image, _), to_image), shape) in
+                faces.iter().zip(&transforms).zip(shapes.iter_mut())
+            {
+                let values = &mut feature_pixels[..level.num_feature_pixels()];
+                self.read_feature_pixels(level, image, to_image, shape, values);
+                level.add_increments(values, &mut leaf_starts, shape);
             }
-            level.add_increments(values, &mut leaf_starts, &mut shape);
         }
 
-        shape
-            .chunks_exact(2)
-            .map(|p| {
-                let q = to_image.apply([f64::from(p[0]), f64::from(p[1])]);
-                [q[0] as f32, q[1] as f32]
+        shapes
+            .iter()
+            .zip(&transforms)
+            .map(|(shape, to_image)| {
+                shape
+                    .chunks_exact(2)
+                    .map(|p| {
+                        let q = to_image.apply([f64::from(p[0]), f64::from(p[1])]);
+                        [q[0] as f32, q[1] as f32]
+                    })
+                    .collect()
             })
             .collect()
+    }
+
+    /// The grey values at one level's feature pixels for the current shape.
+    fn read_feature_pixels(
+        &self,
+        level: &CascadeLevel,
+        image: &image::GrayImage,
+        to_image: &PointTransformAffine,
+        shape: &[f32],
+        values: &mut [f32],
+    ) {
+        let (width, height) = (image.width() as usize, image.height() as usize);
+        let pixels = image.as_raw();
+        let m = self.reference.linear_part_to(shape);
+        for ((anchor, delta), value) in level.feature_pixels().zip(values.iter_mut()) {
+            // The pixel's place in the current shape (f32, as dlib's float matrices) ...
+            let x = (m[0][0] * delta[0] + m[0][1] * delta[1]) + shape[2 * anchor];
+            let y = (m[1][0] * delta[0] + m[1][1] * delta[1]) + shape[2 * anchor + 1];
+            // ... then in the image (f64), rounded half up to a pixel index as dlib's
+            // conversion to `point` does (floor(v + 0.5)).
+            let p = to_image.apply([f64::from(x), f64::from(y)]);
+            let (col, row) = ((p[0] + 0.5).floor(), (p[1] + 0.5).floor());
+            // Comparisons in f64 first, so NaN and huge values read as outside (0).
+            *value = if col >= 0.0 && row >= 0.0 && col < width as f64 && row < height as f64 {
+                f32::from(pixels[row as usize * width + col as usize])
+            } else {
+                0.0
+            };
+        }
     }
 }
 

@@ -122,6 +122,10 @@ pub fn calibrate_fallback(detected: &[StageResult<DetectedImage>]) -> FallbackBo
     FallbackBox::calibrate(&boxes)
 }
 
+/// Faces per landmark-predictor call: enough for dlib's predictor to reuse each cascade level's
+/// leaves from cache across faces, small enough to spread over the threads.
+const LANDMARK_BATCH: usize = 64;
+
 /// Landmark stage: each face's box (detected or fallback) and its 68 points in the source image.
 pub fn locate_landmarks(
     predictor: &dyn LandmarkPredictor,
@@ -133,51 +137,94 @@ pub fn locate_landmarks(
     progress: PrepareProgress,
 ) -> Vec<StageResult<LocatedFace>> {
     let done = std::sync::atomic::AtomicUsize::new(0);
-    records
-        .par_iter()
-        .zip(detected.par_iter())
-        .map(|(record, det)| {
-            let det = det.as_ref().map_err(Clone::clone)?;
-            let (face, is_fallback, score) = match (det.detection, fallback) {
-                (Some(d), _) => (d.bbox, false, Some(d.score)),
-                (None, Some(f)) => (f.in_image(det.width, det.height), true, None),
-                (None, None) => return Err("detect: no face found".to_string()),
-            };
-            let dataset_points = match source {
-                LandmarkSource::DatasetElsePredict => record.landmarks,
-                LandmarkSource::Predict => None,
-            };
-            let result = match dataset_points {
-                Some(landmarks) => Ok(LocatedFace {
-                    face,
-                    fallback: is_fallback,
-                    score,
-                    landmarks,
-                    from_dataset: true,
-                }),
-                None => {
-                    let gray = load(record)
-                        .map_err(|e| format!("decode: {e}"))?
-                        .into_luma8();
-                    predictor
-                        .predict_landmarks(&gray, &face)
-                        .map(|landmarks| LocatedFace {
-                            face,
-                            fallback: is_fallback,
-                            score,
-                            landmarks,
-                            from_dataset: false,
-                        })
-                        .map_err(|e| format!("landmarks: {e}"))
-                }
-            };
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if n % 256 == 0 || n == records.len() {
-                progress(PrepareStage::Landmarks, n, records.len());
-            }
-            result
+    let total = records.len();
+    let chunks: Vec<Vec<StageResult<LocatedFace>>> = records
+        .par_chunks(LANDMARK_BATCH)
+        .zip(detected.par_chunks(LANDMARK_BATCH))
+        .map(|(records, detected)| {
+            let located = locate_chunk(predictor, records, detected, fallback, source, load);
+            let n =
+                done.fetch_add(records.len(), std::sync::atomic::Ordering::Relaxed) + records.len();
+            progress(PrepareStage::Landmarks, n, total);
+            located
         })
-        .collect()
+        .collect();
+    chunks.into_iter().flatten().collect()
+}
+
+/// The landmark stage on one chunk of records: boxes first, then one batched prediction for
+/// the faces whose landmarks do not come from the dataset.
+fn locate_chunk(
+    predictor: &dyn LandmarkPredictor,
+    records: &[Record],
+    detected: &[StageResult<DetectedImage>],
+    fallback: Option<&FallbackBox>,
+    source: LandmarkSource,
+    load: ImageLoader,
+) -> Vec<StageResult<LocatedFace>> {
+    // The box of each face, or why it has none.
+    let boxes: Vec<StageResult<(FaceBox, bool, Option<f32>)>> = detected
+        .iter()
+        .map(|det| {
+            let det = det.as_ref().map_err(Clone::clone)?;
+            match (det.detection, fallback) {
+                (Some(d), _) => Ok((d.bbox, false, Some(d.score))),
+                (None, Some(f)) => Ok((f.in_image(det.width, det.height), true, None)),
+                (None, None) => Err("detect: no face found".to_string()),
+            }
+        })
+        .collect();
+    let mut out: Vec<StageResult<LocatedFace>> = Vec::with_capacity(records.len());
+    // Faces the predictor must see: (index in chunk, grey image, box).
+    let mut pending: Vec<(usize, image::GrayImage, FaceBox)> = Vec::new();
+    for (i, (record, b)) in records.iter().zip(&boxes).enumerate() {
+        let result = match b {
+            Err(reason) => Err(reason.clone()),
+            Ok((face, is_fallback, score)) => {
+                let dataset_points = match source {
+                    LandmarkSource::DatasetElsePredict => record.landmarks,
+                    LandmarkSource::Predict => None,
+                };
+                match dataset_points {
+                    Some(landmarks) => Ok(LocatedFace {
+                        face: *face,
+                        fallback: *is_fallback,
+                        score: *score,
+                        landmarks,
+                        from_dataset: true,
+                    }),
+                    None => match load(record) {
+                        Ok(img) => {
+                            pending.push((i, img.into_luma8(), *face));
+                            // Filled in below, after the batched prediction.
+                            Err(String::new())
+                        }
+                        Err(e) => Err(format!("decode: {e}")),
+                    },
+                }
+            }
+        };
+        out.push(result);
+    }
+    let faces: Vec<(&image::GrayImage, FaceBox)> =
+        pending.iter().map(|(_, img, face)| (img, *face)).collect();
+    let predicted = predictor.predict_landmarks_batch(&faces);
+    for ((i, _, face), result) in pending.iter().zip(predicted) {
+        let (_, is_fallback, score) = match &boxes[*i] {
+            Ok(b) => *b,
+            Err(_) => continue,
+        };
+        out[*i] = result
+            .map(|landmarks| LocatedFace {
+                face: *face,
+                fallback: is_fallback,
+                score,
+                landmarks,
+                from_dataset: false,
+            })
+            .map_err(|e| format!("landmarks: {e}"));
+    }
+    out
 }
 
 /// The alignment template: mean box-normalised eye and mouth centres of the faces not in the
