@@ -146,6 +146,23 @@ fn matches_dlib_on_native_ckplus48_faces() -> Result<()> {
     );
     assert!(fraction >= 0.99, "only {:.4} % equal", 100.0 * fraction);
     assert!(max_diff <= 1, "a point differs by {max_diff} px");
+
+    // The batched path (all faces through the cascade together) gives the same points.
+    let images: Vec<image::GrayImage> = rows
+        .iter()
+        .map(|row| {
+            let path = shared.join("datasets/ckplus48").join(&row.image);
+            image::open(&path)
+                .with_context(|| path.display().to_string())
+                .map(|i| i.to_luma8())
+        })
+        .collect::<Result<_>>()?;
+    let inputs: Vec<(&image::GrayImage, DlibRect)> =
+        images.iter().zip(&rows).map(|(i, r)| (i, r.rect)).collect();
+    let batched = sp.predict_batch(&inputs);
+    for ((image, rect), points) in inputs.iter().zip(&batched) {
+        assert_eq!(&sp.predict(image, *rect), points);
+    }
     Ok(())
 }
 
