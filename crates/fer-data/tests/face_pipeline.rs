@@ -207,3 +207,56 @@ fn prepares_a_folder_into_a_cache_the_trainer_can_load() -> Result<()> {
     std::fs::remove_dir_all(out.parent().expect("parent")).ok();
     Ok(())
 }
+
+/// FER2013's canonical single CSV goes through the same pipeline: its records have no image
+/// files, so the stages read the pixels through `record_image_loader`.
+#[test]
+fn prepares_fer2013_in_its_csv_form() -> Result<()> {
+    let root = fixture_dir("csv");
+    let mut text = String::from("emotion,pixels,Usage\n");
+    for (i, usage) in ["Training", "Training", "PublicTest", "PrivateTest"]
+        .iter()
+        .enumerate()
+    {
+        let pixels: Vec<String> = (0..48 * 48)
+            .map(|k| ((k % 48) * 3 + k / 48 + i).min(254).to_string())
+            .collect();
+        text.push_str(&format!("{},{},{usage}\n", i % 7, pixels.join(" ")));
+    }
+    std::fs::write(root.join("fer2013.csv"), text)?;
+    let yaml = format!(
+        r#"
+name: fixture-csv
+format: {{ kind: fer2013_csv }}
+root: {}
+classes: [anger, disgust, fear, happiness, sadness, surprise, neutral]
+label_map: {{ '0': anger, '1': disgust, '2': fear, '3': happiness, '4': sadness, '5': surprise, '6': neutral }}
+image_size: 48
+protocol: {{ kind: official }}
+"#,
+        root.display()
+    );
+    let manifest: Manifest = serde_yaml::from_str(&yaml)?;
+    let records = fer_data::formats::import_records(&manifest, None)?;
+    assert_eq!(records.len(), 4);
+    assert!(records.iter().all(|r| r.path.is_none()));
+    let loader = fer_data::formats::record_image_loader(&manifest, None)?;
+    let out = fixture_dir("csv-out").join("fixture-csv");
+    let pipeline = FacePipeline {
+        detector: &FixedDetector,
+        predictor: &BoxLayoutPredictor,
+        config: PrepareConfig::native48(),
+    };
+    let report = pipeline.run(&manifest, &records, &*loader, &out, &|_, _, _| {})?;
+    assert_eq!((report.written, report.detected), (4, 4));
+    let samples = PreparedSample::read_csv(&out.join(PREPARED_SAMPLES_CSV))?;
+    let names: std::collections::BTreeSet<&str> =
+        samples.iter().map(|s| s.image.as_str()).collect();
+    assert_eq!(names.len(), 4, "one aligned file per CSV row: {names:?}");
+    let prepared = Manifest::from_file(&out.join("manifest.yaml"))?;
+    let data = FaceDataset::load(&prepared, None, 48, None)?;
+    assert_eq!(data.len(), 4);
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::remove_dir_all(out.parent().expect("parent")).ok();
+    Ok(())
+}

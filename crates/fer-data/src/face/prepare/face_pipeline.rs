@@ -251,8 +251,9 @@ pub fn alignment_template(
     AlignmentTemplate::mean_of(&points, size)
 }
 
-/// Where a record's aligned PNG goes, relative to the cache: `images/<id>` with a .png
-/// extension. Ids that would escape the cache folder are refused.
+/// Where a record's aligned PNG goes, relative to the cache: `images/<id>` with its image
+/// extension replaced by .png (ids without one, such as FER2013 CSV rows `fer2013.csv:12`,
+/// get .png appended, and `:` becomes `_`). Ids that would escape the cache are refused.
 pub fn aligned_image_name(record: &Record) -> StageResult<String> {
     let id = Path::new(&record.id);
     if id.is_absolute()
@@ -265,7 +266,12 @@ pub fn aligned_image_name(record: &Record) -> StageResult<String> {
             record.id
         ));
     }
-    let name = format!("images/{}", id.with_extension("png").to_string_lossy());
+    let base = if crate::formats::image_files::is_image_file(id) {
+        id.with_extension("png").to_string_lossy().to_string()
+    } else {
+        format!("{}.png", record.id)
+    };
+    let name = format!("images/{}", base.replace(':', "_"));
     PreparedSample::check_text_field(&name, "image name")?;
     Ok(name)
 }
