@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use fer_data::face::prepare::prepare_config::LandmarkSource;
 use fer_data::face::prepare::{FacePipeline, PrepareConfig};
-use fer_data::{DatasetFormat, Record};
+use fer_data::Record;
 use std::path::PathBuf;
 
 use crate::commands::train::load_manifest;
@@ -52,14 +52,6 @@ pub fn default_cache_dir(name: &str) -> PathBuf {
     base.join(name)
 }
 
-/// Whether the layout holds pre-cropped faces, where a missed detection gets the fallback box.
-fn is_pre_cropped(format: &DatasetFormat) -> bool {
-    !matches!(
-        format,
-        DatasetFormat::Sfew2 | DatasetFormat::CkplusOriginal | DatasetFormat::OuluCasia
-    )
-}
-
 pub fn run(args: PrepareArgs) -> Result<()> {
     let manifest = load_manifest(&args.dataset)?;
     let root = args
@@ -77,10 +69,12 @@ pub fn run(args: PrepareArgs) -> Result<()> {
         let n = n.min(len);
         records = (0..n).map(|i| records[i * len / n].clone()).collect();
     }
-    let base = if is_pre_cropped(&manifest.format) {
-        PrepareConfig::paper()
-    } else {
+    // Pre-cropped faces (CK+48, FER2013, RAF-DB) get the fallback box where MTCNN finds
+    // nothing; raw frames (SFEW 2.0, CK+, Oulu-CASIA) do not.
+    let base = if manifest.format.needs_preparation() {
         PrepareConfig::raw_frames()
+    } else {
+        PrepareConfig::paper()
     };
     let config = PrepareConfig {
         size: args.size,
