@@ -117,6 +117,7 @@ fn load_dataset(d: &crate::run_plan::PlannedDataset, tag: &str) -> Result<FaceDa
         d.size,
         started.elapsed().as_secs_f64()
     );
+    crate::commands::train::report_skipped(&loaded);
     Ok(loaded)
 }
 

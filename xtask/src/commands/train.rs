@@ -59,6 +59,26 @@ pub struct TrainArgs {
     pretrained_prefix: Vec<String>,
 }
 
+/// Says which images the load skipped (undecodable files never end a run, but the user must
+/// see what was left out): the count and the first few, on stdout.
+pub fn report_skipped(data: &FaceDataset) {
+    let skipped = data.skipped();
+    if skipped.is_empty() {
+        return;
+    }
+    println!(
+        "{}: skipped {} image(s) that do not decode:",
+        data.name,
+        skipped.len()
+    );
+    for s in skipped.iter().take(5) {
+        println!("  {s}");
+    }
+    if skipped.len() > 5 {
+        println!("  ... and {} more", skipped.len() - 5);
+    }
+}
+
 /// Reads a manifest given by name or path.
 pub fn load_manifest(dataset: &str) -> Result<Manifest> {
     let as_path = PathBuf::from(dataset);
@@ -101,6 +121,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .clone()
         .or_else(|| workspace::resolve(manifest.resolved_root()));
     let data = FaceDataset::load(&manifest, root.as_deref(), args.size, None)?;
+    report_skipped(&data);
     let splits = manifest
         .protocol
         .splits(&data.subjects(), &data.split_hints(), args.seed)?;
