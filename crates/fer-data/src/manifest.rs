@@ -64,12 +64,6 @@ impl DatasetFormat {
         !matches!(self, DatasetFormat::Synthetic)
     }
 
-    /// Whether `formats` has an importer for this layout (every layout has one now; the
-    /// raw-frame layouts still need `needs_preparation` before `FaceDataset::load` takes them).
-    pub fn has_importer(&self) -> bool {
-        true
-    }
-
     /// Whether the layout holds raw frames that need face detection and alignment (paper 4.2,
     /// `cargo xtask prepare`) before training: `FaceDataset::load` refuses these, while
     /// `formats::import_records` imports their records for the prepare step.

@@ -556,7 +556,7 @@ mod fer2013_csv {
         let root = f.path().join("fer");
         write_text(&root.join("fer2013.csv"), &csv(&good_rows()));
         let m = repo_manifest("fer2013-csv");
-        assert!(!m.format.needs_preparation() && m.format.has_importer());
+        assert!(!m.format.needs_preparation());
         let rows = formats::fer2013_csv::read_rows(&root.join("fer2013.csv"), &m)?;
         assert_eq!(rows.len(), 4);
         let (r, img) = &rows[1];
