@@ -7,6 +7,7 @@ use fer_data::face::dlib_landmarker::DlibLandmarker;
 use fer_data::face::ert::ShapePredictor;
 use fer_data::face::mtcnn::{Mtcnn, MtcnnConfig};
 use fer_data::face::prepare::PrepareStage;
+use fer_data::{Expression, Record};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -48,6 +49,22 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files
         .into_iter()
         .map(|p| p.strip_prefix(dir).map(Path::to_path_buf).unwrap_or(p))
+        .collect())
+}
+
+/// The images under `dir` as records for the detection and landmark stages: the id is the
+/// path relative to `dir`; labels are not used by those stages.
+pub fn folder_records(dir: &Path) -> Result<Vec<Record>> {
+    Ok(list_images(dir)?
+        .iter()
+        .map(|rel| Record {
+            id: rel.to_string_lossy().replace('\\', "/"),
+            path: Some(dir.join(rel)),
+            expression: Expression::Neutral,
+            subject: String::new(),
+            split_hint: None,
+            landmarks: None,
+        })
         .collect())
 }
 

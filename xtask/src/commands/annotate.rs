@@ -8,7 +8,7 @@ use fer_data::face::ert::DlibRect;
 use fer_data::face::prepare::face_pipeline::{calibrate_fallback, detect_faces, locate_landmarks};
 use fer_data::face::prepare::prepare_config::LandmarkSource;
 use fer_data::face::FaceBox;
-use fer_data::{Expression, Landmarks68, Record};
+use fer_data::Landmarks68;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -197,26 +197,8 @@ pub fn run(args: AnnotateArgs) -> Result<()> {
     } else {
         let detector = face_tools::load_detector(&models)?;
         let predictor = face_tools::load_landmarker(&models)?;
-        let images = face_tools::list_images(&args.images)?;
-        // The stages take records; labels are not used by detection or landmarks.
-        let records: Vec<Record> = images
-            .iter()
-            .map(|rel| Record {
-                id: rel.to_string_lossy().replace('\\', "/"),
-                path: Some(args.images.join(rel)),
-                expression: Expression::Neutral,
-                subject: String::new(),
-                split_hint: None,
-                landmarks: None,
-            })
-            .collect();
-        let load = |r: &Record| -> fer_data::Result<image::DynamicImage> {
-            let path = r.path.clone().unwrap_or_default();
-            image::open(&path).map_err(|e| fer_data::DataError::Image {
-                path,
-                message: e.to_string(),
-            })
-        };
+        let records = face_tools::folder_records(&args.images)?;
+        let load = fer_data::formats::record_image_loader::load_record_file;
         let bars = StageBars::new();
         let progress = |s, d, t| bars.update(s, d, t);
         let detected = detect_faces(&detector, &records, &load, args.batch, &progress)?;

@@ -1,15 +1,15 @@
 //! `cargo xtask detect`: MTCNN (Zhang et al. 2016; paper 4.3) over an image folder, written in
 //! the column layout of facenet-pytorch's reference CSVs (../shared/reference/mtcnn_*.csv).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
+use fer_data::face::prepare::face_pipeline::detect_faces;
 use fer_data::face::FaceDetection;
-use indicatif::ProgressBar;
-use rayon::prelude::*;
-use std::path::{Path, PathBuf};
+use fer_data::formats::record_image_loader::load_record_file;
+use std::path::PathBuf;
 
 use crate::face_models;
-use crate::face_tools;
+use crate::face_tools::{self, StageBars};
 
 /// Detect faces with MTCNN in every image under a folder and write, per image, the number of
 /// faces and the most probable one: image, n_faces, x1, y1, x2, y2, prob, and the five points
@@ -33,20 +33,15 @@ pub struct DetectArgs {
 pub const DETECT_HEADER: &str =
     "image,n_faces,x1,y1,x2,y2,prob,le_x,le_y,re_x,re_y,nose_x,nose_y,ml_x,ml_y,mr_x,mr_y";
 
-/// One output line.
-pub fn detect_line(image: &str, faces: &[FaceDetection]) -> String {
-    match faces.first() {
+/// One output line: the number of faces and the most probable one.
+pub fn detect_line(image: &str, faces: usize, top: Option<&FaceDetection>) -> String {
+    match top {
         None => format!("{image},0{}", ",".repeat(15)),
         Some(f) => {
             let b = f.bbox;
             let mut s = format!(
-                "{image},{},{:.3},{:.3},{:.3},{:.3},{:.5}",
-                faces.len(),
-                b.left,
-                b.top,
-                b.right,
-                b.bottom,
-                f.score
+                "{image},{faces},{:.3},{:.3},{:.3},{:.3},{:.5}",
+                b.left, b.top, b.right, b.bottom, f.score
             );
             for p in f.points {
                 s.push_str(&format!(",{:.3},{:.3}", p[0], p[1]));
@@ -56,52 +51,37 @@ pub fn detect_line(image: &str, faces: &[FaceDetection]) -> String {
     }
 }
 
-/// Decodes one image as RGB (grey replicated, as PIL's `convert("RGB")`).
-pub fn open_rgb(path: &Path) -> Result<image::RgbImage> {
-    Ok(image::open(path)
-        .with_context(|| format!("{}: not a readable image", path.display()))?
-        .into_rgb8())
-}
-
 pub fn run(args: DetectArgs) -> Result<()> {
     let models = face_models::models_dir(args.models.as_deref());
     let detector = face_tools::load_detector(&models)?;
-    let images = face_tools::list_images(&args.images)?;
-    let bar = ProgressBar::new(images.len() as u64);
+    let records = face_tools::folder_records(&args.images)?;
+    let bars = StageBars::new();
+    let detected = detect_faces(
+        &detector,
+        &records,
+        &load_record_file,
+        args.batch,
+        &|s, d, t| bars.update(s, d, t),
+    )?;
+    bars.finish();
     let mut lines = vec![DETECT_HEADER.to_string()];
-    let mut unreadable = 0usize;
-    let mut with_face = 0usize;
-    for chunk in images.chunks(args.batch.max(1)) {
-        let decoded: Vec<Result<image::RgbImage>> = chunk
-            .par_iter()
-            .map(|rel| open_rgb(&args.images.join(rel)))
-            .collect();
-        let ok: Vec<image::RgbImage> = decoded
-            .iter()
-            .filter_map(|d| d.as_ref().ok().cloned())
-            .collect();
-        let mut found = detector.detect_batch(&ok)?.into_iter();
-        for (rel, d) in chunk.iter().zip(decoded) {
-            let name = rel.to_string_lossy().replace('\\', "/");
-            match d {
-                Ok(_) => {
-                    let faces = found.next().unwrap_or_default();
-                    with_face += usize::from(!faces.is_empty());
-                    lines.push(detect_line(&name, &faces));
-                }
-                Err(e) => {
-                    unreadable += 1;
-                    eprintln!("skipped {e:#}");
-                }
+    let (mut unreadable, mut with_face) = (0usize, 0usize);
+    for (r, d) in records.iter().zip(&detected) {
+        match d {
+            Ok(d) => {
+                with_face += usize::from(d.faces > 0);
+                lines.push(detect_line(&r.id, d.faces, d.detection.as_ref()));
+            }
+            Err(reason) => {
+                unreadable += 1;
+                eprintln!("skipped {}: {reason}", r.id);
             }
         }
-        bar.inc(chunk.len() as u64);
     }
-    bar.finish();
     fer_train::run_dir::write_atomic(&args.out, (lines.join("\n") + "\n").as_bytes())?;
     println!(
         "{} images, faces in {with_face}, unreadable {unreadable} -> {}",
-        images.len(),
+        records.len(),
         args.out.display()
     );
     Ok(())

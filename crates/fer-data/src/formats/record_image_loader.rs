@@ -12,6 +12,18 @@ use crate::{DatasetFormat, Manifest, Record};
 /// Decodes a record's image.
 pub type RecordImageLoader = Box<dyn Fn(&Record) -> Result<image::DynamicImage> + Sync + Send>;
 
+/// Decodes the image file of a record (every layout but the FER2013 CSV).
+pub fn load_record_file(r: &Record) -> Result<image::DynamicImage> {
+    let path = r
+        .path
+        .as_ref()
+        .ok_or_else(|| DataError::Config(format!("record {} has no image file", r.id)))?;
+    image::open(path).map_err(|e| DataError::Image {
+        path: path.clone(),
+        message: e.to_string(),
+    })
+}
+
 /// The loader for the records `import_records(manifest, root)` returns.
 pub fn record_image_loader(manifest: &Manifest, root: Option<&Path>) -> Result<RecordImageLoader> {
     if manifest.format != DatasetFormat::Fer2013Csv {

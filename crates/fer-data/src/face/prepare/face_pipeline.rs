@@ -47,6 +47,8 @@ pub struct DetectedImage {
     pub height: u32,
     /// The most probable face, if any.
     pub detection: Option<FaceDetection>,
+    /// How many faces the detector found.
+    pub faces: usize,
 }
 
 /// A face with its landmarks in the source image.
@@ -102,6 +104,7 @@ pub fn detect_faces(
                         width: img.width(),
                         height: img.height(),
                         detection: faces.first().copied(),
+                        faces: faces.len(),
                     })
                 }
                 Err(reason) => Err(reason),
