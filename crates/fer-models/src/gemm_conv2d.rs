@@ -15,6 +15,7 @@ use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Shape, Tensor, W
 use rayon::prelude::*;
 
 use crate::cpu_slice::contiguous_slice;
+use crate::fused_conv2d::FusedConv2d;
 
 /// The unfold of a (B, C, H, W) input for a k x k kernel with padding `pad` and stride 1:
 /// (B * H_out * W_out, C * k * k), row = output pixel, column = (channel, ky, kx).
@@ -274,18 +275,16 @@ impl Module for GemmConv2d {
                 None => Ok(y),
             };
         }
-        let (b, _, h, w) = x.dims4()?;
-        let (ho, wo) = (out_size(h, k, self.pad, s), out_size(w, k, self.pad, s));
-        let cols = im2col_strided(x, k, self.pad, s)?; // (B*H'*W', C_in*k*k)
-        let wt = self.weight.reshape((c_out, c_in * k * k))?.t()?; // (C_in*k*k, C_out)
-        let mut y = cols.matmul(&wt)?; // (B*H'*W', C_out)
-        if let Some(bias) = &self.bias {
-            y = y.broadcast_add(bias)?;
+        let _ = c_in;
+        let op = FusedConv2d {
+            pad: self.pad,
+            stride: s,
+        };
+        let x = x.contiguous()?;
+        match &self.bias {
+            Some(b) => x.apply_op3(&self.weight, b, op),
+            None => x.apply_op2(&self.weight, op),
         }
-        y.reshape((b, ho * wo, c_out))?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((b, c_out, ho, wo))
     }
 }
 
