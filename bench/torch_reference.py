@@ -226,6 +226,7 @@ def bench_model(name, device, batch, size, passes, warmup):
     med = statistics.median
     return {
         "parameters": params,
+        "inference_s": med(infer),
         "inference_images_per_s": batch / med(infer),
         "train_images_per_s": batch / med(total),
         "forward_s": med(fwd),
@@ -249,6 +250,8 @@ def main():
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "device": str(device),
+        "batch": a.batch,
+        "size": a.size,
         "models": {},
     }
     for name in a.models.split(","):

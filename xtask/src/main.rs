@@ -13,6 +13,7 @@ mod inference_timing;
 mod model_catalog;
 mod run_executor;
 mod run_plan;
+mod train_benchmark;
 mod workspace;
 
 use clap::{Parser, Subcommand};

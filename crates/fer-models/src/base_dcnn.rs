@@ -50,7 +50,7 @@ impl ConvComponent {
     /// (B, C_in, S, S) -> (B, C_out, S', S') with S' = S or floor(S / 2).
     pub fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         let x = self.conv.forward(x)?;
-        let x = self.norm.forward_t(&x, train)?.relu()?;
+        let x = self.norm.forward_relu_t(&x, train)?;
         if self.pool {
             max_pool2d(&x, 2)
         } else {
@@ -66,7 +66,7 @@ impl ConvComponent {
     /// (B, C_in, S, S) -> (B, C_out, S, S)
     pub fn forward_unpooled_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         let x = self.conv.forward(x)?;
-        self.norm.forward_t(&x, train)?.relu()
+        self.norm.forward_relu_t(&x, train)
     }
 
     /// Whether a 2x2 max pooling ends this component (paper Table 1).

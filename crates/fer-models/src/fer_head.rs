@@ -82,7 +82,7 @@ impl FerHead {
     pub fn hidden_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         let h = self.fc1.forward(x)?;
         match &self.middle {
-            Some((bn1, _, _)) => bn1.forward_t(&h, train)?.relu(),
+            Some((bn1, _, _)) => bn1.forward_relu_t(&h, train),
             None => h.relu(),
         }
     }

@@ -53,6 +53,21 @@ impl FusedBatchNorm {
     /// # Shapes
     /// (B, C, ...) -> (B, C, ...)
     pub fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        self.forward_impl(x, train, false)
+    }
+
+    /// `forward_t` followed by a ReLU. In training mode on the CPU both are one op, whose
+    /// backward masks the gradient itself: a separate ReLU costs candle a comparison, a select
+    /// and a zero-filled gradient buffer the size of the feature map.
+    pub fn forward_relu_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        if train && x.device().is_cpu() {
+            self.forward_impl(x, train, true)
+        } else {
+            self.forward_impl(x, train, false)?.relu()
+        }
+    }
+
+    fn forward_impl(&self, x: &Tensor, train: bool, relu: bool) -> candle_core::Result<Tensor> {
         let shape = self.broadcast_shape(x);
         if !train {
             let rm = self
@@ -81,7 +96,7 @@ impl FusedBatchNorm {
         }
         let y = if x.device().is_cpu() {
             let x = x.contiguous()?;
-            let op = BatchNormTrain::for_input(&x, self.eps)?;
+            let op = BatchNormTrain::for_input(&x, self.eps, relu)?;
             let (mean, var): (Vec<f64>, Vec<f64>) = op.stats.iter().copied().unzip();
             let dev = x.device();
             self.update_running(
@@ -190,18 +205,37 @@ type Stats = Arc<Vec<(f64, f64)>>;
 struct BatchNormTrain {
     eps: f64,
     stats: Stats,
+    /// Whether a ReLU follows, inside the op.
+    relu: bool,
 }
 
 impl BatchNormTrain {
     /// Computes the batch statistics of `x` (contiguous, on the CPU) in one pass.
-    fn for_input(x: &Tensor, eps: f64) -> candle_core::Result<Self> {
+    fn for_input(x: &Tensor, eps: f64, relu: bool) -> candle_core::Result<Self> {
         let st: Vec<Vec<f64>> = x.detach().apply_op1_no_bwd(&ChannelStats)?.to_vec2()?;
         let stats = st[0].iter().copied().zip(st[1].iter().copied()).collect();
         Ok(Self {
             eps,
             stats: Arc::new(stats),
+            relu,
         })
     }
+}
+
+/// Per channel (scale, shift) with y = x scale + shift.
+fn affine_coefficients<T: WithDType>(
+    g: &[T],
+    b: &[T],
+    st: &[(f64, f64)],
+    eps: f64,
+) -> Vec<(f64, f64)> {
+    st.iter()
+        .enumerate()
+        .map(|(ch, &(mean, var))| {
+            let scale = g[ch].to_f64() / (var + eps).sqrt();
+            (scale, b[ch].to_f64() - mean * scale)
+        })
+        .collect()
 }
 
 fn bn_forward<T: WithDType + Send + Sync>(
@@ -211,16 +245,10 @@ fn bn_forward<T: WithDType + Send + Sync>(
     d: (usize, usize, usize),
     st: &[(f64, f64)],
     eps: f64,
+    relu: bool,
 ) -> Vec<T> {
     let (_, c, s) = d;
-    let coef: Vec<(f64, f64)> = st
-        .iter()
-        .enumerate()
-        .map(|(ch, &(mean, var))| {
-            let scale = g[ch].to_f64() / (var + eps).sqrt();
-            (scale, b[ch].to_f64() - mean * scale)
-        })
-        .collect();
+    let coef = affine_coefficients(g, b, st, eps);
     let mut y = vec![T::zero(); x.len()];
     y.par_chunks_mut(s)
         .zip(x.par_chunks(s))
@@ -228,13 +256,16 @@ fn bn_forward<T: WithDType + Send + Sync>(
         .for_each(|(i, (yo, xi))| {
             let (a, o) = coef[i % c];
             for (yv, xv) in yo.iter_mut().zip(xi) {
-                *yv = T::from_f64(xv.to_f64() * a + o);
+                let v = T::from_f64(xv.to_f64() * a + o);
+                *yv = if relu && v <= T::zero() { T::zero() } else { v };
             }
         });
     y
 }
 
-/// Returns dx (x.len()), then dγ (C), then dβ (C), flat.
+/// Returns dx (x.len()), then dγ (C), then dβ (C), flat. With `relu` = the forward's
+/// per-channel (scale, shift), the incoming gradient is first masked where the ReLU's output
+/// was zero (recomputed from x exactly as the forward computed it).
 fn bn_backward<T: WithDType + Send + Sync>(
     x: &[T],
     g: &[T],
@@ -242,8 +273,15 @@ fn bn_backward<T: WithDType + Send + Sync>(
     d: (usize, usize, usize),
     st: &[(f64, f64)],
     eps: f64,
+    relu: Option<&[(f64, f64)]>,
 ) -> Vec<T> {
     let (n, c, s) = d;
+    let masked = |ch: usize, xv: T, gv: T| -> f64 {
+        match relu {
+            Some(coef) if T::from_f64(xv.to_f64() * coef[ch].0 + coef[ch].1) <= T::zero() => 0.0,
+            _ => gv.to_f64(),
+        }
+    };
     let m = (n * s) as f64;
     // Per channel: (invstd, dgamma, dbeta)
     let sums: Vec<(f64, f64, f64)> = (0..c)
@@ -254,8 +292,8 @@ fn bn_backward<T: WithDType + Send + Sync>(
             let (mut dg, mut db) = (0.0f64, 0.0f64);
             for b in 0..n {
                 let off = (b * c + ch) * s;
-                for (xv, gv) in x[off..off + s].iter().zip(&dy[off..off + s]) {
-                    let gy = gv.to_f64();
+                for (&xv, &gv) in x[off..off + s].iter().zip(&dy[off..off + s]) {
+                    let gy = masked(ch, xv, gv);
                     db += gy;
                     dg += gy * (xv.to_f64() - mean) * invstd;
                 }
@@ -273,9 +311,9 @@ fn bn_backward<T: WithDType + Send + Sync>(
             let (mean, _) = st[ch];
             let (invstd, dg, db) = sums[ch];
             let k = g[ch].to_f64() * invstd / m;
-            for ((o, xv), gv) in dxo.iter_mut().zip(xi).zip(dyi) {
+            for ((o, &xv), &gv) in dxo.iter_mut().zip(xi).zip(dyi) {
                 let xhat = (xv.to_f64() - mean) * invstd;
-                *o = T::from_f64(k * (m * gv.to_f64() - db - xhat * dg));
+                *o = T::from_f64(k * (m * masked(ch, xv, gv) - db - xhat * dg));
             }
         });
     for ch in 0..c {
@@ -308,6 +346,7 @@ impl CustomOp3 for BatchNormTrain {
                 d,
                 &self.stats,
                 self.eps,
+                self.relu,
             )),
             DType::F64 => CpuStorage::F64(bn_forward(
                 contiguous_slice::<f64>(s1, l1)?,
@@ -316,6 +355,7 @@ impl CustomOp3 for BatchNormTrain {
                 d,
                 &self.stats,
                 self.eps,
+                self.relu,
             )),
             dt => candle_core::bail!("batch norm: unsupported dtype {dt:?}"),
         };
@@ -326,17 +366,25 @@ impl CustomOp3 for BatchNormTrain {
         &self,
         x: &Tensor,
         gamma: &Tensor,
-        _beta: &Tensor,
+        beta: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let c = gamma.elem_count();
+        let relu = if self.relu {
+            let g = gamma.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+            let b = beta.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+            Some(affine_coefficients(&g, &b, &self.stats, self.eps))
+        } else {
+            None
+        };
         let flat = x.apply_op3_no_bwd(
             &grad.contiguous()?,
             gamma,
             &BatchNormBackward {
                 eps: self.eps,
                 stats: self.stats.clone(),
+                relu,
             },
         )?;
         let n = x.elem_count();
@@ -350,6 +398,8 @@ impl CustomOp3 for BatchNormTrain {
 struct BatchNormBackward {
     eps: f64,
     stats: Stats,
+    /// The forward's (scale, shift) per channel when a ReLU followed inside the op.
+    relu: Option<Vec<(f64, f64)>>,
 }
 
 impl CustomOp3 for BatchNormBackward {
@@ -376,6 +426,7 @@ impl CustomOp3 for BatchNormBackward {
                 d,
                 &self.stats,
                 self.eps,
+                self.relu.as_deref(),
             )),
             DType::F64 => CpuStorage::F64(bn_backward(
                 contiguous_slice::<f64>(s1, l1)?,
@@ -384,6 +435,7 @@ impl CustomOp3 for BatchNormBackward {
                 d,
                 &self.stats,
                 self.eps,
+                self.relu.as_deref(),
             )),
             dt => candle_core::bail!("batch norm: unsupported dtype {dt:?}"),
         };
@@ -507,7 +559,14 @@ mod tests {
     #[test]
     fn gradients_match_candles_generic_batch_norm() {
         let dev = Device::Cpu;
-        for dims in [vec![4usize, 3, 5, 5], vec![6, 7]] {
+        // With the ReLU fused into the op and without; γ and β drawn from [-1.5, 2.5] leave a
+        // good share of the outputs negative, so the mask matters (checked below).
+        for (dims, relu) in [
+            (vec![4usize, 3, 5, 5], false),
+            (vec![6, 7], false),
+            (vec![4, 3, 5, 5], true),
+            (vec![6, 7], true),
+        ] {
             let n: usize = dims.iter().product();
             let c = dims[1];
             let x =
@@ -522,7 +581,7 @@ mod tests {
                 .apply_op3(
                     gamma.as_tensor(),
                     beta.as_tensor(),
-                    BatchNormTrain::for_input(x.as_tensor(), 1e-3).unwrap(),
+                    BatchNormTrain::for_input(x.as_tensor(), 1e-3, relu).unwrap(),
                 )
                 .unwrap();
             let reference = candle_nn::BatchNorm::new(
@@ -534,7 +593,14 @@ mod tests {
                 1e-3,
             )
             .unwrap();
-            let theirs = candle_nn::ModuleT::forward_t(&reference, x.as_tensor(), true).unwrap();
+            let mut theirs =
+                candle_nn::ModuleT::forward_t(&reference, x.as_tensor(), true).unwrap();
+            if relu {
+                theirs = theirs.relu().unwrap();
+                let zeros = theirs.eq(0.0).unwrap().to_dtype(DType::F64).unwrap();
+                let frac = zeros.mean_all().unwrap().to_scalar::<f64>().unwrap();
+                assert!(frac > 0.2 && frac < 0.8, "{frac} of the outputs are zero");
+            }
             let diff = |a: &Tensor, b: &Tensor| {
                 (a - b)
                     .unwrap()
@@ -560,7 +626,7 @@ mod tests {
                     g1.get(v.as_tensor()).unwrap(),
                     g2.get(v.as_tensor()).unwrap(),
                 );
-                assert!(d < 1e-9, "{dims:?}: gradient differs by {d}");
+                assert!(d < 1e-9, "{dims:?} relu {relu}: gradient differs by {d}");
             }
         }
     }

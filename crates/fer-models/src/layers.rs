@@ -4,10 +4,11 @@
 //! batch norm weight 1, bias 0, running mean 0, running variance 1. Parameter names follow
 //! PyTorch (`weight`, `bias`, `running_mean`, `running_var`) so its checkpoints can be mapped.
 
-use candle_core::{Module, Tensor};
+use candle_core::{DType, Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use crate::fused_batch_norm::FusedBatchNorm;
+use crate::fused_linear::FusedLinear;
 
 use crate::gemm_conv2d::GemmConv2d;
 
@@ -98,7 +99,21 @@ impl Module for Linear {
         let (out_f, in_f) = self.inner.weight().dims2()?;
         let rows = x.elem_count() / in_f.max(1);
         crate::mac_counter::add((rows * in_f * out_f) as u64);
-        self.inner.forward(x)
+        let dtype_ok = matches!(x.dtype(), DType::F32 | DType::F64);
+        if !x.device().is_cpu() || !dtype_ok || x.rank() == 0 {
+            return self.inner.forward(x);
+        }
+        // On the CPU: one op for the matmul, the bias and their gradients (fused_linear).
+        let mut out_dims = x.dims().to_vec();
+        if let Some(last) = out_dims.last_mut() {
+            *last = out_f;
+        }
+        let flat = x.reshape((rows, in_f))?.contiguous()?;
+        let y = match self.inner.bias() {
+            Some(b) => flat.apply_op3(self.inner.weight(), b, FusedLinear)?,
+            None => flat.apply_op2(self.inner.weight(), FusedLinear)?,
+        };
+        y.reshape(out_dims)
     }
 }
 

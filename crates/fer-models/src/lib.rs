@@ -19,6 +19,7 @@ pub mod fer_head;
 pub mod fld_head;
 pub mod fused_batch_norm;
 pub mod fused_conv2d;
+pub mod fused_linear;
 pub mod gemm_conv2d;
 pub mod hps;
 pub mod layers;

@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: speed benchmarks, run side by side in one process and written to
 //! results/bench/. Suite `face`: the landmark predictor (faces/s on one thread, CK+48 at its
-//! native 48x48) and MTCNN (images/s on 48x48 FER2013 faces, batched, all cores).
+//! native 48x48) and MTCNN (images/s on 48x48 FER2013 faces, batched, all cores). Suite
+//! `train`: inference and training-step throughput of base-dcnn-fer, cmcnn and resnet18 with
+//! PyTorch's beside it (see `train_benchmark`).
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -10,31 +12,54 @@ use std::time::Instant;
 
 use crate::face_models;
 use crate::face_tools;
+use crate::train_benchmark::{self, TrainBenchSettings};
 use crate::workspace;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchSuite {
     /// Face pipeline: dlib-format landmark predictor and MTCNN.
     Face,
+    /// Models: inference and training step (forward, backward, optimiser), against PyTorch.
+    Train,
 }
 
 /// Speed benchmarks (median of repeated passes after a warm-up), written as CSV under
 /// results/bench/. The data comes from ../shared (or FER_SHARED).
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    #[arg(value_enum, default_value = "face")]
+    #[arg(value_enum, default_value = "train")]
     pub suite: BenchSuite,
-    /// Model folder (default: FER_MODELS, else models/).
+    /// `face`: model folder (default: FER_MODELS, else models/).
+    #[arg(long = "face-models")]
+    pub face_models: Option<PathBuf>,
+    /// Timed passes per measurement, after the warm-up (the median is reported; default 7
+    /// for `face`, 10 for `train`).
     #[arg(long)]
-    pub models: Option<PathBuf>,
-    /// Timed passes per measurement (the median is reported).
-    #[arg(long, default_value_t = 7)]
-    pub passes: usize,
+    pub passes: Option<usize>,
+    /// Untimed warm-up passes before each `train` measurement.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// `train`: models to time (registry names), comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "base-dcnn-fer,cmcnn,resnet18"
+    )]
+    pub models: Vec<String>,
+    /// `train`: batch size.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// `train`: input side in pixels (the paper's 100).
+    #[arg(long, default_value_t = 100)]
+    pub size: usize,
+    /// `train`: device, cpu or cuda[:N] (cuda needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
     /// Output folder (default results/bench).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Python that runs bench/face_reference.py (dlib and facenet-pytorch side by side, when
-    /// they import); FER_BENCH_PYTHON, else python3.
+    /// they import) or bench/torch_reference.py (PyTorch); FER_BENCH_PYTHON, else python3.
     #[arg(long)]
     pub python: Option<String>,
 }
@@ -156,17 +181,20 @@ fn mtcnn_inputs(shared: &Path) -> Result<Vec<image::RgbImage>> {
 
 /// Runs bench/face_reference.py; its JSON, or an empty object (with a message) when Python or
 /// the script cannot run.
-fn reference_tools(args: &BenchArgs, shared: &Path) -> serde_json::Value {
-    let python = args
-        .python
+fn python(args: &BenchArgs) -> String {
+    args.python
         .clone()
         .or_else(|| std::env::var("FER_BENCH_PYTHON").ok())
-        .unwrap_or_else(|| "python3".into());
+        .unwrap_or_else(|| "python3".into())
+}
+
+fn reference_tools(args: &BenchArgs, shared: &Path) -> serde_json::Value {
+    let python = python(args);
     let script = workspace::root().join("bench/face_reference.py");
     let out = std::process::Command::new(&python)
         .arg(&script)
         .arg(shared)
-        .arg(args.passes.to_string())
+        .arg(args.passes.unwrap_or(7).to_string())
         .output();
     match out {
         Ok(o) if o.status.success() => {
@@ -215,10 +243,10 @@ fn reference_or_quoted(
 
 fn run_face(args: &BenchArgs) -> Result<Vec<BenchRow>> {
     let shared = shared_dir();
-    let models = face_models::models_dir(args.models.as_deref());
+    let models = face_models::models_dir(args.face_models.as_deref());
     let predictor = face_tools::load_shape_predictor(&models)?;
     let detector = face_tools::load_detector(&models)?;
-    let passes = args.passes.max(1);
+    let passes = args.passes.unwrap_or(7).max(1);
 
     let faces = ert_inputs(&shared)?;
     let one_thread = rayon::ThreadPoolBuilder::new()
@@ -315,18 +343,22 @@ fn run_face(args: &BenchArgs) -> Result<Vec<BenchRow>> {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let rows = match args.suite {
-        BenchSuite::Face => run_face(&args)?,
-    };
     let out_dir = args
         .out
         .clone()
         .unwrap_or_else(|| workspace::results_dir().join("bench"));
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    match args.suite {
+        BenchSuite::Face => write_face(&run_face(&args)?, &out_dir),
+        BenchSuite::Train => run_train(&args, &out_dir),
+    }
+}
+
+fn write_face(rows: &[BenchRow], out_dir: &Path) -> Result<()> {
     let mut csv =
         String::from("benchmark,unit,value,threads,reference,ratio,reference_source,target\n");
-    for r in &rows {
+    for r in rows {
         let (reference, ratio, source) = match &r.reference {
             Some((v, s)) => (format!("{v:.1}"), format!("{:.2}", r.value / v), s.as_str()),
             None => (String::new(), String::new(), ""),
@@ -352,5 +384,111 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let path = out_dir.join("face.csv");
     fer_train::run_dir::write_atomic(&path, csv.as_bytes())?;
     println!("written {}", path.display());
+    Ok(())
+}
+
+/// The issue's goal for one measurement, as the CSV states it.
+fn train_target(model: &str, measure: &str, cuda: bool) -> &'static str {
+    match (cuda, model, measure) {
+        (false, "base-dcnn-fer" | "cmcnn", "train_step" | "inference") => ">= 1.0x PyTorch",
+        (false, _, "train_step") => ">= 0.5x PyTorch",
+        (false, _, "inference") => ">= 1.0x PyTorch",
+        (true, "cmcnn", "train_step") => ">= 0.8x PyTorch eager",
+        _ => "",
+    }
+}
+
+fn run_train(args: &BenchArgs, out_dir: &Path) -> Result<()> {
+    let device = crate::device::parse_device(&args.device)?;
+    let settings = TrainBenchSettings {
+        models: args.models.clone(),
+        batch: args.batch.max(1),
+        size: args.size,
+        passes: args.passes.unwrap_or(10).max(1),
+        warmup: args.warmup,
+    };
+    let threads = candle_core::utils::get_num_threads();
+    let mut ours = Vec::new();
+    let bar = indicatif::ProgressBar::new(settings.models.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{msg:<28} [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    for name in &settings.models {
+        bar.set_message(format!("timing {name}"));
+        ours.push(train_benchmark::time_model(name, &settings, &device)?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    // After ours, so the two never compete for the cores.
+    let device_name = if device.is_cuda() { "cuda" } else { "cpu" };
+    let torch = train_benchmark::torch_reference(&python(args), &settings, device_name);
+    let tag = if device.is_cuda() { "cuda" } else { "cpu" };
+    let mut csv = String::from(
+        "model,device,measure,seconds,images_per_s,torch_seconds,torch_images_per_s,ratio,\
+         parameters,torch_parameters,batch,size,passes,threads,target\n",
+    );
+    println!(
+        "{:<14} {:<11} {:>9} {:>9} {:>9} {:>7}",
+        "model", "measure", "s", "images/s", "torch s", "ratio"
+    );
+    for (name, t) in settings.models.iter().zip(&ours) {
+        let theirs = torch
+            .as_ref()
+            .and_then(|(json, _)| train_benchmark::torch_timings(json, name));
+        if let Some(th) = &theirs {
+            if th.parameters != t.parameters {
+                eprintln!(
+                    "warning: {name} has {} parameters here and {} in the PyTorch reference",
+                    t.parameters, th.parameters
+                );
+            }
+        }
+        let measures: [(&str, f64, Option<f64>); 5] = [
+            ("inference", t.inference_s, theirs.map(|x| x.inference_s)),
+            ("train_step", t.step_s, theirs.map(|x| x.step_s)),
+            ("forward", t.forward_s, theirs.map(|x| x.forward_s)),
+            ("backward", t.backward_s, theirs.map(|x| x.backward_s)),
+            ("optimiser", t.optimiser_s, theirs.map(|x| x.optimiser_s)),
+        ];
+        for (measure, s, ts) in measures {
+            let rate = settings.batch as f64 / s;
+            let (ts_text, trate, ratio) = match ts {
+                Some(ts) => (
+                    format!("{ts:.4}"),
+                    format!("{:.2}", settings.batch as f64 / ts),
+                    format!("{:.2}", ts / s),
+                ),
+                None => (String::new(), String::new(), String::new()),
+            };
+            csv.push_str(&format!(
+                "{name},{tag},{measure},{s:.4},{rate:.2},{ts_text},{trate},{ratio},{},{},{},{},{},{threads},{}\n",
+                t.parameters,
+                theirs.map(|x| x.parameters.to_string()).unwrap_or_default(),
+                settings.batch,
+                settings.size,
+                settings.passes,
+                train_target(name, measure, device.is_cuda()),
+            ));
+            println!("{name:<14} {measure:<11} {s:>9.3} {rate:>9.1} {ts_text:>9} {ratio:>7}");
+        }
+    }
+    let csv_path = out_dir.join(format!("train-{tag}.csv"));
+    fer_train::run_dir::write_atomic(&csv_path, csv.as_bytes())?;
+    let meta = serde_json::json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "device": args.device,
+        "models": settings.models,
+        "batch": settings.batch,
+        "size": settings.size,
+        "passes": settings.passes,
+        "warmup": settings.warmup,
+        "candle_threads": threads,
+        "torch": torch.as_ref().map(|(_, v)| v.clone()),
+        "torch_threads": torch.as_ref().and_then(|(j, _)| j.get("threads").cloned()),
+        "ratio": "torch_seconds / seconds: above 1 means faster than PyTorch",
+    });
+    let meta_path = out_dir.join(format!("train-{tag}.json"));
+    fer_train::run_dir::write_atomic(&meta_path, serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    println!("written {} and {}", csv_path.display(), meta_path.display());
     Ok(())
 }

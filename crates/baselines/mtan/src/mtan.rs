@@ -89,7 +89,7 @@ impl AttentionMask {
     /// (B, C_in, S, S) -> (B, C, S, S), values in (0, 1)
     fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         let h = self.g_conv.forward(x)?;
-        let h = self.g_norm.forward_t(&h, train)?.relu()?;
+        let h = self.g_norm.forward_relu_t(&h, train)?;
         let a = self.h_conv.forward(&h)?;
         candle_nn::ops::sigmoid(&self.h_norm.forward_t(&a, train)?)
     }
@@ -122,7 +122,7 @@ impl FeatureBlock {
     /// (B, C_in, S, S) -> (B, C_out, S', S') with S' = S or floor(S / 2).
     fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         let y = self.conv.forward(x)?;
-        let y = self.norm.forward_t(&y, train)?.relu()?;
+        let y = self.norm.forward_relu_t(&y, train)?;
         if self.pool {
             max_pool2d(&y, 2)
         } else {

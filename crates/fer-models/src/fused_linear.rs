@@ -1,0 +1,360 @@
+//! The CPU kernel of the fully connected layers (the FER and FLD heads of paper 3.1, CCAM's
+//! embedding maps, eqs. 2-3): y = x Wᵀ + b forward, and dx = dy W, dW = dyᵀ x, db = Σ dy
+//! backward, as one candle custom op each way.
+//!
+//! Why: candle writes a linear layer as a matmul with the transposed weight plus a broadcast
+//! bias. Its backward then produces the weight gradient as the transpose of xᵀ dy and adds
+//! that strided view into a zero-filled buffer: for the heads' 36,864 x 2,000 weight at 100 px
+//! that is a 295 MB strided pass per step. Here dW is computed in the weight's own layout by
+//! one GEMM, the bias is folded into the forward GEMM, and dx is skipped when the input needs
+//! no gradient.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
+
+use crate::cpu_slice::contiguous_slice;
+
+/// dst (m x n, contiguous) = [dst +] lhs (m x k) · rhs (k x n), operands as (slice, row
+/// stride, column stride); the GEMM is split over the cores.
+fn gemm_into<T: WithDType>(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [T],
+    accumulate: bool,
+    lhs: (&[T], isize, isize),
+    rhs: (&[T], isize, isize),
+) {
+    debug_assert!(dst.len() >= m * n);
+    // SAFETY: the callers pass slices holding m x k, k x n and m x n elements at these
+    // strides; `dst` is a distinct &mut, so it aliases neither operand; T is f32 or f64.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.0.as_ptr(),
+            lhs.2,
+            lhs.1,
+            rhs.0.as_ptr(),
+            rhs.2,
+            rhs.1,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(rayon::current_num_threads()),
+        );
+    }
+}
+
+/// (rows, in, out) of an (rows, in) input and an (out, in) weight.
+fn dims(x: &Layout, w: &Layout) -> candle_core::Result<(usize, usize, usize)> {
+    let (rows, fin) = x.shape().dims2()?;
+    let (fout, win) = w.shape().dims2()?;
+    if win != fin {
+        candle_core::bail!("linear: input has {fin} features, the weight expects {win}");
+    }
+    Ok((rows, fin, fout))
+}
+
+fn forward<T: WithDType>(
+    x: &[T],
+    w: &[T],
+    b: Option<&[T]>,
+    (rows, fin, fout): (usize, usize, usize),
+) -> Vec<T> {
+    let mut y = vec![T::zero(); rows * fout];
+    if let Some(b) = b {
+        for row in y.chunks_mut(fout) {
+            row.copy_from_slice(b);
+        }
+    }
+    // y (rows x out) = x (rows x in) · Wᵀ (in x out)
+    gemm_into(
+        (rows, fout, fin),
+        &mut y,
+        b.is_some(),
+        (x, fin as isize, 1),
+        (w, 1, fin as isize),
+    );
+    y
+}
+
+/// [dx (if `need_dx`) | dW | db], flat.
+fn backward<T: WithDType>(
+    x: &[T],
+    w: &[T],
+    dy: &[T],
+    (rows, fin, fout): (usize, usize, usize),
+    need_dx: bool,
+) -> Vec<T> {
+    let nx = if need_dx { rows * fin } else { 0 };
+    let mut out = vec![T::zero(); nx + fout * fin + fout];
+    let (dx, rest) = out.split_at_mut(nx);
+    let (dw, db) = rest.split_at_mut(fout * fin);
+    if need_dx {
+        // dx (rows x in) = dy (rows x out) · W (out x in)
+        gemm_into(
+            (rows, fin, fout),
+            dx,
+            false,
+            (dy, fout as isize, 1),
+            (w, fin as isize, 1),
+        );
+    }
+    // dW (out x in) = dyᵀ (out x rows) · x (rows x in)
+    gemm_into(
+        (fout, fin, rows),
+        dw,
+        false,
+        (dy, 1, fout as isize),
+        (x, fin as isize, 1),
+    );
+    for row in dy.chunks(fout) {
+        for (d, &g) in db.iter_mut().zip(row) {
+            *d += g;
+        }
+    }
+    out
+}
+
+/// The layer's op: `x.apply_op3(w, b, FusedLinear)` with a bias, `x.apply_op2(w, FusedLinear)`
+/// without; x is (rows, in), contiguous.
+#[derive(Debug, Clone, Copy)]
+pub struct FusedLinear;
+
+fn run_forward(
+    (sx, lx): (&CpuStorage, &Layout),
+    (sw, lw): (&CpuStorage, &Layout),
+    bias: Option<(&CpuStorage, &Layout)>,
+) -> candle_core::Result<(CpuStorage, Shape)> {
+    let d = dims(lx, lw)?;
+    let out = match sx.dtype() {
+        DType::F32 => CpuStorage::F32(forward(
+            contiguous_slice::<f32>(sx, lx)?,
+            contiguous_slice::<f32>(sw, lw)?,
+            bias.map(|(s, l)| contiguous_slice::<f32>(s, l))
+                .transpose()?,
+            d,
+        )),
+        DType::F64 => CpuStorage::F64(forward(
+            contiguous_slice::<f64>(sx, lx)?,
+            contiguous_slice::<f64>(sw, lw)?,
+            bias.map(|(s, l)| contiguous_slice::<f64>(s, l))
+                .transpose()?,
+            d,
+        )),
+        dt => candle_core::bail!("linear: unsupported dtype {dt:?}"),
+    };
+    Ok((out, Shape::from((d.0, d.2))))
+}
+
+/// (dx if the input needs it, dW, db).
+fn gradients(
+    x: &Tensor,
+    w: &Tensor,
+    grad: &Tensor,
+) -> candle_core::Result<(Option<Tensor>, Tensor, Tensor)> {
+    let need_dx = x.track_op();
+    let flat = x.apply_op3_no_bwd(
+        &w.contiguous()?,
+        &grad.contiguous()?,
+        &FusedLinearBackward { need_dx },
+    )?;
+    let (nx, nw, fout) = (x.elem_count(), w.elem_count(), w.dim(0)?);
+    let (dx, off) = if need_dx {
+        (Some(flat.narrow(0, 0, nx)?.reshape(x.shape())?), nx)
+    } else {
+        (None, 0)
+    };
+    let dw = flat.narrow(0, off, nw)?.reshape(w.shape())?;
+    let db = flat.narrow(0, off + nw, fout)?;
+    Ok((dx, dw, db))
+}
+
+impl CustomOp3 for FusedLinear {
+    fn name(&self) -> &'static str {
+        "fer-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        run_forward((s1, l1), (s2, l2), Some((s3, l3)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, db) = gradients(x, w, grad)?;
+        Ok((dx, Some(dw), Some(db)))
+    }
+}
+
+impl CustomOp2 for FusedLinear {
+    fn name(&self) -> &'static str {
+        "fer-linear-no-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        run_forward((s1, l1), (s2, l2), None)
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, _) = gradients(x, w, grad)?;
+        Ok((dx, Some(dw)))
+    }
+}
+
+/// The backward kernel, as an op on (x, W, dy).
+struct FusedLinearBackward {
+    need_dx: bool,
+}
+
+impl CustomOp3 for FusedLinearBackward {
+    fn name(&self) -> &'static str {
+        "fer-linear-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let d = dims(l1, l2)?;
+        if l3.shape().dims() != [d.0, d.2] {
+            candle_core::bail!("linear backward: gradient of shape {:?}", l3.shape().dims());
+        }
+        let n = if self.need_dx { d.0 * d.1 } else { 0 } + d.2 * d.1 + d.2;
+        let out = match s1.dtype() {
+            DType::F32 => CpuStorage::F32(backward(
+                contiguous_slice::<f32>(s1, l1)?,
+                contiguous_slice::<f32>(s2, l2)?,
+                contiguous_slice::<f32>(s3, l3)?,
+                d,
+                self.need_dx,
+            )),
+            DType::F64 => CpuStorage::F64(backward(
+                contiguous_slice::<f64>(s1, l1)?,
+                contiguous_slice::<f64>(s2, l2)?,
+                contiguous_slice::<f64>(s3, l3)?,
+                d,
+                self.need_dx,
+            )),
+            dt => candle_core::bail!("linear backward: unsupported dtype {dt:?}"),
+        };
+        Ok((out, Shape::from(n)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn values(shape: (usize, usize), seed: f64) -> Tensor {
+        let v: Vec<f64> = (0..shape.0 * shape.1)
+            .map(|i| (i as f64 * 0.613 + seed).sin())
+            .collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    }
+
+    /// Output and gradients (x, W, b) against candle's matmul + broadcast add, in f64, with and
+    /// without a bias and with an input that needs no gradient.
+    #[test]
+    fn forward_and_gradients_match_candles_generic_linear() {
+        for (rows, fin, fout, bias, x_var) in [
+            (5, 7, 3, true, true),
+            (1, 40, 9, true, true),
+            (6, 4, 11, false, true),
+            (3, 8, 5, true, false),
+        ] {
+            let x = Var::from_tensor(&values((rows, fin), 0.2)).unwrap();
+            let xt = if x_var {
+                x.as_tensor().clone()
+            } else {
+                x.as_tensor().detach()
+            };
+            let w = Var::from_tensor(&values((fout, fin), 1.1)).unwrap();
+            let b = Var::from_tensor(&values((1, fout), 2.3).reshape(fout).unwrap()).unwrap();
+            let ours = if bias {
+                xt.apply_op3(w.as_tensor(), b.as_tensor(), FusedLinear)
+            } else {
+                xt.apply_op2(w.as_tensor(), FusedLinear)
+            }
+            .unwrap();
+            let mut theirs = xt.matmul(&w.as_tensor().t().unwrap()).unwrap();
+            if bias {
+                theirs = theirs.broadcast_add(b.as_tensor()).unwrap();
+            }
+            assert!(max_diff(&ours, &theirs) < 1e-12);
+            let r = values((rows, fout), 3.7);
+            let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            let g2 = (theirs * &r)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            assert_eq!(g1.get(x.as_tensor()).is_some(), x_var);
+            let mut vars = vec![&w];
+            if bias {
+                vars.push(&b);
+            }
+            if x_var {
+                vars.push(&x);
+            }
+            for v in vars {
+                let d = max_diff(
+                    g1.get(v.as_tensor()).unwrap(),
+                    g2.get(v.as_tensor()).unwrap(),
+                );
+                assert!(d < 1e-12, "gradient differs by {d}");
+            }
+        }
+    }
+}
