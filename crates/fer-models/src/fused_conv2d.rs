@@ -9,8 +9,10 @@
 //! (y_b = W · cols_b + bias, cols_b the (C k k, H' W') unfold of image b) and the backward
 //! computes, image by image, dW += dy_b · cols_bᵀ, db += Σ dy_b and, only when the input needs
 //! it, dx_b = col2im(Wᵀ · dy_b). The unfold of one image (at most a few MB) is rebuilt in
-//! the backward instead of being kept from the forward. Images are split over the cores,
-//! each GEMM runs on one; with fewer images than cores the GEMM itself is split.
+//! the backward instead of being kept from the forward. Small feature maps (ResNet-18's
+//! 7x7 and 4x4) are unfolded a few images at a time so that each GEMM is large enough to be
+//! efficient. The groups are split over the cores, each GEMM running on one; with fewer
+//! groups than cores the GEMM itself is split.
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
@@ -72,27 +74,74 @@ impl Geometry {
     }
 }
 
-/// Whether to split the images over the cores (else the GEMM is split).
-fn split_images(g: &Geometry) -> bool {
-    g.b >= rayon::current_num_threads()
+/// Output pixels one GEMM should cover at least: with fewer (ResNet-18's 4x4 maps) a GEMM per
+/// image is a thin rank-16 update of the whole weight gradient, bound by memory.
+const MIN_GEMM_PIXELS: usize = 1024;
+
+/// How the batch is cut into work units: `group` consecutive images share one unfold and
+/// one GEMM, and the groups are split over the cores (or, with fewer groups than cores, the
+/// GEMM itself is split).
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    group: usize,
+    groups: usize,
+    split_groups: bool,
 }
 
-fn gemm_parallelism(g: &Geometry) -> gemm::Parallelism {
-    if split_images(g) {
-        gemm::Parallelism::None
-    } else {
-        gemm::Parallelism::Rayon(rayon::current_num_threads())
+impl Plan {
+    fn new(g: &Geometry) -> Self {
+        let threads = rayon::current_num_threads().max(1);
+        let wanted = MIN_GEMM_PIXELS.div_ceil(g.hw_out().max(1));
+        // Keep at least one group per core when the batch allows it.
+        let group = wanted.min(g.b.div_ceil(threads)).max(1);
+        let groups = g.b.div_ceil(group);
+        Self {
+            group,
+            groups,
+            split_groups: groups >= threads,
+        }
+    }
+
+    /// Images in group `i` (the last may be short).
+    fn images(&self, i: usize, b: usize) -> std::ops::Range<usize> {
+        i * self.group..((i + 1) * self.group).min(b)
+    }
+
+    fn parallelism(&self) -> gemm::Parallelism {
+        if self.split_groups {
+            gemm::Parallelism::None
+        } else {
+            gemm::Parallelism::Rayon(rayon::current_num_threads())
+        }
     }
 }
 
-/// Unfolds one image (C, H, W) into `cols` (C k k rows of H' W'), zero outside the image.
-fn unfold<T: WithDType>(img: &[T], g: &Geometry, cols: &mut [T]) {
-    let (k, hw) = (g.k, g.hw_out());
+/// The output columns `lo..hi` whose input column ox * stride + kx - pad lies inside a row of
+/// width `w`: the branch-free inner range of [`unfold`] and [`fold`].
+fn valid_columns(g: &Geometry, kx: usize) -> (usize, usize) {
+    let lo = if g.pad > kx {
+        (g.pad - kx).div_ceil(g.stride)
+    } else {
+        0
+    };
+    let hi = if g.w + g.pad > kx {
+        (g.w + g.pad - kx).div_ceil(g.stride).min(g.wo)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// Unfolds one image (C, H, W) into columns `off..off + H'W'` of `cols`, whose C k k rows are
+/// `ld` long; zero outside the image.
+fn unfold<T: WithDType>(img: &[T], g: &Geometry, cols: &mut [T], ld: usize, off: usize) {
+    let k = g.k;
     for ci in 0..g.c {
         let plane = &img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ky in 0..k {
             for kx in 0..k {
-                let row = &mut cols[((ci * k + ky) * k + kx) * hw..][..hw];
+                let row = &mut cols[((ci * k + ky) * k + kx) * ld + off..][..g.hw_out()];
+                let (lo, hi) = valid_columns(g, kx);
                 for oy in 0..g.ho {
                     let iy = (oy * g.stride + ky) as isize - g.pad as isize;
                     let out = &mut row[oy * g.wo..(oy + 1) * g.wo];
@@ -101,38 +150,14 @@ fn unfold<T: WithDType>(img: &[T], g: &Geometry, cols: &mut [T]) {
                         continue;
                     }
                     let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    for (ox, o) in out.iter_mut().enumerate() {
-                        let ix = (ox * g.stride + kx) as isize - g.pad as isize;
-                        *o = if ix >= 0 && ix < g.w as isize {
-                            src[ix as usize]
-                        } else {
-                            T::zero()
-                        };
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The adjoint of [`unfold`]: adds `cols` back into the (zeroed) image gradient.
-fn fold<T: WithDType>(cols: &[T], g: &Geometry, img: &mut [T]) {
-    let (k, hw) = (g.k, g.hw_out());
-    for ci in 0..g.c {
-        let plane = &mut img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
-        for ky in 0..k {
-            for kx in 0..k {
-                let row = &cols[((ci * k + ky) * k + kx) * hw..][..hw];
-                for oy in 0..g.ho {
-                    let iy = (oy * g.stride + ky) as isize - g.pad as isize;
-                    if iy < 0 || iy >= g.h as isize {
-                        continue;
-                    }
-                    let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    for (ox, &v) in row[oy * g.wo..(oy + 1) * g.wo].iter().enumerate() {
-                        let ix = (ox * g.stride + kx) as isize - g.pad as isize;
-                        if ix >= 0 && ix < g.w as isize {
-                            dst[ix as usize] += v;
+                    out[..lo].fill(T::zero());
+                    out[hi..].fill(T::zero());
+                    if g.stride == 1 {
+                        let first = lo + kx - g.pad;
+                        out[lo..hi].copy_from_slice(&src[first..first + (hi - lo)]);
+                    } else {
+                        for (ox, o) in out[lo..hi].iter_mut().enumerate() {
+                            *o = src[(lo + ox) * g.stride + kx - g.pad];
                         }
                     }
                 }
@@ -141,9 +166,41 @@ fn fold<T: WithDType>(cols: &[T], g: &Geometry, img: &mut [T]) {
     }
 }
 
-/// dst (m x n, row stride `dst_rs`) = [dst +] lhs (m x k) · rhs (k x n), each operand given
-/// by its row and column strides.
-#[allow(clippy::too_many_arguments)]
+/// The adjoint of [`unfold`]: adds columns `off..off + H'W'` of `cols` into the (zeroed)
+/// image gradient.
+fn fold<T: WithDType>(cols: &[T], g: &Geometry, img: &mut [T], ld: usize, off: usize) {
+    let k = g.k;
+    for ci in 0..g.c {
+        let plane = &mut img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = &cols[((ci * k + ky) * k + kx) * ld + off..][..g.hw_out()];
+                let (lo, hi) = valid_columns(g, kx);
+                for oy in 0..g.ho {
+                    let iy = (oy * g.stride + ky) as isize - g.pad as isize;
+                    if iy < 0 || iy >= g.h as isize {
+                        continue;
+                    }
+                    let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
+                    let src = &row[oy * g.wo + lo..oy * g.wo + hi];
+                    if g.stride == 1 {
+                        let first = lo + kx - g.pad;
+                        for (d, &v) in dst[first..first + (hi - lo)].iter_mut().zip(src) {
+                            *d += v;
+                        }
+                    } else {
+                        for (ox, &v) in src.iter().enumerate() {
+                            dst[(lo + ox) * g.stride + kx - g.pad] += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// dst (m x n, row stride n) = [dst +] lhs (m x k) · rhs (k x n), each operand given as
+/// (slice, row stride, column stride).
 fn gemm_into<T: WithDType>(
     (m, n, k): (usize, usize, usize),
     dst: &mut [T],
@@ -181,57 +238,34 @@ fn gemm_into<T: WithDType>(
     }
 }
 
-fn forward<T: WithDType>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
-    let (ckk, hw) = (g.ckk(), g.hw_out());
-    let mut y = vec![T::zero(); g.b * g.c_out * hw];
-    let par = gemm_parallelism(g);
-    let one_image = |cols: &mut Vec<T>, (yb, xb): (&mut [T], &[T])| {
-        unfold(xb, g, cols);
-        if let Some(bias) = bias {
-            for (row, &bv) in yb.chunks_mut(hw).zip(bias) {
-                row.fill(bv);
-            }
-        }
-        gemm_into(
-            (g.c_out, hw, ckk),
-            yb,
-            bias.is_some(),
-            (w, ckk as isize, 1),
-            (cols, hw as isize, 1),
-            par,
-        );
-    };
-    let img = g.c * g.h * g.w;
-    if split_images(g) {
-        y.par_chunks_mut(g.c_out * hw)
-            .zip(x.par_chunks(img))
-            .for_each_init(|| vec![T::zero(); ckk * hw], one_image);
-    } else {
-        let mut cols = vec![T::zero(); ckk * hw];
-        for pair in y.chunks_mut(g.c_out * hw).zip(x.chunks(img)) {
-            one_image(&mut cols, pair);
-        }
-    }
-    y
-}
-
-/// Per-thread accumulators of the backward pass.
-struct Partial<T> {
+/// Per-worker buffers: the group's unfold, its (C_out, G H'W') output or gradient, and the
+/// weight and bias gradients accumulated over the worker's groups.
+struct Scratch<T> {
+    cols: Vec<T>,
+    out: Vec<T>,
+    dcols: Vec<T>,
     dw: Vec<T>,
     db: Vec<T>,
-    cols: Vec<T>,
-    dcols: Vec<T>,
 }
 
-impl<T: WithDType> Partial<T> {
-    fn new(g: &Geometry, need_dx: bool) -> Self {
-        let n = g.ckk() * g.hw_out();
+impl<T: WithDType> Scratch<T> {
+    fn new(g: &Geometry, plan: &Plan, backward: bool, need_dx: bool) -> Self {
+        let ld = plan.group * g.hw_out();
         Self {
-            dw: vec![T::zero(); g.c_out * g.ckk()],
-            db: vec![T::zero(); g.c_out],
-            cols: vec![T::zero(); n],
+            cols: vec![T::zero(); g.ckk() * ld],
+            out: vec![T::zero(); g.c_out * ld],
             dcols: if need_dx {
-                vec![T::zero(); n]
+                vec![T::zero(); g.ckk() * ld]
+            } else {
+                Vec::new()
+            },
+            dw: if backward {
+                vec![T::zero(); g.c_out * g.ckk()]
+            } else {
+                Vec::new()
+            },
+            db: if backward {
+                vec![T::zero(); g.c_out]
             } else {
                 Vec::new()
             },
@@ -249,76 +283,161 @@ impl<T: WithDType> Partial<T> {
     }
 }
 
+/// Runs `work` (scratch, group index, the group's chunk of `per_group`) for every group, over
+/// the cores when the plan says so, and returns the merged scratch.
+fn for_each_group<T: WithDType, F>(
+    plan: &Plan,
+    per_group: &mut [T],
+    chunk: usize,
+    new_scratch: &(dyn Fn() -> Scratch<T> + Sync),
+    work: F,
+) -> Scratch<T>
+where
+    F: Fn(&mut Scratch<T>, usize, &mut [T]) + Sync,
+{
+    if plan.split_groups {
+        let chunks: Vec<&mut [T]> = if chunk == 0 {
+            (0..plan.groups).map(|_| &mut [][..]).collect()
+        } else {
+            per_group.chunks_mut(chunk).collect()
+        };
+        // One contiguous run of groups per core, so each core builds its scratch once.
+        let per_core = plan.groups.div_ceil(rayon::current_num_threads().max(1));
+        chunks
+            .into_par_iter()
+            .enumerate()
+            .with_min_len(per_core)
+            .fold(new_scratch, |mut s, (i, part)| {
+                work(&mut s, i, part);
+                s
+            })
+            .reduce_with(Scratch::merge)
+            .unwrap_or_else(new_scratch)
+    } else {
+        let mut s = new_scratch();
+        if chunk == 0 {
+            for i in 0..plan.groups {
+                work(&mut s, i, &mut []);
+            }
+        } else {
+            for (i, part) in per_group.chunks_mut(chunk).enumerate() {
+                work(&mut s, i, part);
+            }
+        }
+        s
+    }
+}
+
+fn forward<T: WithDType>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
+    let (ckk, hw) = (g.ckk(), g.hw_out());
+    let plan = Plan::new(g);
+    let (img, out_img) = (g.c * g.h * g.w, g.c_out * hw);
+    let mut y = vec![T::zero(); g.b * out_img];
+    let new_scratch = || Scratch::new(g, &plan, false, false);
+    for_each_group(
+        &plan,
+        &mut y,
+        plan.group * out_img,
+        &new_scratch,
+        |s, i, yg| {
+            let images = plan.images(i, g.b);
+            let n = images.len();
+            let ld = n * hw;
+            for (j, b) in images.clone().enumerate() {
+                unfold(&x[b * img..(b + 1) * img], g, &mut s.cols, ld, j * hw);
+            }
+            // With one image the GEMM writes NCHW directly; with several, (C_out, G H'W') is
+            // scattered image by image afterwards.
+            let dst: &mut [T] = if n == 1 {
+                yg
+            } else {
+                &mut s.out[..g.c_out * ld]
+            };
+            if let Some(bias) = bias {
+                for (row, &bv) in dst.chunks_mut(ld).zip(bias) {
+                    row.fill(bv);
+                }
+            }
+            gemm_into(
+                (g.c_out, ld, ckk),
+                dst,
+                bias.is_some(),
+                (w, ckk as isize, 1),
+                (&s.cols[..ckk * ld], ld as isize, 1),
+                plan.parallelism(),
+            );
+            if n > 1 {
+                for j in 0..n {
+                    for c in 0..g.c_out {
+                        yg[j * out_img + c * hw..][..hw]
+                            .copy_from_slice(&s.out[c * ld + j * hw..][..hw]);
+                    }
+                }
+            }
+        },
+    );
+    y
+}
+
 /// Returns [dx (if `need_dx`) | dW | db], flat.
 fn backward<T: WithDType>(x: &[T], w: &[T], dy: &[T], g: &Geometry, need_dx: bool) -> Vec<T> {
     let (ckk, hw) = (g.ckk(), g.hw_out());
-    let img = g.c * g.h * g.w;
-    let out_img = g.c_out * hw;
-    let par = gemm_parallelism(g);
-    let one_image = |mut acc: Partial<T>, i: usize, dxb: Option<&mut [T]>| {
-        let xb = &x[i * img..(i + 1) * img];
-        let dyb = &dy[i * out_img..(i + 1) * out_img];
-        unfold(xb, g, &mut acc.cols);
-        // dW += dy_b (C_out x H'W') · cols_bᵀ (H'W' x Ckk)
-        gemm_into(
-            (g.c_out, ckk, hw),
-            &mut acc.dw,
-            true,
-            (dyb, hw as isize, 1),
-            (&acc.cols, 1, hw as isize),
-            par,
-        );
-        for (d, row) in acc.db.iter_mut().zip(dyb.chunks(hw)) {
-            *d += row.iter().fold(T::zero(), |s, &v| s + v);
-        }
-        if let Some(dxb) = dxb {
-            // dcols = Wᵀ (Ckk x C_out) · dy_b (C_out x H'W')
-            gemm_into(
-                (ckk, hw, g.c_out),
-                &mut acc.dcols,
-                false,
-                (w, 1, ckk as isize),
-                (dyb, hw as isize, 1),
-                par,
-            );
-            dxb.fill(T::zero());
-            fold(&acc.dcols, g, dxb);
-        }
-        acc
-    };
+    let plan = Plan::new(g);
+    let (img, out_img) = (g.c * g.h * g.w, g.c_out * hw);
     let mut dx = if need_dx {
         vec![T::zero(); g.b * img]
     } else {
         Vec::new()
     };
-    let total = if split_images(g) {
-        if need_dx {
-            dx.par_chunks_mut(img)
-                .enumerate()
-                .fold(
-                    || Partial::new(g, true),
-                    |acc, (i, dxb)| one_image(acc, i, Some(dxb)),
-                )
-                .reduce_with(Partial::merge)
+    let chunk = if need_dx { plan.group * img } else { 0 };
+    let new_scratch = || Scratch::new(g, &plan, true, need_dx);
+    let total = for_each_group(&plan, &mut dx, chunk, &new_scratch, |s, i, dxg| {
+        let images = plan.images(i, g.b);
+        let n = images.len();
+        let ld = n * hw;
+        for (j, b) in images.clone().enumerate() {
+            unfold(&x[b * img..(b + 1) * img], g, &mut s.cols, ld, j * hw);
+        }
+        // dy of the group as (C_out, G H'W'): the image's own slice when G = 1.
+        let dyg: &[T] = if n == 1 {
+            &dy[images.start * out_img..][..out_img]
         } else {
-            (0..g.b)
-                .into_par_iter()
-                .fold(|| Partial::new(g, false), |acc, i| one_image(acc, i, None))
-                .reduce_with(Partial::merge)
+            for (j, b) in images.clone().enumerate() {
+                for c in 0..g.c_out {
+                    s.out[c * ld + j * hw..][..hw]
+                        .copy_from_slice(&dy[b * out_img + c * hw..][..hw]);
+                }
+            }
+            &s.out[..g.c_out * ld]
+        };
+        // dW += dy_g (C_out x G H'W') · cols_gᵀ (G H'W' x Ckk)
+        gemm_into(
+            (g.c_out, ckk, ld),
+            &mut s.dw,
+            true,
+            (dyg, ld as isize, 1),
+            (&s.cols[..ckk * ld], 1, ld as isize),
+            plan.parallelism(),
+        );
+        for (d, row) in s.db.iter_mut().zip(dyg.chunks(ld)) {
+            *d += row.iter().fold(T::zero(), |acc, &v| acc + v);
         }
-    } else {
-        let mut acc = Partial::new(g, need_dx);
-        for i in 0..g.b {
-            let dxb = if need_dx {
-                Some(&mut dx[i * img..(i + 1) * img])
-            } else {
-                None
-            };
-            acc = one_image(acc, i, dxb);
+        if need_dx {
+            // dcols = Wᵀ (Ckk x C_out) · dy_g (C_out x G H'W'), folded back image by image.
+            gemm_into(
+                (ckk, ld, g.c_out),
+                &mut s.dcols,
+                false,
+                (w, 1, ckk as isize),
+                (dyg, ld as isize, 1),
+                plan.parallelism(),
+            );
+            dxg.fill(T::zero());
+            for j in 0..n {
+                fold(&s.dcols, g, &mut dxg[j * img..(j + 1) * img], ld, j * hw);
+            }
         }
-        Some(acc)
-    }
-    .unwrap_or_else(|| Partial::new(g, false));
+    });
     dx.extend_from_slice(&total.dw);
     dx.extend_from_slice(&total.db);
     dx
