@@ -2,8 +2,13 @@
 
 use std::path::PathBuf;
 
-/// The workspace root (the folder with the top-level Cargo.toml).
+/// The workspace root (the folder with the top-level Cargo.toml), or FER_WORKSPACE_ROOT when
+/// set: a prebuilt binary run elsewhere (the GPU bundle, bench/gpu.sh) has no source tree at
+/// the path it was compiled in, and finds bench/, data-manifests/ and experiments/ there.
 pub fn root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FER_WORKSPACE_ROOT") {
+        return PathBuf::from(dir);
+    }
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     here.parent().map(PathBuf::from).unwrap_or(here)
 }
