@@ -18,6 +18,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
+use crate::cpu_gemm::gemm_into;
 use crate::cpu_slice::contiguous_slice;
 
 /// The geometry of one convolution: input (B, C, H, W), kernel (C_out, C, k, k).
@@ -202,45 +203,6 @@ fn fold<T: WithDType>(cols: &[T], g: &Geometry, img: &mut [T], ld: usize, off: u
                 }
             }
         }
-    }
-}
-
-/// dst (m x n, row stride n) = [dst +] lhs (m x k) · rhs (k x n), each operand given as
-/// (slice, row stride, column stride).
-fn gemm_into<T: WithDType>(
-    (m, n, k): (usize, usize, usize),
-    dst: &mut [T],
-    accumulate: bool,
-    lhs: (&[T], isize, isize),
-    rhs: (&[T], isize, isize),
-    par: gemm::Parallelism,
-) {
-    debug_assert!(dst.len() >= m * n);
-    // SAFETY: the slices hold m x n, m x k and k x n elements at the given strides (checked
-    // by the callers' geometry), `dst` does not alias the operands (it is a distinct &mut),
-    // and T is f32 or f64, which gemm supports.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.0.as_ptr(),
-            lhs.2,
-            lhs.1,
-            rhs.0.as_ptr(),
-            rhs.2,
-            rhs.1,
-            T::one(),
-            T::one(),
-            false,
-            false,
-            false,
-            par,
-        );
     }
 }
 
@@ -681,6 +643,35 @@ mod tests {
                 g2.get(w.as_tensor()).unwrap(),
             );
             assert!(d < 1e-3, "weight gradient differs by {d}");
+        }
+    }
+
+    /// <unfold(x), c> = <x, fold(c)>: fold is the exact adjoint of unfold, so dx is the exact
+    /// input gradient, also for the shapes whose input gradient candle's own conv2d backward
+    /// gets wrong (7x6 at stride 2) and for kernels wider than the map.
+    #[test]
+    fn unfold_and_fold_are_adjoint() {
+        for (c, h, w, k, pad, stride) in [
+            (3, 7, 6, 3, 1, 2),
+            (2, 9, 10, 7, 3, 2),
+            (4, 7, 6, 1, 0, 2),
+            (2, 8, 7, 3, 1, 3),
+            (2, 2, 3, 7, 3, 1),
+        ] {
+            let x_layout = Layout::contiguous((1, c, h, w));
+            let w_layout = Layout::contiguous((1, c, k, k));
+            let g = Geometry::new(&x_layout, &w_layout, pad, stride).unwrap();
+            let x: Vec<f64> = (0..c * h * w).map(|i| (i as f64 * 0.37).sin()).collect();
+            let n = g.ckk() * g.hw_out();
+            let r: Vec<f64> = (0..n).map(|i| (i as f64 * 0.91 + 0.4).cos()).collect();
+            let mut cols = vec![0.0; n];
+            unfold(&x, &g, &mut cols, g.hw_out(), 0);
+            let mut folded = vec![0.0; x.len()];
+            fold(&r, &g, &mut folded, g.hw_out(), 0);
+            let lhs: f64 = cols.iter().zip(&r).map(|(a, b)| a * b).sum();
+            let rhs: f64 = x.iter().zip(&folded).map(|(a, b)| a * b).sum();
+            assert!((lhs - rhs).abs() < 1e-10, "{lhs} vs {rhs}");
+            assert!(lhs.abs() > 1e-3, "a zero inner product proves nothing");
         }
     }
 }

@@ -12,44 +12,8 @@
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
 
+use crate::cpu_gemm::gemm_into;
 use crate::cpu_slice::contiguous_slice;
-
-/// dst (m x n, contiguous) = [dst +] lhs (m x k) · rhs (k x n), operands as (slice, row
-/// stride, column stride); the GEMM is split over the cores.
-fn gemm_into<T: WithDType>(
-    (m, n, k): (usize, usize, usize),
-    dst: &mut [T],
-    accumulate: bool,
-    lhs: (&[T], isize, isize),
-    rhs: (&[T], isize, isize),
-) {
-    debug_assert!(dst.len() >= m * n);
-    // SAFETY: the callers pass slices holding m x k, k x n and m x n elements at these
-    // strides; `dst` is a distinct &mut, so it aliases neither operand; T is f32 or f64.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.0.as_ptr(),
-            lhs.2,
-            lhs.1,
-            rhs.0.as_ptr(),
-            rhs.2,
-            rhs.1,
-            T::one(),
-            T::one(),
-            false,
-            false,
-            false,
-            gemm::Parallelism::Rayon(rayon::current_num_threads()),
-        );
-    }
-}
 
 /// (rows, in, out) of an (rows, in) input and an (out, in) weight.
 fn dims(x: &Layout, w: &Layout) -> candle_core::Result<(usize, usize, usize)> {
@@ -80,6 +44,7 @@ fn forward<T: WithDType>(
         b.is_some(),
         (x, fin as isize, 1),
         (w, 1, fin as isize),
+        gemm::Parallelism::Rayon(rayon::current_num_threads()),
     );
     y
 }
@@ -104,6 +69,7 @@ fn backward<T: WithDType>(
             false,
             (dy, fout as isize, 1),
             (w, fin as isize, 1),
+            gemm::Parallelism::Rayon(rayon::current_num_threads()),
         );
     }
     // dW (out x in) = dyᵀ (out x rows) · x (rows x in)
@@ -113,6 +79,7 @@ fn backward<T: WithDType>(
         false,
         (dy, 1, fout as isize),
         (x, fin as isize, 1),
+        gemm::Parallelism::Rayon(rayon::current_num_threads()),
     );
     for row in dy.chunks(fout) {
         for (d, &g) in db.iter_mut().zip(row) {

@@ -1,56 +1,14 @@
-//! 2-D convolution (square kernel, zero padding, stride 1 for BaseDCNN, stride 2 for the
-//! downsampling convolutions of ResNet-18, paper 5.2) written as im2col + one GEMM, so that
-//! its backward pass is two GEMMs and a col2im instead of candle's slow CPU
-//! `conv_transpose2d` (the input gradient) and strided weight-gradient convolution.
-//!
-//! Forward: cols = im2col(x) with shape (B*H'*W', C*k*k); y = cols · Wᵀ (+ b), reshaped to NCHW,
-//! with H' = (H + 2 pad - k) / stride + 1 (floor, as PyTorch).
-//! Backward comes from candle's matmul (two GEMMs) and our `Im2col` op, whose backward is
-//! col2im (a scatter-add). When the input needs no gradient (the image entering the first
-//! layer), candle never calls that backward, so the unneeded input gradient is not computed.
+//! 2-D convolution layer (square kernel, zero padding, stride 1 for BaseDCNN, stride 2 for the
+//! downsampling convolutions of ResNet-18, paper 5.2), with H' = (H + 2 pad - k) / stride + 1
+//! (floor, as PyTorch). On the CPU it runs as one op, forward and backward, written as
+//! im2col + GEMM (`fused_conv2d`), so that its backward is two GEMMs and a col2im instead of
+//! candle's slow CPU `conv_transpose2d` (the input gradient) and strided weight-gradient
+//! convolution, and the input image's gradient, which nothing needs, is not computed.
 //! Off the CPU the layer uses candle's own convolution (cuDNN where built with it).
 
-use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Shape, Tensor, WithDType};
-use rayon::prelude::*;
+use candle_core::{Module, Tensor};
 
-use crate::cpu_slice::contiguous_slice;
 use crate::fused_conv2d::FusedConv2d;
-
-/// The unfold of a (B, C, H, W) input for a k x k kernel with padding `pad` and stride 1:
-/// (B * H_out * W_out, C * k * k), row = output pixel, column = (channel, ky, kx).
-pub fn im2col(x: &Tensor, k: usize, pad: usize) -> candle_core::Result<Tensor> {
-    im2col_strided(x, k, pad, 1)
-}
-
-/// [`im2col`] for any stride: output pixel (oy, ox) reads input rows oy * stride + ky - pad.
-pub fn im2col_strided(
-    x: &Tensor,
-    k: usize,
-    pad: usize,
-    stride: usize,
-) -> candle_core::Result<Tensor> {
-    if stride == 0 {
-        candle_core::bail!("im2col: stride must be positive");
-    }
-    x.contiguous()?.apply_op1(Im2col { k, pad, stride })
-}
-
-#[derive(Clone, Copy)]
-struct Im2col {
-    k: usize,
-    pad: usize,
-    stride: usize,
-}
-
-/// The adjoint of [`Im2col`]: scatter-adds columns back into an image of the given shape.
-#[derive(Clone, Copy)]
-struct Col2im {
-    k: usize,
-    pad: usize,
-    stride: usize,
-    dims: (usize, usize, usize, usize),
-}
 
 /// Output length of a convolution along one axis: floor((n + 2 pad - k) / stride) + 1, or 0
 /// when the kernel does not fit.
@@ -59,164 +17,6 @@ fn out_size(n: usize, k: usize, pad: usize, stride: usize) -> usize {
         0
     } else {
         (n + 2 * pad - k) / stride + 1
-    }
-}
-
-fn im2col_impl<T: WithDType + Send + Sync>(
-    x: &[T],
-    (b, c, h, w): (usize, usize, usize, usize),
-    k: usize,
-    pad: usize,
-    stride: usize,
-) -> Vec<T> {
-    let (ho, wo) = (out_size(h, k, pad, stride), out_size(w, k, pad, stride));
-    let row_len = c * k * k;
-    let mut cols = vec![T::zero(); b * ho * wo * row_len];
-    cols.par_chunks_mut(ho * wo * row_len)
-        .zip(x.par_chunks(c * h * w))
-        .for_each(|(out, img)| {
-            for oy in 0..ho {
-                for ox in 0..wo {
-                    let row = &mut out[(oy * wo + ox) * row_len..(oy * wo + ox + 1) * row_len];
-                    for ci in 0..c {
-                        let plane = &img[ci * h * w..(ci + 1) * h * w];
-                        for ky in 0..k {
-                            let iy = (oy * stride + ky) as isize - pad as isize;
-                            if iy < 0 || iy >= h as isize {
-                                continue;
-                            }
-                            let src = &plane[iy as usize * w..(iy as usize + 1) * w];
-                            let dst = &mut row[(ci * k + ky) * k..(ci * k + ky + 1) * k];
-                            for (kx, d) in dst.iter_mut().enumerate() {
-                                let ix = (ox * stride + kx) as isize - pad as isize;
-                                if ix >= 0 && ix < w as isize {
-                                    *d = src[ix as usize];
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        });
-    cols
-}
-
-fn col2im_impl<T: WithDType + Send + Sync>(
-    cols: &[T],
-    (b, c, h, w): (usize, usize, usize, usize),
-    k: usize,
-    pad: usize,
-    stride: usize,
-) -> Vec<T> {
-    let (ho, wo) = (out_size(h, k, pad, stride), out_size(w, k, pad, stride));
-    let row_len = c * k * k;
-    let mut x = vec![T::zero(); b * c * h * w];
-    x.par_chunks_mut(c * h * w)
-        .zip(cols.par_chunks(ho * wo * row_len))
-        .for_each(|(img, src)| {
-            for oy in 0..ho {
-                for ox in 0..wo {
-                    let row = &src[(oy * wo + ox) * row_len..(oy * wo + ox + 1) * row_len];
-                    for ci in 0..c {
-                        for ky in 0..k {
-                            let iy = (oy * stride + ky) as isize - pad as isize;
-                            if iy < 0 || iy >= h as isize {
-                                continue;
-                            }
-                            let base = ci * h * w + iy as usize * w;
-                            for kx in 0..k {
-                                let ix = (ox * stride + kx) as isize - pad as isize;
-                                if ix >= 0 && ix < w as isize {
-                                    img[base + ix as usize] += row[(ci * k + ky) * k + kx];
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        });
-    x
-}
-
-impl CustomOp1 for Im2col {
-    fn name(&self) -> &'static str {
-        "fer-im2col"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let d = l.shape().dims4()?;
-        let (ho, wo) = (
-            out_size(d.2, self.k, self.pad, self.stride),
-            out_size(d.3, self.k, self.pad, self.stride),
-        );
-        let shape = Shape::from((d.0 * ho * wo, d.1 * self.k * self.k));
-        let out = match s.dtype() {
-            DType::F32 => CpuStorage::F32(im2col_impl(
-                contiguous_slice::<f32>(s, l)?,
-                d,
-                self.k,
-                self.pad,
-                self.stride,
-            )),
-            DType::F64 => CpuStorage::F64(im2col_impl(
-                contiguous_slice::<f64>(s, l)?,
-                d,
-                self.k,
-                self.pad,
-                self.stride,
-            )),
-            dt => candle_core::bail!("im2col: unsupported dtype {dt:?}"),
-        };
-        Ok((out, shape))
-    }
-
-    fn bwd(
-        &self,
-        arg: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> candle_core::Result<Option<Tensor>> {
-        let op = Col2im {
-            k: self.k,
-            pad: self.pad,
-            stride: self.stride,
-            dims: arg.dims4()?,
-        };
-        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&op)?))
-    }
-}
-
-impl CustomOp1 for Col2im {
-    fn name(&self) -> &'static str {
-        "fer-col2im"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (b, c, h, w) = self.dims;
-        let rows = b
-            * out_size(h, self.k, self.pad, self.stride)
-            * out_size(w, self.k, self.pad, self.stride);
-        if l.shape().dims() != [rows, c * self.k * self.k] {
-            candle_core::bail!("col2im: columns {:?} for image {:?}", l.shape(), self.dims);
-        }
-        let out = match s.dtype() {
-            DType::F32 => CpuStorage::F32(col2im_impl(
-                contiguous_slice::<f32>(s, l)?,
-                self.dims,
-                self.k,
-                self.pad,
-                self.stride,
-            )),
-            DType::F64 => CpuStorage::F64(col2im_impl(
-                contiguous_slice::<f64>(s, l)?,
-                self.dims,
-                self.k,
-                self.pad,
-                self.stride,
-            )),
-            dt => candle_core::bail!("col2im: unsupported dtype {dt:?}"),
-        };
-        Ok((out, Shape::from(self.dims)))
     }
 }
 
@@ -291,7 +91,7 @@ impl Module for GemmConv2d {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
+    use candle_core::{DType, Device, Var};
 
     fn rand(shape: (usize, usize, usize, usize), seed: u64) -> Tensor {
         let n = shape.0 * shape.1 * shape.2 * shape.3;
@@ -398,47 +198,5 @@ mod tests {
         let (y, macs) = crate::mac_counter::count(|| conv.forward(&x).unwrap());
         assert_eq!(y.dims(), &[2, 64, 50, 50]);
         assert_eq!(macs, 2 * 50 * 50 * 64 * 49);
-    }
-
-    #[test]
-    fn strided_unfold_and_fold_are_adjoint() {
-        // <im2col(x), c> = <x, col2im(c)>: col2im is the exact gradient of im2col, also for
-        // the non-square shapes candle's reference gradient gets wrong.
-        for (b, c, h, w, k, pad, stride) in [
-            (2, 3, 7, 6, 3, 1, 2),
-            (1, 2, 9, 10, 7, 3, 2),
-            (2, 4, 7, 6, 1, 0, 2),
-            (1, 2, 8, 7, 3, 1, 3),
-        ] {
-            let x = rand((b, c, h, w), 7);
-            let cols = im2col_strided(&x, k, pad, stride).unwrap();
-            let (rows, len) = cols.dims2().unwrap();
-            let r = rand((1, 1, rows, len), 8).reshape((rows, len)).unwrap();
-            let folded = r
-                .apply_op1_no_bwd(&Col2im {
-                    k,
-                    pad,
-                    stride,
-                    dims: (b, c, h, w),
-                })
-                .unwrap();
-            let lhs = (cols * &r)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap();
-            let rhs = (x * folded)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap();
-            assert!((lhs - rhs).abs() < 1e-10, "{lhs} vs {rhs}");
-            assert_eq!(
-                rows,
-                b * out_size(h, k, pad, stride) * out_size(w, k, pad, stride)
-            );
-        }
     }
 }

@@ -11,6 +11,7 @@ pub mod channel_co_attention;
 pub mod cmcnn;
 pub mod cmcnn_resnet18;
 pub mod co_attention_unit;
+mod cpu_gemm;
 mod cpu_slice;
 pub mod cross_stitch_unit;
 pub mod csn;
