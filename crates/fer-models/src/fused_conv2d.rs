@@ -20,6 +20,7 @@ use rayon::prelude::*;
 
 use crate::cpu_gemm::gemm_into;
 use crate::cpu_slice::contiguous_slice;
+use crate::flat_gradients::split_flat_gradients;
 
 /// The geometry of one convolution: input (B, C, H, W), kernel (C_out, C, k, k).
 #[derive(Debug, Clone, Copy)]
@@ -478,15 +479,7 @@ impl FusedConv2d {
                 need_dx,
             },
         )?;
-        let (nx, nw, c_out) = (x.elem_count(), w.elem_count(), w.dim(0)?);
-        let (dx, off) = if need_dx {
-            (Some(flat.narrow(0, 0, nx)?.reshape(x.shape())?), nx)
-        } else {
-            (None, 0)
-        };
-        let dw = flat.narrow(0, off, nw)?.reshape(w.shape())?;
-        let db = flat.narrow(0, off + nw, c_out)?;
-        Ok((dx, dw, db))
+        split_flat_gradients(&flat, x, w, need_dx)
     }
 }
 

@@ -14,6 +14,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor
 
 use crate::cpu_gemm::gemm_into;
 use crate::cpu_slice::contiguous_slice;
+use crate::flat_gradients::split_flat_gradients;
 
 /// (rows, in, out) of an (rows, in) input and an (out, in) weight.
 fn dims(x: &Layout, w: &Layout) -> candle_core::Result<(usize, usize, usize)> {
@@ -132,15 +133,7 @@ fn gradients(
         &grad.contiguous()?,
         &FusedLinearBackward { need_dx },
     )?;
-    let (nx, nw, fout) = (x.elem_count(), w.elem_count(), w.dim(0)?);
-    let (dx, off) = if need_dx {
-        (Some(flat.narrow(0, 0, nx)?.reshape(x.shape())?), nx)
-    } else {
-        (None, 0)
-    };
-    let dw = flat.narrow(0, off, nw)?.reshape(w.shape())?;
-    let db = flat.narrow(0, off + nw, fout)?;
-    Ok((dx, dw, db))
+    split_flat_gradients(&flat, x, w, need_dx)
 }
 
 impl CustomOp3 for FusedLinear {

@@ -17,6 +17,7 @@ pub mod cross_stitch_unit;
 pub mod csn;
 pub mod error;
 pub mod fer_head;
+mod flat_gradients;
 pub mod fld_head;
 pub mod fused_batch_norm;
 pub mod fused_conv2d;
