@@ -10,6 +10,7 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::co_attention_scores::co_attention_scores;
 use crate::layers::{self, Linear};
 
 /// The per-task embedding f(·; W) of eqs. 2-3. Names `0.*` and `2.*` as the reference's
@@ -90,10 +91,9 @@ impl ChannelCoAttention {
         crate::mac_counter::add((b * c * c * d) as u64);
         // eq. 4: S_ij = <F_e[i], F_l[j]> / √D, i over FER channels, j over FLD channels.
         let s = (f_e.matmul(&f_l.t()?)? / (self.d as f64).sqrt())?; // (B, C, C)
-                                                                    // eq. 5: normalise over i (axis 1), sum over j -> one score per FER channel.
-        let a_e = candle_nn::ops::softmax(&s, 1)?.sum(2)?; // (B, C)
-                                                           // eq. 6: normalise over j (axis 2), sum over i -> one score per FLD channel.
-        let a_l = candle_nn::ops::softmax(&s, 2)?.sum(1)?; // (B, C)
+                                                                    // eqs. 5-6: A_e normalises S over i (FER channels) and sums over j; A_l normalises
+                                                                    // over j (FLD channels) and sums over i. Both (B, C).
+        let (a_e, a_l) = co_attention_scores(&s)?;
         let fer = e_in.broadcast_mul(&a_e.reshape((b, c, 1, 1))?)?;
         let fld = l_in.broadcast_mul(&a_l.reshape((b, c, 1, 1))?)?;
         Ok(ChannelCoAttentionOutput {

@@ -145,7 +145,7 @@ impl CoAttentionUnit {
         let spatial = match &self.scam {
             Some(scam) => {
                 // eqs. 9-11 on the concatenation [L_in; E_in].
-                let a_s = scam.forward_t(&Tensor::cat(&[l_in, e_in], 1)?, train)?; // (B,1,H,W)
+                let a_s = scam.forward_pair_t(l_in, e_in, train)?; // (B,1,H,W)
                 Some((
                     e_in.broadcast_mul(&a_s)?, // eq. 12
                     l_in.broadcast_mul(&a_s)?, // eq. 13

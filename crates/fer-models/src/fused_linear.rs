@@ -15,6 +15,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor
 use crate::cpu_gemm::gemm_into;
 use crate::cpu_slice::contiguous_slice;
 use crate::flat_gradients::split_flat_gradients;
+use crate::small_batch_gemm::SmallBatchGemm;
 
 /// (rows, in, out) of an (rows, in) input and an (out, in) weight.
 fn dims(x: &Layout, w: &Layout) -> candle_core::Result<(usize, usize, usize)> {
@@ -26,7 +27,7 @@ fn dims(x: &Layout, w: &Layout) -> candle_core::Result<(usize, usize, usize)> {
     Ok((rows, fin, fout))
 }
 
-fn forward<T: WithDType>(
+fn forward<T: WithDType + SmallBatchGemm>(
     x: &[T],
     w: &[T],
     b: Option<&[T]>,
@@ -38,7 +39,11 @@ fn forward<T: WithDType>(
             row.copy_from_slice(b);
         }
     }
-    // y (rows x out) = x (rows x in) · Wᵀ (in x out)
+    // y (rows x out) = x (rows x in) · Wᵀ (in x out); a batch-sized x takes the dot-product
+    // kernel, which does not repack the weight (small_batch_gemm.rs).
+    if T::small_batch_gemm(x, w, &mut y, (rows, fin, fout), b.is_some()) {
+        return y;
+    }
     gemm_into(
         (rows, fout, fin),
         &mut y,
@@ -316,5 +321,49 @@ mod tests {
                 assert!(d < 1e-12, "gradient differs by {d}");
             }
         }
+    }
+
+    /// In f32 a batch of up to 64 rows takes the small-batch kernel (on AVX-512 machines);
+    /// its output and the gradients must agree with candle's f32 matmul to float tolerance.
+    #[test]
+    fn f32_batch_matches_candles_generic_linear() {
+        let (rows, fin, fout) = (32, 3000, 50);
+        let f32v = |shape, seed| values(shape, seed).to_dtype(DType::F32).unwrap();
+        let x = f32v((rows, fin), 0.2);
+        let w = Var::from_tensor(&f32v((fout, fin), 1.1)).unwrap();
+        let b = Var::from_tensor(&f32v((1, fout), 2.3).reshape(fout).unwrap()).unwrap();
+        let ours = x
+            .apply_op3(w.as_tensor(), b.as_tensor(), FusedLinear)
+            .unwrap();
+        let theirs = x
+            .matmul(&w.as_tensor().t().unwrap())
+            .unwrap()
+            .broadcast_add(b.as_tensor())
+            .unwrap();
+        let scale = theirs
+            .abs()
+            .unwrap()
+            .max_keepdim(1)
+            .unwrap()
+            .max(0)
+            .unwrap();
+        let scale = scale.to_vec1::<f32>().unwrap()[0] as f64;
+        let d = max_diff(
+            &ours.to_dtype(DType::F64).unwrap(),
+            &theirs.to_dtype(DType::F64).unwrap(),
+        );
+        assert!(
+            d < 1e-5 * scale,
+            "f32 output differs by {d} (scale {scale})"
+        );
+        let r = f32v((rows, fout), 3.7);
+        let g = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let gw = g.get(w.as_tensor()).unwrap();
+        let want = r.t().unwrap().matmul(&x).unwrap();
+        let d = max_diff(
+            &gw.to_dtype(DType::F64).unwrap(),
+            &want.to_dtype(DType::F64).unwrap(),
+        );
+        assert!(d < 1e-4, "f32 weight gradient differs by {d}");
     }
 }

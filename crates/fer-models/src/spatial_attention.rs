@@ -11,6 +11,7 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::channel_pool::{channel_max_mean, PooledOrder};
 use crate::fused_batch_norm::FusedBatchNorm;
 use crate::gemm_conv2d::GemmConv2d;
 use crate::layers;
@@ -41,17 +42,39 @@ impl SpatialAttention {
         })
     }
 
-    /// The attention map of a feature map (for SCAM, the concatenation [L_in; E_in]).
+    /// The attention map of one feature map (CBAM's spatial half, `cbam-s`).
     ///
     /// # Shapes
     /// (B, C, H, W) -> (B, 1, H, W), values in (0, 1).
     pub fn forward_t(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        let f_max = x.max_keepdim(1)?;
-        let f_avg = x.mean_keepdim(1)?;
-        let pooled = match self.kernel {
-            SpatialKernel::Paper7x7 => Tensor::cat(&[&f_max, &f_avg], 1)?,
-            SpatialKernel::Reference3x3BatchNorm => Tensor::cat(&[&f_avg, &f_max], 1)?,
+        self.attend(x, None, train)
+    }
+
+    /// The attention map of the concatenation [first; second] along channels, without
+    /// building it (SCAM's [L_in; E_in]).
+    ///
+    /// # Shapes
+    /// (B, C1, H, W), (B, C2, H, W) -> (B, 1, H, W), values in (0, 1).
+    pub fn forward_pair_t(
+        &self,
+        first: &Tensor,
+        second: &Tensor,
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
+        self.attend(first, Some(second), train)
+    }
+
+    fn attend(
+        &self,
+        first: &Tensor,
+        second: Option<&Tensor>,
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
+        let order = match self.kernel {
+            SpatialKernel::Paper7x7 => PooledOrder::MaxThenMean,
+            SpatialKernel::Reference3x3BatchNorm => PooledOrder::MeanThenMax,
         };
+        let pooled = channel_max_mean(first, second, order)?;
         let mut a = self.conv.forward(&pooled)?;
         if let Some(bn) = &self.bn {
             a = bn.forward_t(&a, train)?;
