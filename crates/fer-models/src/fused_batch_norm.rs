@@ -156,7 +156,30 @@ fn ncs(l: &Layout) -> candle_core::Result<(usize, usize, usize)> {
     Ok((d[0], d[1], s))
 }
 
-/// Per-channel mean and biased variance, accumulated in f64.
+/// Independent partial sums per row: written as a fixed array so that the compiler turns the
+/// loop into SIMD code (it may not reorder one float accumulator); the order of additions
+/// depends on the row length alone, so results are reproducible.
+const LANES: usize = 16;
+
+/// Σ f(x_i) over one row, in T with `LANES` partial sums, returned in f64.
+fn row_sum<T: WithDType>(row: &[T], f: impl Fn(T) -> T) -> f64 {
+    let mut acc = [T::zero(); LANES];
+    let chunks = row.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += f(v);
+        }
+    }
+    for (a, &v) in acc.iter_mut().zip(tail) {
+        *a += f(v);
+    }
+    acc.iter().map(|v| v.to_f64()).sum()
+}
+
+/// Per-channel mean and biased variance: rows summed in T (see `row_sum`), rows and channels
+/// accumulated in f64; the variance from the deviations about the mean (two passes), not from
+/// E[x²] - E[x]², which cancels badly in f32.
 fn channel_stats<T: WithDType + Sync>(
     x: &[T],
     (n, c, s): (usize, usize, usize),
@@ -165,23 +188,17 @@ fn channel_stats<T: WithDType + Sync>(
     (0..c)
         .into_par_iter()
         .map(|ch| {
-            let mut sum = 0.0f64;
-            for b in 0..n {
-                let off = (b * c + ch) * s;
-                sum += x[off..off + s].iter().map(|v| v.to_f64()).sum::<f64>();
-            }
-            let mean = sum / m;
-            let mut sq = 0.0f64;
-            for b in 0..n {
-                let off = (b * c + ch) * s;
-                sq += x[off..off + s]
-                    .iter()
-                    .map(|v| {
-                        let d = v.to_f64() - mean;
+            let rows = || (0..n).map(move |b| &x[(b * c + ch) * s..][..s]);
+            let mean = rows().map(|r| row_sum(r, |v| v)).sum::<f64>() / m;
+            let mean_t = T::from_f64(mean);
+            let sq = rows()
+                .map(|r| {
+                    row_sum(r, |v| {
+                        let d = v - mean_t;
                         d * d
                     })
-                    .sum::<f64>();
-            }
+                })
+                .sum::<f64>();
             (mean, sq / m)
         })
         .collect()
@@ -268,12 +285,74 @@ fn bn_forward<T: WithDType + Send + Sync>(
         .enumerate()
         .for_each(|(i, (yo, xi))| {
             let (a, o) = coef[i % c];
-            for (yv, xv) in yo.iter_mut().zip(xi) {
-                let v = T::from_f64(xv.to_f64() * a + o);
-                *yv = if relu && v <= T::zero() { T::zero() } else { v };
+            let (a, o) = (T::from_f64(a), T::from_f64(o));
+            // Two loops, so that neither tests `relu` per element; the backward recomputes
+            // the ReLU's mask with this same expression, x a + o in T.
+            if relu {
+                for (yv, &xv) in yo.iter_mut().zip(xi) {
+                    let v = xv * a + o;
+                    *yv = if v > T::zero() { v } else { T::zero() };
+                }
+            } else {
+                for (yv, &xv) in yo.iter_mut().zip(xi) {
+                    *yv = xv * a + o;
+                }
             }
         });
     y
+}
+
+/// The incoming gradient where the ReLU passed (x a + o > 0, the forward's own expression),
+/// zero elsewhere; `RELU = false` passes it unmasked. A const parameter, so that the element
+/// loops carry no test of their own and vectorise.
+#[inline(always)]
+fn masked<T: WithDType, const RELU: bool>(xv: T, gv: T, (a, o): (T, T)) -> T {
+    if !RELU || xv * a + o > T::zero() {
+        gv
+    } else {
+        T::zero()
+    }
+}
+
+/// (Σ gy, Σ gy (x - mean)) over one row, with `LANES` partial sums.
+fn row_gradient_sums<T: WithDType, const RELU: bool>(
+    xr: &[T],
+    gr: &[T],
+    mean: T,
+    ao: (T, T),
+) -> (f64, f64) {
+    let mut acc_b = [T::zero(); LANES];
+    let mut acc_g = [T::zero(); LANES];
+    let (xc, gc) = (xr.chunks_exact(LANES), gr.chunks_exact(LANES));
+    let (xt, gt) = (xc.remainder(), gc.remainder());
+    for (xs, gs) in xc.zip(gc) {
+        for lane in 0..LANES {
+            let gy = masked::<T, RELU>(xs[lane], gs[lane], ao);
+            acc_b[lane] += gy;
+            acc_g[lane] += gy * (xs[lane] - mean);
+        }
+    }
+    for (lane, (&xv, &gv)) in xt.iter().zip(gt).enumerate() {
+        let gy = masked::<T, RELU>(xv, gv, ao);
+        acc_b[lane] += gy;
+        acc_g[lane] += gy * (xv - mean);
+    }
+    let total = |acc: &[T; LANES]| acc.iter().map(|v| v.to_f64()).sum::<f64>();
+    (total(&acc_b), total(&acc_g))
+}
+
+/// dx of one row: gy c1 - (x - mean) c2 - c3.
+fn row_input_gradient<T: WithDType, const RELU: bool>(
+    dx: &mut [T],
+    xr: &[T],
+    gr: &[T],
+    mean: T,
+    ao: (T, T),
+    (c1, c2, c3): (T, T, T),
+) {
+    for ((o, &xv), &gv) in dx.iter_mut().zip(xr).zip(gr) {
+        *o = masked::<T, RELU>(xv, gv, ao) * c1 - (xv - mean) * c2 - c3;
+    }
 }
 
 /// Returns dx (x.len()), then dγ (C), then dβ (C), flat. With `relu` = the forward's
@@ -289,27 +368,30 @@ fn bn_backward<T: WithDType + Send + Sync>(
     relu: Option<&[(f64, f64)]>,
 ) -> Vec<T> {
     let (n, c, s) = d;
-    let masked = |ch: usize, xv: T, gv: T| -> f64 {
-        match relu {
-            Some(coef) if T::from_f64(xv.to_f64() * coef[ch].0 + coef[ch].1) <= T::zero() => 0.0,
-            _ => gv.to_f64(),
-        }
+    // Per channel, the ReLU's (scale, shift) in T, as the forward used them.
+    let ao = |ch: usize| match relu {
+        Some(coef) => (T::from_f64(coef[ch].0), T::from_f64(coef[ch].1)),
+        None => (T::one(), T::zero()),
     };
     let m = (n * s) as f64;
-    // Per channel: (invstd, dgamma, dbeta)
+    // Per channel: (invstd, dgamma, dbeta).
     let sums: Vec<(f64, f64, f64)> = (0..c)
         .into_par_iter()
         .map(|ch| {
             let (mean, var) = st[ch];
             let invstd = 1.0 / (var + eps).sqrt();
+            let mean_t = T::from_f64(mean);
             let (mut dg, mut db) = (0.0f64, 0.0f64);
             for b in 0..n {
                 let off = (b * c + ch) * s;
-                for (&xv, &gv) in x[off..off + s].iter().zip(&dy[off..off + s]) {
-                    let gy = masked(ch, xv, gv);
-                    db += gy;
-                    dg += gy * (xv.to_f64() - mean) * invstd;
-                }
+                let (xr, gr) = (&x[off..off + s], &dy[off..off + s]);
+                let (sb, sg) = if relu.is_some() {
+                    row_gradient_sums::<T, true>(xr, gr, mean_t, ao(ch))
+                } else {
+                    row_gradient_sums::<T, false>(xr, gr, mean_t, ao(ch))
+                };
+                db += sb;
+                dg += sg * invstd;
             }
             (invstd, dg, db)
         })
@@ -324,9 +406,17 @@ fn bn_backward<T: WithDType + Send + Sync>(
             let (mean, _) = st[ch];
             let (invstd, dg, db) = sums[ch];
             let k = g[ch].to_f64() * invstd / m;
-            for ((o, &xv), &gv) in dxo.iter_mut().zip(xi).zip(dyi) {
-                let xhat = (xv.to_f64() - mean) * invstd;
-                *o = T::from_f64(k * (m * masked(ch, xv, gv) - db - xhat * dg));
+            // dx = k (m gy - dβ - x̂ dγ), x̂ = (x - μ) invstd, as gy c1 - (x - μ) c2 - c3.
+            let coef = (
+                T::from_f64(k * m),
+                T::from_f64(k * invstd * dg),
+                T::from_f64(k * db),
+            );
+            let mean_t = T::from_f64(mean);
+            if relu.is_some() {
+                row_input_gradient::<T, true>(dxo, xi, dyi, mean_t, ao(ch), coef);
+            } else {
+                row_input_gradient::<T, false>(dxo, xi, dyi, mean_t, ao(ch), coef);
             }
         });
     for ch in 0..c {
@@ -478,9 +568,16 @@ fn channel_affine<T: WithDType + Send + Sync>(
         .enumerate()
         .for_each(|(i, (yo, xi))| {
             let (a, o) = (a[i % c], o[i % c]);
-            for (yv, &xv) in yo.iter_mut().zip(xi) {
-                let v = xv * a + o;
-                *yv = if relu && v <= T::zero() { T::zero() } else { v };
+            // Two loops, so that neither tests `relu` per element.
+            if relu {
+                for (yv, &xv) in yo.iter_mut().zip(xi) {
+                    let v = xv * a + o;
+                    *yv = if v > T::zero() { v } else { T::zero() };
+                }
+            } else {
+                for (yv, &xv) in yo.iter_mut().zip(xi) {
+                    *yv = xv * a + o;
+                }
             }
         });
     y
