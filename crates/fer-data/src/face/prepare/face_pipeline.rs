@@ -311,7 +311,7 @@ pub fn align_and_write(
                 .save(&path)
                 .map_err(|e| format!("write: {}: {e}", path.display()))?;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if n % 256 == 0 || n == records.len() {
+            if n.is_multiple_of(256) || n == records.len() {
                 progress(PrepareStage::Align, n, records.len());
             }
             Ok(PreparedSample {
