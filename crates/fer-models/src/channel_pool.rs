@@ -357,24 +357,8 @@ impl CustomOp3 for ChannelPoolBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_tensors::{max_abs, sine_tensor as values};
     use candle_core::{Device, Var};
-
-    fn values(shape: (usize, usize, usize, usize), seed: f64) -> Tensor {
-        let n = shape.0 * shape.1 * shape.2 * shape.3;
-        let v: Vec<f64> = (0..n).map(|i| (i as f64 * 0.613 + seed).sin()).collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_abs(t: &Tensor) -> f64 {
-        t.abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap()
-    }
 
     /// Values and gradients against candle's cat + max + mean, in both orders, for a pair of
     /// maps and for one map, on tie-free inputs (where the two max gradients agree).

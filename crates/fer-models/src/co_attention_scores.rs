@@ -182,25 +182,12 @@ impl CustomOp2 for CoAttentionScoresBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
+    use crate::test_tensors::{max_abs, sine_tensor};
+    use candle_core::Var;
 
+    /// 3 sin(...): large enough that the softmaxes are far from uniform.
     fn values(shape: (usize, usize, usize), seed: f64) -> Tensor {
-        let n = shape.0 * shape.1 * shape.2;
-        let v: Vec<f64> = (0..n)
-            .map(|i| 3.0 * (i as f64 * 0.613 + seed).sin())
-            .collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_abs(t: &Tensor) -> f64 {
-        t.abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap()
+        (sine_tensor(shape, seed) * 3.0).unwrap()
     }
 
     /// Scores and the gradient of S against candle's softmax + sum, square and non-square S.

@@ -594,6 +594,7 @@ impl CustomOp3 for FusedConv2dBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_tensors::max_abs_diff as max_diff;
     use candle_core::{Device, Var};
 
     fn values(shape: (usize, usize, usize, usize), seed: f64) -> Tensor {
@@ -602,19 +603,6 @@ mod tests {
             .map(|i| ((i as f64 * 0.731 + seed).sin() * 0.8) as f32)
             .collect();
         Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     /// In f32, without a bias, with an input that needs no gradient (the image entering the

@@ -246,27 +246,8 @@ impl CustomOp3 for FusedLinearBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
-
-    fn values(shape: (usize, usize), seed: f64) -> Tensor {
-        let v: Vec<f64> = (0..shape.0 * shape.1)
-            .map(|i| (i as f64 * 0.613 + seed).sin())
-            .collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap()
-    }
+    use crate::test_tensors::{max_abs_diff as max_diff, sine_tensor as values};
+    use candle_core::Var;
 
     /// Output and gradients (x, W, b) against candle's matmul + broadcast add, in f64, with and
     /// without a bias and with an input that needs no gradient.

@@ -42,6 +42,8 @@ mod small_batch_gemm;
 pub mod spatial_attention;
 pub mod squeeze_excitation;
 pub mod task_outputs;
+#[cfg(test)]
+mod test_tensors;
 
 pub use base_dcnn::BaseDcnn;
 pub use base_dcnn_fer::BaseDcnnFer;
