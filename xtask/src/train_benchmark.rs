@@ -52,16 +52,8 @@ pub fn time_model(name: &str, s: &TrainBenchSettings, device: &Device) -> Result
     let model = registry
         .build(name, &cfg, vb)
         .with_context(|| format!("building {name}"))?;
-    // Trainable parameters (batch-norm running statistics are variables but not trained),
-    // compared with PyTorch's `parameters()` to show both sides time the same network.
-    let parameters = varmap
-        .data()
-        .lock()
-        .map_err(|_| anyhow::anyhow!("variable map lock poisoned"))?
-        .iter()
-        .filter(|(n, _)| !n.ends_with("running_mean") && !n.ends_with("running_var"))
-        .map(|(_, v)| v.elem_count())
-        .sum();
+    // Compared with PyTorch's `parameters()` to show both sides time the same network.
+    let parameters = fer_models::fused_batch_norm::trainable_parameter_count(&varmap);
     let mut opt = Adam::new(varmap.all_vars(), AdamConfig::paper());
     let b = s.batch;
     let x = Tensor::randn(0f32, 1.0, (b, cfg.in_channels, s.size, s.size), device)?;

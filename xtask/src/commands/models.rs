@@ -82,15 +82,7 @@ pub fn run(args: ModelsArgs) -> Result<()> {
         }
         let (varmap, vb) = seeded_var_builder(0, DType::F32, &device);
         let model = (entry.build)(&cfg, vb).with_context(|| format!("building {}", entry.name))?;
-        // Trainable parameters: batch-norm running statistics are variables but not trained.
-        let parameters = varmap
-            .data()
-            .lock()
-            .map_err(|_| anyhow::anyhow!("variable map lock poisoned"))?
-            .iter()
-            .filter(|(n, _)| !n.ends_with("running_mean") && !n.ends_with("running_var"))
-            .map(|(_, v)| v.elem_count())
-            .sum();
+        let parameters = fer_models::fused_batch_norm::trainable_parameter_count(&varmap);
         let one = Tensor::zeros(
             (1, cfg.in_channels, args.size, args.size),
             DType::F32,
