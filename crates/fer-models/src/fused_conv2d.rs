@@ -134,6 +134,36 @@ fn valid_columns(g: &Geometry, kx: usize) -> (usize, usize) {
     (lo.min(hi), hi)
 }
 
+/// For a stride-1 convolution whose output has the input's size (2 pad = k - 1, the 3x3 layers
+/// of BaseDCNN and ResNet-18), the tap (ky, kx) reads the plane shifted by a constant: output
+/// pixel i (row-major) reads input pixel i + shift over the rows `rows`, except in the columns
+/// outside `valid_columns`, where the flat shift wraps into the neighbouring row. Returns
+/// (shift, rows as a flat output range) for [`unfold`] and [`fold`] to move whole row blocks
+/// at once; `None` for every other geometry.
+fn flat_shift(g: &Geometry, ky: usize, kx: usize) -> Option<(isize, std::ops::Range<usize>)> {
+    if g.stride != 1 || g.ho != g.h || g.wo != g.w {
+        return None;
+    }
+    let (h, w) = (g.h as isize, g.w as isize);
+    let dy = ky as isize - g.pad as isize;
+    let dx = kx as isize - g.pad as isize;
+    let first = (-dy).clamp(0, h) as usize;
+    let last = (h - dy).clamp(0, h) as usize;
+    Some((dy * w + dx, first * g.w..last.max(first) * g.w))
+}
+
+/// The part of `range` (flat output indices) whose input index i + shift lies inside the plane
+/// of `len` pixels: the rest is in wrapped columns, which the callers zero.
+fn clip_to_plane(
+    range: &std::ops::Range<usize>,
+    shift: isize,
+    len: usize,
+) -> std::ops::Range<usize> {
+    let a = (range.start as isize).max(-shift).max(0) as usize;
+    let b = (range.end as isize).min(len as isize - shift).max(0) as usize;
+    a.min(range.end)..b.max(a.min(range.end))
+}
+
 /// Unfolds one image (C, H, W) into columns `off..off + H'W'` of `cols`, whose C k k rows are
 /// `ld` long; zero outside the image.
 fn unfold<T: WithDType>(img: &[T], g: &Geometry, cols: &mut [T], ld: usize, off: usize) {
@@ -144,6 +174,24 @@ fn unfold<T: WithDType>(img: &[T], g: &Geometry, cols: &mut [T], ld: usize, off:
             for kx in 0..k {
                 let row = &mut cols[((ci * k + ky) * k + kx) * ld + off..][..g.hw_out()];
                 let (lo, hi) = valid_columns(g, kx);
+                if let Some((shift, rows)) = flat_shift(g, ky, kx) {
+                    // One copy for the whole block of valid rows, then zeros in the wrapped
+                    // columns and outside the block.
+                    let copied = clip_to_plane(&rows, shift, plane.len());
+                    row[..copied.start].fill(T::zero());
+                    if !copied.is_empty() {
+                        // copied.start >= -shift, so the source index is not negative.
+                        let src = (copied.start as isize + shift) as usize;
+                        row[copied.clone()].copy_from_slice(&plane[src..src + copied.len()]);
+                    }
+                    row[copied.end..].fill(T::zero());
+                    for oy in rows.start / g.w..rows.end / g.w {
+                        let r = &mut row[oy * g.w..(oy + 1) * g.w];
+                        r[..lo].fill(T::zero());
+                        r[hi..].fill(T::zero());
+                    }
+                    continue;
+                }
                 for oy in 0..g.ho {
                     let iy = (oy * g.stride + ky) as isize - g.pad as isize;
                     let out = &mut row[oy * g.wo..(oy + 1) * g.wo];
@@ -173,14 +221,32 @@ fn unfold<T: WithDType>(img: &[T], g: &Geometry, cols: &mut [T], ld: usize, off:
 
 /// The adjoint of [`unfold`]: adds columns `off..off + H'W'` of `cols` into the (zeroed)
 /// image gradient.
-fn fold<T: WithDType>(cols: &[T], g: &Geometry, img: &mut [T], ld: usize, off: usize) {
+/// `cols` is scratch: the fast path of stride-1 "same" convolutions zeroes its wrapped columns
+/// so that whole row blocks can be added at once.
+fn fold<T: WithDType>(cols: &mut [T], g: &Geometry, img: &mut [T], ld: usize, off: usize) {
     let k = g.k;
     for ci in 0..g.c {
         let plane = &mut img[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ky in 0..k {
             for kx in 0..k {
-                let row = &cols[((ci * k + ky) * k + kx) * ld + off..][..g.hw_out()];
+                let row = &mut cols[((ci * k + ky) * k + kx) * ld + off..][..g.hw_out()];
                 let (lo, hi) = valid_columns(g, kx);
+                if let Some((shift, rows)) = flat_shift(g, ky, kx) {
+                    for oy in rows.start / g.w..rows.end / g.w {
+                        let r = &mut row[oy * g.w..(oy + 1) * g.w];
+                        r[..lo].fill(T::zero());
+                        r[hi..].fill(T::zero());
+                    }
+                    let added = clip_to_plane(&rows, shift, plane.len());
+                    if !added.is_empty() {
+                        let dst = (added.start as isize + shift) as usize;
+                        for (d, &v) in plane[dst..dst + added.len()].iter_mut().zip(&row[added]) {
+                            *d += v;
+                        }
+                    }
+                    continue;
+                }
+                let row = &*row;
                 for oy in 0..g.ho {
                     let iy = (oy * g.stride + ky) as isize - g.pad as isize;
                     if iy < 0 || iy >= g.h as isize {
@@ -418,7 +484,13 @@ fn backward<T: WithDType>(x: &[T], w: &[T], dy: &[T], g: &Geometry, need_dx: boo
             );
             dxg.fill(T::zero());
             for j in 0..n {
-                fold(&s.dcols, g, &mut dxg[j * img..(j + 1) * img], ld, j * hw);
+                fold(
+                    &mut s.dcols,
+                    g,
+                    &mut dxg[j * img..(j + 1) * img],
+                    ld,
+                    j * hw,
+                );
             }
         }
     });
@@ -653,6 +725,11 @@ mod tests {
             (4, 7, 6, 1, 0, 2),
             (2, 8, 7, 3, 1, 3),
             (2, 2, 3, 7, 3, 1),
+            // Stride 1 with the output the input's size: the flat-shift path, including a
+            // 1x1 map and a 5x5 kernel on a wide plane.
+            (3, 5, 4, 3, 1, 1),
+            (2, 1, 1, 3, 1, 1),
+            (2, 4, 6, 5, 2, 1),
         ] {
             let x_layout = Layout::contiguous((1, c, h, w));
             let w_layout = Layout::contiguous((1, c, k, k));
@@ -663,11 +740,57 @@ mod tests {
             let mut cols = vec![0.0; n];
             unfold(&x, &g, &mut cols, g.hw_out(), 0);
             let mut folded = vec![0.0; x.len()];
-            fold(&r, &g, &mut folded, g.hw_out(), 0);
+            fold(&mut r.clone(), &g, &mut folded, g.hw_out(), 0);
             let lhs: f64 = cols.iter().zip(&r).map(|(a, b)| a * b).sum();
             let rhs: f64 = x.iter().zip(&folded).map(|(a, b)| a * b).sum();
             assert!((lhs - rhs).abs() < 1e-10, "{lhs} vs {rhs}");
             assert!(lhs.abs() > 1e-3, "a zero inner product proves nothing");
+        }
+    }
+
+    /// `unfold` against the definition of im2col, element by element, on the general path and
+    /// on the flat-shift path of stride-1 "same" convolutions (which moves whole row blocks).
+    #[test]
+    fn unfold_matches_the_definition() {
+        for (c, h, w, k, pad, stride) in [
+            (2, 5, 4, 3, 1, 1),
+            (1, 1, 1, 3, 1, 1),
+            (2, 3, 7, 5, 2, 1),
+            (2, 6, 5, 3, 0, 1),
+            (2, 7, 6, 3, 1, 2),
+        ] {
+            let g = Geometry::new(
+                &Layout::contiguous((1, c, h, w)),
+                &Layout::contiguous((1, c, k, k)),
+                pad,
+                stride,
+            )
+            .unwrap();
+            let x: Vec<f64> = (0..c * h * w).map(|i| i as f64 + 1.0).collect();
+            let hw = g.hw_out();
+            let mut cols = vec![f64::NAN; g.ckk() * hw];
+            unfold(&x, &g, &mut cols, hw, 0);
+            for ci in 0..c {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        for oy in 0..g.ho {
+                            for ox in 0..g.wo {
+                                let iy = (oy * stride + ky) as isize - pad as isize;
+                                let ix = (ox * stride + kx) as isize - pad as isize;
+                                let inside =
+                                    (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
+                                let want = if inside {
+                                    x[(ci * h + iy as usize) * w + ix as usize]
+                                } else {
+                                    0.0
+                                };
+                                let got = cols[((ci * k + ky) * k + kx) * hw + oy * g.wo + ox];
+                                assert_eq!(got, want, "{c}x{h}x{w} k{k} p{pad} s{stride}");
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 
