@@ -387,12 +387,14 @@ fn write_face(rows: &[BenchRow], out_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The issue's goal for one measurement, as the CSV states it.
+/// Issue 6's goal for one measurement, as the CSV states it: on the CPU, base-dcnn-fer and
+/// cmcnn train and infer at least as fast as PyTorch and no model trains at less than half
+/// PyTorch's speed (the issue sets no inference goal for the other models); on a GPU, cmcnn
+/// trains at least 0.8x as fast as PyTorch eager.
 fn train_target(model: &str, measure: &str, cuda: bool) -> &'static str {
     match (cuda, model, measure) {
         (false, "base-dcnn-fer" | "cmcnn", "train_step" | "inference") => ">= 1.0x PyTorch",
         (false, _, "train_step") => ">= 0.5x PyTorch",
-        (false, _, "inference") => ">= 1.0x PyTorch",
         (true, "cmcnn", "train_step") => ">= 0.8x PyTorch eager",
         _ => "",
     }
