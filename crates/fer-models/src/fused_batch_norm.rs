@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use std::sync::Arc;
 
 use crate::cpu_slice::contiguous_slice;
+use crate::lane_sum::{row_sum, LANES};
 
 /// The number of trained parameters in a variable map: every variable except the batch
 /// norms' running statistics, which are variables but are set by the forward pass, not by the
@@ -167,27 +168,6 @@ fn ncs(l: &Layout) -> candle_core::Result<(usize, usize, usize)> {
     }
     let s: usize = d[2..].iter().product();
     Ok((d[0], d[1], s))
-}
-
-/// Independent partial sums per row: written as a fixed array so that the compiler turns the
-/// loop into SIMD code (it may not reorder one float accumulator); the order of additions
-/// depends on the row length alone, so results are reproducible.
-const LANES: usize = 16;
-
-/// Σ f(x_i) over one row, in T with `LANES` partial sums, returned in f64.
-fn row_sum<T: WithDType>(row: &[T], f: impl Fn(T) -> T) -> f64 {
-    let mut acc = [T::zero(); LANES];
-    let chunks = row.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for (a, &v) in acc.iter_mut().zip(chunk) {
-            *a += f(v);
-        }
-    }
-    for (a, &v) in acc.iter_mut().zip(tail) {
-        *a += f(v);
-    }
-    acc.iter().map(|v| v.to_f64()).sum()
 }
 
 /// Per-channel mean and biased variance: rows summed in T (see `row_sum`), rows and channels

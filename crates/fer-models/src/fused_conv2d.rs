@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use crate::cpu_gemm::gemm_into;
 use crate::cpu_slice::contiguous_slice;
 use crate::flat_gradients::split_flat_gradients;
+use crate::lane_sum::row_sum;
 
 /// The geometry of one convolution: input (B, C, H, W), kernel (C_out, C, k, k).
 #[derive(Debug, Clone, Copy)]
@@ -470,7 +471,7 @@ fn backward<T: WithDType>(x: &[T], w: &[T], dy: &[T], g: &Geometry, need_dx: boo
             plan.parallelism(),
         );
         for (d, row) in s.db.iter_mut().zip(dyg.chunks(ld)) {
-            *d += row.iter().fold(T::zero(), |acc, &v| acc + v);
+            *d += T::from_f64(row_sum(row, |v| v));
         }
         if need_dx {
             // dcols = Wᵀ (Ckk x C_out) · dy_g (C_out x G H'W'), folded back image by image.

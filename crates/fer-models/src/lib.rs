@@ -26,6 +26,7 @@ pub mod fused_conv2d;
 pub mod fused_linear;
 pub mod gemm_conv2d;
 pub mod hps;
+mod lane_sum;
 pub mod layers;
 pub mod mac_counter;
 pub mod max_pool;
