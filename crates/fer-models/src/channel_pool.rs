@@ -21,7 +21,7 @@ use candle_core::{
 };
 use rayon::prelude::*;
 
-use crate::cpu_slice::contiguous_slice;
+use crate::cpu_slice::{contiguous_slice, float_kernel};
 
 /// Which of the two pooled maps comes first along the output's channel axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,25 +187,14 @@ fn backward<T: WithDType>(
     out
 }
 
-/// Runs `f` on the inputs as typed maps.
-fn with_maps<R>(
-    inputs: &[(&CpuStorage, &Layout)],
-    f32_op: impl FnOnce(&[Map<f32>]) -> R,
-    f64_op: impl FnOnce(&[Map<f64>]) -> R,
-) -> candle_core::Result<R> {
-    fn typed<'a, T: WithDType>(
-        inputs: &[(&'a CpuStorage, &Layout)],
-    ) -> candle_core::Result<Vec<Map<'a, T>>> {
-        inputs
-            .iter()
-            .map(|&(s, l)| Ok((contiguous_slice::<T>(s, l)?, l.shape().dims4()?.1)))
-            .collect()
-    }
-    match inputs[0].0.dtype() {
-        DType::F32 => Ok(f32_op(&typed::<f32>(inputs)?)),
-        DType::F64 => Ok(f64_op(&typed::<f64>(inputs)?)),
-        dt => candle_core::bail!("channel pooling: unsupported dtype {dt:?}"),
-    }
+/// The inputs as typed maps.
+fn typed_maps<'a, T: WithDType>(
+    inputs: &[(&'a CpuStorage, &Layout)],
+) -> candle_core::Result<Vec<Map<'a, T>>> {
+    inputs
+        .iter()
+        .map(|&(s, l)| Ok((contiguous_slice::<T>(s, l)?, l.shape().dims4()?.1)))
+        .collect()
 }
 
 impl ChannelPool {
@@ -216,11 +205,9 @@ impl ChannelPool {
         let l = inputs[0].1;
         let (b, _, h, w) = l.shape().dims4()?;
         let bhw = batch_and_pixels(l)?;
-        let out = with_maps(
-            inputs,
-            |m| CpuStorage::F32(forward(m, bhw, self.order)),
-            |m| CpuStorage::F64(forward(m, bhw, self.order)),
-        )?;
+        let out = float_kernel!(inputs[0].0.dtype(), "channel pooling", T => {
+            forward(&typed_maps::<T>(inputs)?, bhw, self.order)
+        });
         Ok((out, Shape::from((b, 2, h, w))))
     }
 
@@ -305,17 +292,10 @@ impl ChannelPoolBackward {
             );
         }
         let n: usize = inputs.iter().map(|(_, l)| l.shape().elem_count()).sum();
-        let out = with_maps(
-            inputs,
-            |m| {
-                contiguous_slice::<f32>(sg, lg)
-                    .map(|g| CpuStorage::F32(backward(m, g, (b, hw), self.order)))
-            },
-            |m| {
-                contiguous_slice::<f64>(sg, lg)
-                    .map(|g| CpuStorage::F64(backward(m, g, (b, hw), self.order)))
-            },
-        )??;
+        let out = float_kernel!(inputs[0].0.dtype(), "channel pooling backward", T => {
+            let grad = contiguous_slice::<T>(sg, lg)?;
+            backward(&typed_maps::<T>(inputs)?, grad, (b, hw), self.order)
+        });
         Ok((out, Shape::from(n)))
     }
 }

@@ -17,7 +17,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor
 use num_traits::Float;
 use rayon::prelude::*;
 
-use crate::cpu_slice::contiguous_slice;
+use crate::cpu_slice::{contiguous_slice, float_kernel};
 
 /// (A_e (B, C_e), A_l (B, C_l)) of eqs. 5-6.
 pub fn co_attention_scores(s: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
@@ -124,11 +124,7 @@ impl CustomOp1 for CoAttentionScores {
 
     fn cpu_fwd(&self, st: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let d = l.shape().dims3()?;
-        let out = match st.dtype() {
-            DType::F32 => CpuStorage::F32(forward(contiguous_slice::<f32>(st, l)?, d)),
-            DType::F64 => CpuStorage::F64(forward(contiguous_slice::<f64>(st, l)?, d)),
-            dt => candle_core::bail!("co-attention scores: unsupported dtype {dt:?}"),
-        };
+        let out = float_kernel!(st.dtype(), "co-attention scores", T => forward(contiguous_slice::<T>(st, l)?, d));
         Ok((out, Shape::from((d.0, d.1 + d.2))))
     }
 
@@ -162,19 +158,11 @@ impl CustomOp2 for CoAttentionScoresBackward {
                 l2.dims()
             );
         }
-        let out = match s1.dtype() {
-            DType::F32 => CpuStorage::F32(backward(
-                contiguous_slice::<f32>(s1, l1)?,
-                contiguous_slice::<f32>(s2, l2)?,
-                d,
-            )),
-            DType::F64 => CpuStorage::F64(backward(
-                contiguous_slice::<f64>(s1, l1)?,
-                contiguous_slice::<f64>(s2, l2)?,
-                d,
-            )),
-            dt => candle_core::bail!("co-attention scores backward: unsupported dtype {dt:?}"),
-        };
+        let out = float_kernel!(s1.dtype(), "co-attention scores backward", T => backward(
+            contiguous_slice::<T>(s1, l1)?,
+            contiguous_slice::<T>(s2, l2)?,
+            d,
+        ));
         Ok((out, l1.shape().clone()))
     }
 }

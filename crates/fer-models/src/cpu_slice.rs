@@ -1,4 +1,5 @@
-//! The one helper our CPU custom ops share: the contiguous data of a storage and layout.
+//! The helpers our CPU custom ops share: the contiguous data of a storage and layout, and the
+//! dispatch of a kernel generic over f32 and f64.
 
 use candle_core::{CpuStorage, Layout, WithDType};
 
@@ -14,3 +15,24 @@ pub(crate) fn contiguous_slice<'a, T: WithDType>(
         None => candle_core::bail!("custom op: input must be contiguous"),
     }
 }
+
+/// Runs a kernel written generically over the element type on an f32 or f64 storage:
+/// `float_kernel!(dtype, "op", T => body)` evaluates `body` with the type `T` set to f32 or f64
+/// and wraps the `Vec<T>` it returns in the matching `CpuStorage`; any other dtype is an error
+/// naming the op. One dispatch for every custom op's `cpu_fwd`.
+macro_rules! float_kernel {
+    ($dtype:expr, $what:expr, $t:ident => $body:expr) => {
+        match $dtype {
+            candle_core::DType::F32 => {
+                type $t = f32;
+                candle_core::CpuStorage::F32($body)
+            }
+            candle_core::DType::F64 => {
+                type $t = f64;
+                candle_core::CpuStorage::F64($body)
+            }
+            dt => candle_core::bail!("{}: unsupported dtype {dt:?}", $what),
+        }
+    };
+}
+pub(crate) use float_kernel;

@@ -114,6 +114,7 @@ impl FerHead {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::test_tensors::max_abs_diff as diff;
     use candle_core::{DType, Device, Var};
     use candle_nn::{ModuleT, VarMap};
 
@@ -175,19 +176,6 @@ mod tests {
             .relu()
             .unwrap();
         let theirs = lin("fer_out.fer_out").forward(&e).unwrap();
-
-        let diff = |a: &Tensor, b: &Tensor| {
-            (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap()
-        };
         assert!(diff(&ours, &theirs) < 1e-10);
         let r = Tensor::arange(0u32, 8 * 7, &dev)
             .unwrap()

@@ -14,7 +14,7 @@ use candle_nn::{Init, VarBuilder};
 use rayon::prelude::*;
 use std::sync::Arc;
 
-use crate::cpu_slice::contiguous_slice;
+use crate::cpu_slice::{contiguous_slice, float_kernel};
 use crate::lane_sum::{row_sum, LANES};
 
 /// The number of trained parameters in a variable map: every variable except the batch
@@ -434,27 +434,15 @@ impl CustomOp3 for BatchNormTrain {
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let d = ncs(l1)?;
-        let out = match s1.dtype() {
-            DType::F32 => CpuStorage::F32(bn_forward(
-                contiguous_slice::<f32>(s1, l1)?,
-                contiguous_slice::<f32>(s2, l2)?,
-                contiguous_slice::<f32>(s3, l3)?,
-                d,
-                &self.stats,
-                self.eps,
-                self.relu,
-            )),
-            DType::F64 => CpuStorage::F64(bn_forward(
-                contiguous_slice::<f64>(s1, l1)?,
-                contiguous_slice::<f64>(s2, l2)?,
-                contiguous_slice::<f64>(s3, l3)?,
-                d,
-                &self.stats,
-                self.eps,
-                self.relu,
-            )),
-            dt => candle_core::bail!("batch norm: unsupported dtype {dt:?}"),
-        };
+        let out = float_kernel!(s1.dtype(), "batch norm", T => bn_forward(
+            contiguous_slice::<T>(s1, l1)?,
+            contiguous_slice::<T>(s2, l2)?,
+            contiguous_slice::<T>(s3, l3)?,
+            d,
+            &self.stats,
+            self.eps,
+            self.relu,
+        ));
         Ok((out, l1.shape().clone()))
     }
 
@@ -514,27 +502,15 @@ impl CustomOp3 for BatchNormBackward {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let d = ncs(l1)?;
         let n = l1.shape().elem_count() + 2 * d.1;
-        let out = match s1.dtype() {
-            DType::F32 => CpuStorage::F32(bn_backward(
-                contiguous_slice::<f32>(s1, l1)?,
-                contiguous_slice::<f32>(s3, l3)?,
-                contiguous_slice::<f32>(s2, l2)?,
-                d,
-                &self.stats,
-                self.eps,
-                self.relu.as_deref(),
-            )),
-            DType::F64 => CpuStorage::F64(bn_backward(
-                contiguous_slice::<f64>(s1, l1)?,
-                contiguous_slice::<f64>(s3, l3)?,
-                contiguous_slice::<f64>(s2, l2)?,
-                d,
-                &self.stats,
-                self.eps,
-                self.relu.as_deref(),
-            )),
-            dt => candle_core::bail!("batch norm: unsupported dtype {dt:?}"),
-        };
+        let out = float_kernel!(s1.dtype(), "batch norm", T => bn_backward(
+            contiguous_slice::<T>(s1, l1)?,
+            contiguous_slice::<T>(s3, l3)?,
+            contiguous_slice::<T>(s2, l2)?,
+            d,
+            &self.stats,
+            self.eps,
+            self.relu.as_deref(),
+        ));
         Ok((out, Shape::from(n)))
     }
 }
@@ -594,23 +570,13 @@ impl CustomOp3 for ChannelAffine {
         if l2.shape().elem_count() != d.1 || l3.shape().elem_count() != d.1 {
             candle_core::bail!("batch norm: {} channels, coefficients of other sizes", d.1);
         }
-        let out = match s1.dtype() {
-            DType::F32 => CpuStorage::F32(channel_affine(
-                contiguous_slice::<f32>(s1, l1)?,
-                contiguous_slice::<f32>(s2, l2)?,
-                contiguous_slice::<f32>(s3, l3)?,
-                d,
-                self.relu,
-            )),
-            DType::F64 => CpuStorage::F64(channel_affine(
-                contiguous_slice::<f64>(s1, l1)?,
-                contiguous_slice::<f64>(s2, l2)?,
-                contiguous_slice::<f64>(s3, l3)?,
-                d,
-                self.relu,
-            )),
-            dt => candle_core::bail!("batch norm: unsupported dtype {dt:?}"),
-        };
+        let out = float_kernel!(s1.dtype(), "batch norm", T => channel_affine(
+            contiguous_slice::<T>(s1, l1)?,
+            contiguous_slice::<T>(s2, l2)?,
+            contiguous_slice::<T>(s3, l3)?,
+            d,
+            self.relu,
+        ));
         Ok((out, l1.shape().clone()))
     }
 
@@ -642,6 +608,7 @@ impl CustomOp3 for ChannelAffine {
 #[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
+    use crate::test_tensors::max_abs_diff as diff;
     use candle_core::Device;
     use candle_nn::VarMap;
 
@@ -795,18 +762,6 @@ mod tests {
                 let frac = zeros.mean_all().unwrap().to_scalar::<f64>().unwrap();
                 assert!(frac > 0.2 && frac < 0.8, "{frac} of the outputs are zero");
             }
-            let diff = |a: &Tensor, b: &Tensor| {
-                (a - b)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .max(0)
-                    .unwrap()
-                    .to_scalar::<f64>()
-                    .unwrap()
-            };
             assert!(diff(&ours, &theirs) < 1e-10);
             let g1 = (ours * &w).unwrap().sum_all().unwrap().backward().unwrap();
             let g2 = (theirs * &w)
@@ -872,18 +827,6 @@ mod tests {
             if relu {
                 theirs = theirs.relu().unwrap();
             }
-            let diff = |a: &Tensor, b: &Tensor| {
-                (a - b)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .max(0)
-                    .unwrap()
-                    .to_scalar::<f64>()
-                    .unwrap()
-            };
             assert!(diff(&ours, &theirs) < 1e-12);
             let wts = Tensor::from_vec(values(n, 9), (b, c, h, w), &dev).unwrap();
             let g1 = (ours * &wts)

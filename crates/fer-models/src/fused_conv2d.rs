@@ -15,11 +15,11 @@
 //! groups than cores the GEMM itself is split.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
 use crate::cpu_gemm::gemm_into;
-use crate::cpu_slice::contiguous_slice;
+use crate::cpu_slice::{contiguous_slice, float_kernel};
 use crate::flat_gradients::split_flat_gradients;
 use crate::lane_sum::row_sum;
 
@@ -516,23 +516,13 @@ impl FusedConv2d {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let g = Geometry::new(lx, lw, self.pad, self.stride)?;
         let shape = Shape::from((g.b, g.c_out, g.ho, g.wo));
-        let out = match sx.dtype() {
-            DType::F32 => CpuStorage::F32(forward(
-                contiguous_slice::<f32>(sx, lx)?,
-                contiguous_slice::<f32>(sw, lw)?,
-                bias.map(|(s, l)| contiguous_slice::<f32>(s, l))
-                    .transpose()?,
-                &g,
-            )),
-            DType::F64 => CpuStorage::F64(forward(
-                contiguous_slice::<f64>(sx, lx)?,
-                contiguous_slice::<f64>(sw, lw)?,
-                bias.map(|(s, l)| contiguous_slice::<f64>(s, l))
-                    .transpose()?,
-                &g,
-            )),
-            dt => candle_core::bail!("conv2d: unsupported dtype {dt:?}"),
-        };
+        let out = float_kernel!(sx.dtype(), "conv2d", T => forward(
+            contiguous_slice::<T>(sx, lx)?,
+            contiguous_slice::<T>(sw, lw)?,
+            bias.map(|(s, l)| contiguous_slice::<T>(s, l))
+                .transpose()?,
+            &g,
+        ));
         Ok((out, shape))
     }
 
@@ -643,23 +633,13 @@ impl CustomOp3 for FusedConv2dBackward {
             0
         } + l2.shape().elem_count()
             + g.c_out;
-        let out = match s1.dtype() {
-            DType::F32 => CpuStorage::F32(backward(
-                contiguous_slice::<f32>(s1, l1)?,
-                contiguous_slice::<f32>(s2, l2)?,
-                contiguous_slice::<f32>(s3, l3)?,
-                &g,
-                self.need_dx,
-            )),
-            DType::F64 => CpuStorage::F64(backward(
-                contiguous_slice::<f64>(s1, l1)?,
-                contiguous_slice::<f64>(s2, l2)?,
-                contiguous_slice::<f64>(s3, l3)?,
-                &g,
-                self.need_dx,
-            )),
-            dt => candle_core::bail!("conv2d backward: unsupported dtype {dt:?}"),
-        };
+        let out = float_kernel!(s1.dtype(), "conv2d backward", T => backward(
+            contiguous_slice::<T>(s1, l1)?,
+            contiguous_slice::<T>(s2, l2)?,
+            contiguous_slice::<T>(s3, l3)?,
+            &g,
+            self.need_dx,
+        ));
         Ok((out, Shape::from(n)))
     }
 }

@@ -10,10 +10,10 @@
 //! no gradient.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithDType};
 
 use crate::cpu_gemm::gemm_into;
-use crate::cpu_slice::contiguous_slice;
+use crate::cpu_slice::{contiguous_slice, float_kernel};
 use crate::flat_gradients::split_flat_gradients;
 use crate::small_batch_gemm::SmallBatchGemm;
 
@@ -106,23 +106,13 @@ fn run_forward(
     bias: Option<(&CpuStorage, &Layout)>,
 ) -> candle_core::Result<(CpuStorage, Shape)> {
     let d = dims(lx, lw)?;
-    let out = match sx.dtype() {
-        DType::F32 => CpuStorage::F32(forward(
-            contiguous_slice::<f32>(sx, lx)?,
-            contiguous_slice::<f32>(sw, lw)?,
-            bias.map(|(s, l)| contiguous_slice::<f32>(s, l))
-                .transpose()?,
-            d,
-        )),
-        DType::F64 => CpuStorage::F64(forward(
-            contiguous_slice::<f64>(sx, lx)?,
-            contiguous_slice::<f64>(sw, lw)?,
-            bias.map(|(s, l)| contiguous_slice::<f64>(s, l))
-                .transpose()?,
-            d,
-        )),
-        dt => candle_core::bail!("linear: unsupported dtype {dt:?}"),
-    };
+    let out = float_kernel!(sx.dtype(), "linear", T => forward(
+        contiguous_slice::<T>(sx, lx)?,
+        contiguous_slice::<T>(sw, lw)?,
+        bias.map(|(s, l)| contiguous_slice::<T>(s, l))
+            .transpose()?,
+        d,
+    ));
     Ok((out, Shape::from((d.0, d.2))))
 }
 
@@ -222,23 +212,13 @@ impl CustomOp3 for FusedLinearBackward {
             candle_core::bail!("linear backward: gradient of shape {:?}", l3.shape().dims());
         }
         let n = if self.need_dx { d.0 * d.1 } else { 0 } + d.2 * d.1 + d.2;
-        let out = match s1.dtype() {
-            DType::F32 => CpuStorage::F32(backward(
-                contiguous_slice::<f32>(s1, l1)?,
-                contiguous_slice::<f32>(s2, l2)?,
-                contiguous_slice::<f32>(s3, l3)?,
-                d,
-                self.need_dx,
-            )),
-            DType::F64 => CpuStorage::F64(backward(
-                contiguous_slice::<f64>(s1, l1)?,
-                contiguous_slice::<f64>(s2, l2)?,
-                contiguous_slice::<f64>(s3, l3)?,
-                d,
-                self.need_dx,
-            )),
-            dt => candle_core::bail!("linear backward: unsupported dtype {dt:?}"),
-        };
+        let out = float_kernel!(s1.dtype(), "linear backward", T => backward(
+            contiguous_slice::<T>(s1, l1)?,
+            contiguous_slice::<T>(s2, l2)?,
+            contiguous_slice::<T>(s3, l3)?,
+            d,
+            self.need_dx,
+        ));
         Ok((out, Shape::from(n)))
     }
 }
@@ -247,7 +227,7 @@ impl CustomOp3 for FusedLinearBackward {
 mod tests {
     use super::*;
     use crate::test_tensors::{max_abs_diff as max_diff, sine_tensor as values};
-    use candle_core::Var;
+    use candle_core::{DType, Var};
 
     /// Output and gradients (x, W, b) against candle's matmul + broadcast add, in f64, with and
     /// without a bias and with an input that needs no gradient.

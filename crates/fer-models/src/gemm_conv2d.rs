@@ -91,6 +91,7 @@ impl Module for GemmConv2d {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_tensors::max_abs_diff as max_diff;
     use candle_core::{DType, Device, Var};
 
     fn rand(shape: (usize, usize, usize, usize), seed: u64) -> Tensor {
@@ -148,18 +149,6 @@ mod tests {
                 .unwrap()
                 .broadcast_add(&bv.as_tensor().reshape((1, c_out, 1, 1)).unwrap())
                 .unwrap();
-            let max_diff = |a: &Tensor, b: &Tensor| -> f64 {
-                (a - b)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .max(0)
-                    .unwrap()
-                    .to_scalar::<f64>()
-                    .unwrap()
-            };
             assert_eq!(ours.dims(), theirs.dims());
             assert!(max_diff(&ours, &theirs) < 1e-12);
 

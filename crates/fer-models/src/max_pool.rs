@@ -18,7 +18,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
-use crate::cpu_slice::contiguous_slice;
+use crate::cpu_slice::{contiguous_slice, float_kernel};
 
 /// Max pooling with a square kernel equal to its stride.
 pub fn max_pool2d(x: &Tensor, k: usize) -> candle_core::Result<Tensor> {
@@ -244,11 +244,7 @@ impl CustomOp1 for MaxPool2d {
         let win = self.window;
         let (ho, wo) = win.out_dims(d.2, d.3);
         let shape = Shape::from((d.0, d.1, ho, wo));
-        let out = match s.dtype() {
-            DType::F32 => CpuStorage::F32(forward_impl(contiguous_slice::<f32>(s, l)?, d, win)),
-            DType::F64 => CpuStorage::F64(forward_impl(contiguous_slice::<f64>(s, l)?, d, win)),
-            dt => candle_core::bail!("max_pool2d: unsupported dtype {dt:?}"),
-        };
+        let out = float_kernel!(s.dtype(), "max_pool2d", T => forward_impl(contiguous_slice::<T>(s, l)?, d, win));
         Ok((out, shape))
     }
 
