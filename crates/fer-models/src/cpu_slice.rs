@@ -16,6 +16,22 @@ pub(crate) fn contiguous_slice<'a, T: WithDType>(
     }
 }
 
+/// An error unless the bias layout holds exactly `outputs` values (one per output feature or
+/// channel): the kernels index it per output and would otherwise read out of bounds.
+pub(crate) fn check_bias(
+    op: &str,
+    bias: Option<(&CpuStorage, &Layout)>,
+    outputs: usize,
+) -> candle_core::Result<()> {
+    match bias {
+        Some((_, l)) if l.shape().elem_count() != outputs => candle_core::bail!(
+            "{op}: bias of shape {:?} for {outputs} outputs",
+            l.shape().dims()
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Runs a kernel written generically over the element type on an f32 or f64 storage:
 /// `float_kernel!(dtype, "op", T => body)` evaluates `body` with the type `T` set to f32 or f64
 /// and wraps the `Vec<T>` it returns in the matching `CpuStorage`; any other dtype is an error

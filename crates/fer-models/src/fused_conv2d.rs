@@ -19,7 +19,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithD
 use rayon::prelude::*;
 
 use crate::cpu_gemm::gemm_into;
-use crate::cpu_slice::{contiguous_slice, float_kernel};
+use crate::cpu_slice::{check_bias, contiguous_slice, float_kernel};
 use crate::flat_gradients::split_flat_gradients;
 use crate::lane_sum::row_sum;
 
@@ -515,6 +515,7 @@ impl FusedConv2d {
         bias: Option<(&CpuStorage, &Layout)>,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let g = Geometry::new(lx, lw, self.pad, self.stride)?;
+        check_bias("conv2d", bias, g.c_out)?;
         let shape = Shape::from((g.b, g.c_out, g.ho, g.wo));
         let out = float_kernel!(sx.dtype(), "conv2d", T => forward(
             contiguous_slice::<T>(sx, lx)?,
@@ -797,5 +798,15 @@ mod tests {
         for _ in 0..20 {
             assert_eq!(grad(), first);
         }
+    }
+
+    #[test]
+    fn a_bias_of_the_wrong_length_is_an_error() {
+        let x = values((1, 2, 4, 4), 0.1);
+        let w = values((3, 2, 3, 3), 0.2);
+        let b = values((1, 1, 1, 2), 0.3).reshape(2).unwrap();
+        let op = FusedConv2d { pad: 1, stride: 1 };
+        let e = x.apply_op3(&w, &b, op).unwrap_err().to_string();
+        assert!(e.contains("conv2d: bias of shape [2] for 3 outputs"), "{e}");
     }
 }

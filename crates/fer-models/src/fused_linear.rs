@@ -13,7 +13,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithDType};
 
 use crate::cpu_gemm::gemm_into;
-use crate::cpu_slice::{contiguous_slice, float_kernel};
+use crate::cpu_slice::{check_bias, contiguous_slice, float_kernel};
 use crate::flat_gradients::split_flat_gradients;
 use crate::small_batch_gemm::SmallBatchGemm;
 
@@ -106,6 +106,7 @@ fn run_forward(
     bias: Option<(&CpuStorage, &Layout)>,
 ) -> candle_core::Result<(CpuStorage, Shape)> {
     let d = dims(lx, lw)?;
+    check_bias("linear", bias, d.2)?;
     let out = float_kernel!(sx.dtype(), "linear", T => forward(
         contiguous_slice::<T>(sx, lx)?,
         contiguous_slice::<T>(sw, lw)?,
@@ -326,5 +327,14 @@ mod tests {
             &want.to_dtype(DType::F64).unwrap(),
         );
         assert!(d < 1e-4, "f32 weight gradient differs by {d}");
+    }
+
+    #[test]
+    fn a_bias_of_the_wrong_length_is_an_error() {
+        let x = values((2, 3), 0.1);
+        let w = values((4, 3), 0.2);
+        let b = values((1, 5), 0.3).reshape(5).unwrap();
+        let e = x.apply_op3(&w, &b, FusedLinear).unwrap_err().to_string();
+        assert!(e.contains("linear: bias of shape [5] for 4 outputs"), "{e}");
     }
 }
