@@ -32,6 +32,17 @@ pub struct PlanRecord {
     pub max_epochs: Vec<usize>,
     /// Run directories relative to the results folder.
     pub run_dirs: Vec<PathBuf>,
+    /// The runs among `run_dirs` that search a grid on the tuning seeds and folds (the
+    /// experiment's `tuning`); a grid point is selected on these alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tuning_run_dirs: Vec<PathBuf>,
+    /// Final runs of tuned methods not planned yet: their tuning has not finished.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub awaiting_selection: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One dataset of a plan.
@@ -84,11 +95,21 @@ fn describe_protocol(plan: &RunPlan, i: usize) -> String {
 impl PlanRecord {
     pub fn new(spec: &ExperimentSpec, plan: &RunPlan, results: &Path) -> Result<Self> {
         let mut run_dirs = Vec::new();
+        let mut tuning_run_dirs = Vec::new();
         let mut seeds = Vec::new();
         let mut epochs = Vec::new();
-        for r in &plan.runs {
+        let resolution = plan.resolve(results)?;
+        let finals = resolution
+            .runs
+            .iter()
+            .filter(|r| r.role == crate::run_plan::RunRole::Final);
+        for r in plan.runs.iter().chain(finals) {
             let dir = run_dir_of(results, &r.config)?;
-            run_dirs.push(dir.strip_prefix(results).unwrap_or(&dir).to_path_buf());
+            let rel = dir.strip_prefix(results).unwrap_or(&dir).to_path_buf();
+            if r.role == crate::run_plan::RunRole::Tuning {
+                tuning_run_dirs.push(rel.clone());
+            }
+            run_dirs.push(rel);
             if !seeds.contains(&r.config.seed) {
                 seeds.push(r.config.seed);
             }
@@ -119,6 +140,8 @@ impl PlanRecord {
             seeds,
             max_epochs: epochs,
             run_dirs,
+            tuning_run_dirs,
+            awaiting_selection: resolution.pending_runs,
         })
     }
 
@@ -140,13 +163,6 @@ impl PlanRecord {
     }
 }
 
-/// The validation score runs are selected by (higher is better): ACC_average, or -NRMSE for
-/// FLD-only methods (the trainer's checkpoint rule, paper 4.4).
-fn validation_score(r: &RunResult) -> Option<f64> {
-    let v = r.validation.as_ref()?;
-    v.acc_average.or(v.nrmse.map(|n| -n))
-}
-
 /// One (dataset, method, grid point) with its mean validation score.
 struct GridRow {
     dataset: String,
@@ -158,21 +174,26 @@ struct GridRow {
 }
 
 /// Keeps, per (dataset, method), the runs of the grid point with the best mean validation
-/// score; returns them and the table of every point.
-fn select_grid_points(runs: Vec<RunResult>) -> (Vec<RunResult>, Vec<GridRow>) {
-    let mut groups: BTreeMap<(String, String), BTreeMap<String, Vec<RunResult>>> = BTreeMap::new();
+/// score (`grid_selection`), judged on the runs `is_tuning` accepts; returns the kept runs and
+/// the table of every point (its runs and score as judged).
+fn select_grid_points(
+    runs: Vec<RunResult>,
+    is_tuning: impl Fn(&RunResult) -> bool,
+) -> (Vec<RunResult>, Vec<GridRow>) {
+    use crate::grid_selection::{mean_score, select_point, validation_score};
+    let mut groups: BTreeMap<(String, String), Vec<(String, Vec<RunResult>)>> = BTreeMap::new();
     let mut order: Vec<(String, String)> = Vec::new();
     for r in runs {
         let key = (r.dataset.clone(), r.method_id().to_string());
         if !groups.contains_key(&key) {
             order.push(key.clone());
         }
-        groups
-            .entry(key)
-            .or_default()
-            .entry(r.grid_point.clone().unwrap_or_default())
-            .or_default()
-            .push(r);
+        let points = groups.entry(key).or_default();
+        let label = r.grid_point.clone().unwrap_or_default();
+        match points.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, rs)) => rs.push(r),
+            None => points.push((label, vec![r])),
+        }
     }
     let mut kept = Vec::new();
     let mut rows = Vec::new();
@@ -180,27 +201,29 @@ fn select_grid_points(runs: Vec<RunResult>) -> (Vec<RunResult>, Vec<GridRow>) {
         let Some(points) = groups.remove(&key) else {
             continue;
         };
-        let mean = |rs: &[RunResult]| {
-            let v: Vec<f64> = rs.iter().filter_map(validation_score).collect();
-            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-        };
-        let best = points
+        // Points stay in the order plan.json lists their runs: the plan's grid order, the
+        // order the runner's selection breaks ties by.
+        let judged: Vec<(String, Vec<f64>)> = points
             .iter()
-            .max_by(|a, b| {
-                let (x, y) = (mean(a.1), mean(b.1));
-                x.unwrap_or(f64::NEG_INFINITY)
-                    .total_cmp(&y.unwrap_or(f64::NEG_INFINITY))
+            .map(|(l, rs)| {
+                let scores = rs
+                    .iter()
+                    .filter(|r| is_tuning(r))
+                    .filter_map(validation_score)
+                    .collect();
+                (l.clone(), scores)
             })
-            .map(|(p, _)| p.clone())
-            .unwrap_or_default();
-        for (point, rs) in points {
-            let selected = point == best;
+            .collect();
+        let best = select_point(&judged);
+        for (i, (point, rs)) in points.into_iter().enumerate() {
+            let selected = best == Some(i) || (best.is_none() && i == 0);
+            let tuning_runs = rs.iter().filter(|r| is_tuning(r)).count();
             rows.push(GridRow {
                 dataset: key.0.clone(),
                 method: key.1.clone(),
                 point: point.clone(),
-                runs: rs.len(),
-                validation: mean(&rs),
+                runs: tuning_runs,
+                validation: mean_score(&judged[i].1),
                 selected,
             });
             if selected {
@@ -324,7 +347,19 @@ pub fn write_report(
         );
     }
     let all_runs = runs.clone();
-    let (selected, grid_rows) = select_grid_points(runs);
+    // With a tuning protocol the grid is judged on the tuning runs alone; without one, on
+    // every run of the point (the old protocol).
+    let tuning: std::collections::BTreeSet<PathBuf> =
+        record.tuning_run_dirs.iter().cloned().collect();
+    let tuned = !tuning.is_empty();
+    let is_tuning = |r: &RunResult| {
+        !tuned
+            || r.source
+                .parent()
+                .and_then(|d| d.strip_prefix(results).ok())
+                .is_some_and(|d| tuning.contains(d))
+    };
+    let (selected, grid_rows) = select_grid_points(runs, is_tuning);
     let mut written = Vec::new();
     let write = |name: &str, text: &str, written: &mut Vec<PathBuf>| -> Result<()> {
         let path = out_dir.join(name);
@@ -378,6 +413,23 @@ pub fn write_report(
         );
     }
     if grid_rows.iter().any(|g| !g.point.is_empty()) {
+        match &spec.tuning {
+            Some(t) if tuned => {
+                let _ = writeln!(
+                    md,
+                    "\nGrid search (paper 4.4 names no grid): every grid point runs on seeds {:?}, folds {:?} only; the point with the best mean validation score (ACC_average; -NRMSE for FLD-only) over those runs is selected, never on test, and only it runs on every fold and seed. grid.csv lists every point's tuning runs and score.",
+                    t.seeds, t.folds
+                );
+                if record.awaiting_selection > 0 {
+                    let _ = writeln!(
+                        md,
+                        "\n**Tuning unfinished**: {} final runs wait for their method's selection.",
+                        record.awaiting_selection
+                    );
+                }
+            }
+            _ => {}
+        }
         md.push_str("\nGrid points selected on mean validation score (never on test; grid.csv lists all):\n\n");
         for g in grid_rows
             .iter()

@@ -53,6 +53,10 @@ pub struct DatasetSlot {
     /// Overrides for this dataset's runs (e.g. the batch size the reference code uses).
     #[serde(default)]
     pub train: Option<serde_yaml::Value>,
+    /// Overrides applied when a stand-in runs this slot, by stand-in manifest (CK+48 trains at
+    /// its native 48 px: `{ckplus48: {model_config: {input_size: 48}}}`).
+    #[serde(default)]
+    pub stand_in_train: BTreeMap<String, serde_yaml::Value>,
 }
 
 /// One row of the paper's table.
@@ -73,6 +77,9 @@ pub struct MethodSpec {
     /// Dotted `TrainConfig` path -> values to search (selected on validation, paper 4.4).
     #[serde(default)]
     pub grid: BTreeMap<String, Vec<serde_yaml::Value>>,
+    /// Seeds of this method's runs, when they differ from the experiment's `seeds`.
+    #[serde(default)]
+    pub seeds: Option<Vec<u64>>,
 }
 
 impl MethodSpec {
@@ -88,6 +95,20 @@ impl MethodSpec {
 pub struct TransferPair {
     pub train: String,
     pub test: String,
+}
+
+/// Where a grid is searched (paper 4.4 says "grid search" and names neither the grid nor the
+/// runs it was searched on): every grid point runs on these seeds and folds only, the point
+/// with the best mean validation score is selected, and only it runs on every seed and fold.
+/// The runs of the selected point on the tuning seeds and folds are the same runs (same run
+/// ids) as its final runs there.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuningSpec {
+    /// Seeds the grid is searched on.
+    pub seeds: Vec<u64>,
+    /// Folds (split indices) the grid is searched on; a protocol with one split uses it.
+    pub folds: Vec<usize>,
 }
 
 /// Published values: dataset key -> method id -> metric key -> value in %.
@@ -106,6 +127,9 @@ pub struct ExperimentSpec {
     pub methods: Vec<MethodSpec>,
     #[serde(default = "paper_seeds")]
     pub seeds: Vec<u64>,
+    /// The grid-search protocol; without it every grid point runs on every seed and fold.
+    #[serde(default)]
+    pub tuning: Option<TuningSpec>,
     /// Overrides of the paper preset for every run.
     #[serde(default)]
     pub train: Option<serde_yaml::Value>,
@@ -176,6 +200,22 @@ impl ExperimentSpec {
             if !ids.insert(m.id.as_str()) {
                 bail!("{at}: method id '{}' appears twice", m.id);
             }
+            if m.seeds.as_ref().is_some_and(|s| s.is_empty()) {
+                bail!("{at}: method '{}' has an empty `seeds`", m.id);
+            }
+        }
+        if let Some(t) = &self.tuning {
+            if t.seeds.is_empty() || t.folds.is_empty() {
+                bail!("{at}: `tuning` needs at least one seed and one fold");
+            }
+        }
+        for d in &self.datasets {
+            if let Some(name) = d.stand_in_train.keys().find(|k| !d.stand_ins.contains(k)) {
+                bail!(
+                    "{at}: dataset {}: stand_in_train names '{name}', which is not one of its stand_ins",
+                    d.key
+                );
+            }
         }
         for (dataset, rows) in &self.paper_results {
             for (method, metrics) in rows {
@@ -221,13 +261,19 @@ impl ExperimentSpec {
         if method.id != method.model() {
             cfg.method = Some(method.id.clone());
         }
-        for o in [&self.train, &dataset.train, &method.train]
+        let stand_in = dataset.stand_in_train.get(dataset_name);
+        for o in [&self.train, &dataset.train, &stand_in.cloned(), &method.train]
             .into_iter()
             .flatten()
         {
             cfg = apply_override(&cfg, o)?;
         }
         Ok(cfg)
+    }
+
+    /// The seeds a method runs: its own, or the experiment's.
+    pub fn method_seeds(&self, method: &MethodSpec) -> Vec<u64> {
+        method.seeds.clone().unwrap_or_else(|| self.seeds.clone())
     }
 
     /// The method with this id.

@@ -2,6 +2,8 @@
 //!
 //! One file per command under `commands/`; each command's doc comment is its help text.
 
+mod campaign_estimate;
+mod code_version;
 mod commands;
 mod device;
 mod experiment_figures;
@@ -9,6 +11,7 @@ mod experiment_report;
 mod experiment_spec;
 mod face_models;
 mod face_tools;
+mod grid_selection;
 mod inference_timing;
 mod model_catalog;
 mod run_executor;

@@ -85,6 +85,15 @@ pub struct PlannedDataset {
     pub size: usize,
 }
 
+/// Why a run is in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunRole {
+    /// A grid point on the tuning seeds and folds (the experiment's `tuning`).
+    Tuning,
+    /// A run the table reports.
+    Final,
+}
+
 /// One training run.
 #[derive(Debug, Clone)]
 pub struct PlannedRun {
@@ -95,6 +104,46 @@ pub struct PlannedRun {
     /// For a transfer experiment (Table 9): the dataset tested on (index into `datasets`).
     pub transfer_target: Option<usize>,
     pub config: TrainConfig,
+    pub role: RunRole,
+}
+
+/// A final run of a tuned method whose grid point is not selected yet: one config per point.
+#[derive(Debug, Clone)]
+pub struct PendingRun {
+    pub dataset: usize,
+    pub split_index: usize,
+    /// The method id.
+    pub method: String,
+    /// One config per grid point, in grid order.
+    pub candidates: Vec<TrainConfig>,
+}
+
+/// A tuned method's selected grid point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub dataset: String,
+    pub method: String,
+    pub grid_point: String,
+}
+
+/// A tuned method whose tuning runs have not all finished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waiting {
+    pub dataset: String,
+    pub method: String,
+    pub tuning_finished: usize,
+    pub tuning_total: usize,
+}
+
+/// What [`RunPlan::resolve`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Resolution {
+    /// Final runs of tuned methods (role `Tuning` when the run is one of the tuning runs).
+    pub runs: Vec<PlannedRun>,
+    pub selected: Vec<Selection>,
+    pub waiting: Vec<Waiting>,
+    /// Final runs still waiting for their method's selection.
+    pub pending_runs: usize,
 }
 
 /// Everything one `reproduce` invocation will run.
@@ -103,7 +152,12 @@ pub struct RunPlan {
     /// The folder under results/ (the experiment name in every run's config).
     pub output_name: String,
     pub datasets: Vec<PlannedDataset>,
+    /// The runs that can be planned now: untuned methods, and the grid points of tuned
+    /// methods on the tuning seeds and folds (listed first, so selection comes early).
     pub runs: Vec<PlannedRun>,
+    /// The final runs of tuned methods, planned once their tuning runs have finished
+    /// ([`RunPlan::resolve`]).
+    pub pending: Vec<PendingRun>,
 }
 
 /// Split names of a protocol, in the order `ProtocolSpec::splits` returns them.
@@ -113,6 +167,21 @@ fn split_names(protocol: &ProtocolSpec) -> Vec<String> {
         ProtocolSpec::SubjectHoldout { .. } => vec!["holdout".into()],
         ProtocolSpec::Official => vec!["official".into()],
     }
+}
+
+/// The split indices a tuning protocol searches on, checked against the protocol.
+fn tuning_splits(
+    t: &crate::experiment_spec::TuningSpec,
+    splits: usize,
+    dataset: &str,
+) -> Result<Vec<usize>> {
+    if splits == 1 {
+        return Ok(vec![0]);
+    }
+    if let Some(bad) = t.folds.iter().find(|&&f| f >= splits) {
+        bail!("tuning fold {bad} does not exist: {dataset} has {splits} folds");
+    }
+    Ok(t.folds.clone())
 }
 
 /// Picks the datasets: every slot, or those the user named (a name that is not a slot's key
@@ -319,6 +388,7 @@ fn transfer_runs(
                         split_index: 0,
                         transfer_target: Some(ti),
                         config,
+                        role: RunRole::Final,
                     });
                 }
             }
@@ -412,6 +482,7 @@ impl RunPlan {
             bail!("{}", missing.join("\n"));
         }
         let mut runs = Vec::new();
+        let mut pending = Vec::new();
         let settings = RunSettings {
             spec,
             opts,
@@ -437,24 +508,73 @@ impl RunPlan {
                         ix.clone()
                     }
                 };
-                for &seed in &seeds {
+                let name = &d.manifest.name;
+                let classes = d.manifest.classes.len();
+                // The tuning runs of every tuned method come first.
+                let tuning = spec.tuning.as_ref().filter(|_| opts.grid);
+                if let Some(t) = tuning {
+                    let folds = tuning_splits(t, names.len(), &d.manifest.name)?;
+                    for m in methods.iter().filter(|m| !m.grid.is_empty()) {
+                        for &seed in &t.seeds {
+                            for &si in &folds {
+                                for config in
+                                    settings.configs(&d.slot, name, m, &names[si], seed, classes)?
+                                {
+                                    runs.push(PlannedRun {
+                                        dataset: di,
+                                        split_index: si,
+                                        transfer_target: None,
+                                        config,
+                                        role: RunRole::Tuning,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+                let mut all_seeds: Vec<u64> = Vec::new();
+                for m in &methods {
+                    for s in opts.seeds.clone().unwrap_or_else(|| spec.method_seeds(m)) {
+                        if !all_seeds.contains(&s) {
+                            all_seeds.push(s);
+                        }
+                    }
+                }
+                for &seed in &all_seeds {
                     for &si in &split_indices {
                         for m in &methods {
-                            let name = &d.manifest.name;
-                            let classes = d.manifest.classes.len();
-                            for config in
-                                settings.configs(&d.slot, name, m, &names[si], seed, classes)?
-                            {
+                            let seeds = opts.seeds.clone().unwrap_or_else(|| spec.method_seeds(m));
+                            if !seeds.contains(&seed) {
+                                continue;
+                            }
+                            let configs =
+                                settings.configs(&d.slot, name, m, &names[si], seed, classes)?;
+                            if tuning.is_some() && !m.grid.is_empty() {
+                                pending.push(PendingRun {
+                                    dataset: di,
+                                    split_index: si,
+                                    method: m.id.clone(),
+                                    candidates: configs,
+                                });
+                                continue;
+                            }
+                            for config in configs {
                                 runs.push(PlannedRun {
                                     dataset: di,
                                     split_index: si,
                                     transfer_target: None,
                                     config,
+                                    role: RunRole::Final,
                                 });
                             }
                         }
                     }
                 }
+            }
+        }
+        for p in &pending {
+            if let Some(c) = p.candidates.first() {
+                datasets[p.dataset].size = c.model_config.input_size;
             }
         }
         for r in &runs {
@@ -469,6 +589,12 @@ impl RunPlan {
                 .iter()
                 .filter(|r| r.dataset == di)
                 .map(|r| r.config.model_config.input_size)
+                .chain(
+                    pending
+                        .iter()
+                        .filter(|p| p.dataset == di)
+                        .flat_map(|p| p.candidates.iter().map(|c| c.model_config.input_size)),
+                )
                 .collect();
             if sizes.len() > 1 {
                 bail!(
@@ -482,7 +608,101 @@ impl RunPlan {
             output_name,
             datasets,
             runs,
+            pending,
         })
+    }
+
+    /// The final runs of tuned methods whose tuning runs have all finished, with the grid
+    /// point each selection picked; methods still tuning are listed as waiting. A final run
+    /// that is also a tuning run (the selected point on a tuning seed and fold) is not
+    /// repeated: it is the same run.
+    pub fn resolve(&self, results: &std::path::Path) -> Result<Resolution> {
+        use crate::grid_selection::{select_point, validation_score};
+        let mut out = Resolution::default();
+        // (dataset, method) -> per grid label: validation scores of finished tuning runs.
+        let mut groups: std::collections::BTreeMap<(usize, String), Vec<(String, Vec<f64>)>> =
+            Default::default();
+        let mut unfinished: std::collections::BTreeMap<(usize, String), (usize, usize)> =
+            Default::default();
+        for r in self.runs.iter().filter(|r| r.role == RunRole::Tuning) {
+            let key = (r.dataset, r.config.method_id().to_string());
+            let label = r.config.grid_point.clone().unwrap_or_default();
+            let points = groups.entry(key.clone()).or_default();
+            let at = match points.iter().position(|(l, _)| *l == label) {
+                Some(i) => i,
+                None => {
+                    points.push((label, Vec::new()));
+                    points.len() - 1
+                }
+            };
+            let counts = unfinished.entry(key).or_default();
+            counts.1 += 1;
+            let dir = r.config.run_dir(results)?;
+            if dir.join(fer_train::DONE_MARKER).is_file() {
+                let run = fer_report::read_run(&dir.join(fer_report::METRICS_FILE))?;
+                if let Some(score) = validation_score(&run) {
+                    points[at].1.push(score);
+                }
+            } else {
+                counts.0 += 1;
+            }
+        }
+        let planned: std::collections::BTreeSet<PathBuf> = self
+            .runs
+            .iter()
+            .map(|r| r.config.run_dir(results))
+            .collect::<std::result::Result<_, _>>()?;
+        let mut selected: std::collections::BTreeMap<(usize, String), String> =
+            Default::default();
+        for (key, points) in &groups {
+            let (left, total) = unfinished.get(key).copied().unwrap_or_default();
+            if left > 0 {
+                out.waiting.push(Waiting {
+                    dataset: self.datasets[key.0].manifest.name.clone(),
+                    method: key.1.clone(),
+                    tuning_finished: total - left,
+                    tuning_total: total,
+                });
+                continue;
+            }
+            if let Some(i) = select_point(points) {
+                selected.insert(key.clone(), points[i].0.clone());
+                out.selected.push(Selection {
+                    dataset: self.datasets[key.0].manifest.name.clone(),
+                    method: key.1.clone(),
+                    grid_point: points[i].0.clone(),
+                });
+            }
+        }
+        for p in &self.pending {
+            let Some(label) = selected.get(&(p.dataset, p.method.clone())) else {
+                out.pending_runs += 1;
+                continue;
+            };
+            let Some(config) = p
+                .candidates
+                .iter()
+                .find(|c| c.grid_point.as_deref().unwrap_or_default() == label)
+            else {
+                bail!(
+                    "{}: the selected grid point '{label}' is not among its candidates",
+                    p.method
+                );
+            };
+            let role = if planned.contains(&config.run_dir(results)?) {
+                RunRole::Tuning
+            } else {
+                RunRole::Final
+            };
+            out.runs.push(PlannedRun {
+                dataset: p.dataset,
+                split_index: p.split_index,
+                transfer_target: None,
+                config: config.clone(),
+                role,
+            });
+        }
+        Ok(out)
     }
 
     /// The results folder of this plan's runs and report.

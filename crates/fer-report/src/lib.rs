@@ -20,6 +20,9 @@
 //!   settings; [`plot_tsne`] / [`plot_tsne_panels`]: the scatter plots of Fig. 2.
 //! - [`AttentionFace`] / [`plot_attention_maps`]: faces beside their jet-coloured attention
 //!   overlays in a grid (Fig. 4).
+//! - [`paired_comparison()`]: paired t-test, Wilcoxon signed-rank test (scipy's defaults),
+//!   95% CI of the mean difference and wins/ties/losses of two methods over the same
+//!   (seed, fold) pairs; ours, not in the paper.
 //!
 //! Every file is written to `<name>.tmp` and renamed into place; charts come as PNG and SVG
 //! and use the embedded DejaVu Sans font, so they look the same on every machine.
@@ -37,6 +40,7 @@ mod metric;
 mod metric_bars_chart;
 mod mixing_curves;
 mod mixing_curves_chart;
+mod paired_comparison;
 mod paper_numbers;
 mod raster_image;
 mod report_error;
@@ -57,6 +61,9 @@ pub use metric::Metric;
 pub use metric_bars_chart::{plot_metric_bars, MetricBarsChart};
 pub use mixing_curves::{read_mixing_curves, MixingCurves};
 pub use mixing_curves_chart::{plot_mixing_curves, MixingCurvesChart};
+pub use paired_comparison::{
+    paired_comparison, PairedComparison, WILCOXON_APPROX, WILCOXON_EXACT, WILCOXON_PERMUTATION,
+};
 pub use paper_numbers::PaperNumbers;
 pub use report_error::{ReportError, Result};
 pub use run_result::{MetricSet, RunResult};

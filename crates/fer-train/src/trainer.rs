@@ -19,6 +19,8 @@ use crate::evaluation::{evaluate, Evaluation, MetricSet};
 use crate::losses::{cross_entropy, wing_loss};
 use crate::predictions_csv::predictions_csv;
 use crate::run_dir::{run_id, RunDir};
+use crate::run_provenance::{CodeVersion, RunProvenance};
+use crate::run_record::check_finished_record;
 use crate::train_config::TrainConfig;
 use crate::training_progress::{rows_up_to_epoch, TrainingProgress};
 
@@ -48,6 +50,10 @@ pub struct RunMetrics {
     pub class_names: Vec<String>,
     /// Test confusion matrix (rows true, columns predicted); `None` for FLD-only models.
     pub confusion_matrix: Option<Vec<Vec<u64>>>,
+    /// Code version, device and threads of the process that finished the run; absent in
+    /// records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<RunProvenance>,
 }
 
 /// What a call to [`train_run`] returns.
@@ -59,13 +65,18 @@ pub struct RunOutcome {
     pub skipped: bool,
 }
 
-/// How the trainer reports progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the trainer reports progress and when it stops early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TrainOptions {
     pub show_progress: bool,
     /// Stop (with `TrainError::Interrupted`) once this many epochs are committed, as an
     /// interruption would; running again resumes. For tests and time-boxed sessions.
     pub stop_after_epochs: Option<usize>,
+    /// A time budget: between epochs, stop (with `TrainError::Interrupted`) rather than
+    /// start an epoch that would end after this instant (judged by the last epoch's length).
+    pub deadline: Option<Instant>,
+    /// The code version recorded in `metrics.json` (the binary's build knows it).
+    pub code_version: Option<CodeVersion>,
 }
 
 /// One row of `history.csv`.
@@ -158,18 +169,24 @@ pub fn train_run(
     let id = run_id(&yaml);
     let run_path = cfg.run_dir(results_root)?;
     if run_path.join(crate::run_dir::DONE_MARKER).is_file() {
-        let path = run_path.join("metrics.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
-        let metrics: RunMetrics = serde_json::from_str(&text).map_err(|e| TrainError::Parse {
-            path: path.clone(),
-            line: e.line(),
-            message: e.to_string(),
-        })?;
-        return Ok(RunOutcome {
-            run_dir: run_path,
-            metrics,
-            skipped: true,
-        });
+        // A finished record (perhaps committed by another machine) is used only when it is
+        // whole and belongs to this config; otherwise it is named and trained again.
+        match check_finished_record(&run_path, cfg, &yaml) {
+            Ok(metrics) => {
+                return Ok(RunOutcome {
+                    run_dir: run_path,
+                    metrics,
+                    skipped: true,
+                })
+            }
+            Err(problem) => {
+                eprintln!(
+                    "{}: {problem}; training it again",
+                    run_path.display()
+                );
+                crate::run_record::clear_run_dir(&run_path)?;
+            }
+        }
     }
 
     // Everything that can reject the run (weights of the wrong shape, a dataset without the
@@ -267,9 +284,22 @@ pub fn train_run(
     steps.push('\n');
     // An unfinished run continues after its last committed epoch (training_progress).
     let mut progress = TrainingProgress::start();
-    if let Some(p) = TrainingProgress::read(&dir)? {
-        varmap.load(dir.file(LAST_CHECKPOINT))?;
-        opt.load_state(&dir.file(OPTIMIZER_STATE), p.global_step)?;
+    crate::run_record::remove_temporary_files(dir.path())?;
+    let resumable = TrainingProgress::read(&dir)?.filter(|p| {
+        let whole = dir.file(&last_checkpoint(p.epochs_done)).is_file()
+            && dir.file(&optimizer_state(p.epochs_done)).is_file();
+        if !whole {
+            eprintln!(
+                "{}: progress.json says {} epochs but their resume files are missing; starting the run over",
+                dir.path().display(),
+                p.epochs_done
+            );
+        }
+        whole
+    });
+    if let Some(p) = resumable {
+        varmap.load(dir.file(&last_checkpoint(p.epochs_done)))?;
+        opt.load_state(&dir.file(&optimizer_state(p.epochs_done)), p.global_step)?;
         let read = |name: &str| {
             let path = dir.file(name);
             std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))
@@ -284,8 +314,20 @@ pub fn train_run(
         progress = p;
     }
     let mut global_step = progress.global_step;
+    let mut last_epoch_seconds: Option<f64> = None;
     while progress.epochs_done < cfg.max_epochs && progress.since_best < cfg.patience {
         let epoch = progress.epochs_done;
+        // The time budget: an epoch that would end after the deadline is not started (the
+        // first epoch of a session always runs, so a budget never stalls a campaign).
+        if let (Some(deadline), Some(secs)) = (opts.deadline, last_epoch_seconds) {
+            if Instant::now() + std::time::Duration::from_secs_f64(secs) > deadline {
+                bar.finish_and_clear();
+                return Err(TrainError::Interrupted {
+                    run_dir: dir.path().to_path_buf(),
+                    epochs_done: progress.epochs_done,
+                });
+            }
+        }
         let t0 = Instant::now();
         let lr = cfg.learning_rate_at(epoch);
         opt.set_learning_rate(lr);
@@ -363,12 +405,18 @@ pub fn train_run(
             progress.since_best += 1;
         }
         progress.elapsed_seconds += t0.elapsed().as_secs_f64();
-        // Commit order: see training_progress.
+        last_epoch_seconds = Some(t0.elapsed().as_secs_f64());
+        // Commit order: see training_progress. The resume files carry their epoch in their
+        // names, so a kill before progress.json is written leaves the previous epoch's files,
+        // which the previous progress.json names, intact.
         dir.write("history.csv", history.as_bytes())?;
         dir.write("steps.csv", steps.as_bytes())?;
-        save_checkpoint(&varmap, &dir, LAST_CHECKPOINT)?;
-        opt.save_state(&dir.file(OPTIMIZER_STATE))?;
+        save_checkpoint(&varmap, &dir, &last_checkpoint(progress.epochs_done))?;
+        opt.save_state(&dir.file(&optimizer_state(progress.epochs_done)))?;
         progress.write(&dir)?;
+        for stale in [last_checkpoint(epoch), optimizer_state(epoch)] {
+            let _ = std::fs::remove_file(dir.file(&stale));
+        }
         if improved {
             save_checkpoint(&varmap, &dir, BEST_CHECKPOINT)?;
         }
@@ -408,6 +456,7 @@ pub fn train_run(
         validation: val_eval.metric_set(),
         class_names: data.class_names(),
         confusion_matrix: test_eval.fer.as_ref().map(|m| m.confusion_matrix.clone()),
+        provenance: Some(RunProvenance::of_this_process(opts.code_version, device)),
     };
     dir.write(
         "predictions.csv",
@@ -418,8 +467,12 @@ pub fn train_run(
     dir.write("metrics.json", json.as_bytes())?;
     dir.mark_done()?;
     // The resume state is no longer needed once the run is done.
-    for name in [LAST_CHECKPOINT, OPTIMIZER_STATE] {
-        let _ = std::fs::remove_file(dir.file(name));
+    for name in [
+        last_checkpoint(epochs_run),
+        optimizer_state(epochs_run),
+        crate::training_progress::PROGRESS_FILE.to_string(),
+    ] {
+        let _ = std::fs::remove_file(dir.file(&name));
     }
     Ok(RunOutcome {
         run_dir: dir.path().to_path_buf(),
@@ -430,10 +483,15 @@ pub fn train_run(
 
 /// The checkpoint selected on validation.
 const BEST_CHECKPOINT: &str = "best.safetensors";
-/// The weights after the last finished epoch (resume state, removed when the run is done).
-const LAST_CHECKPOINT: &str = "last.safetensors";
-/// Adam's moments after the last finished epoch (resume state).
-const OPTIMIZER_STATE: &str = "optimizer.safetensors";
+/// The weights after finished epoch `epoch` (1-based; resume state, removed when the run is
+/// done).
+fn last_checkpoint(epoch: usize) -> String {
+    format!("last-{epoch}.safetensors")
+}
+/// Adam's moments after finished epoch `epoch` (resume state).
+fn optimizer_state(epoch: usize) -> String {
+    format!("optimizer-{epoch}.safetensors")
+}
 
 /// Saves all variables (weights and batch-norm statistics) atomically under `name`.
 fn save_checkpoint(varmap: &candle_nn::VarMap, dir: &RunDir, name: &str) -> Result<()> {

@@ -83,6 +83,7 @@ fn every_model_trains_and_lowers_its_task_losses() -> Result<()> {
             TrainOptions {
                 show_progress: false,
                 stop_after_epochs: None,
+                ..Default::default()
             },
         )
         .with_context(|| format!("training {name}"))?;

@@ -60,6 +60,7 @@ fn base_dcnn_fer_beats_chance_by_a_wide_margin() -> Result<()> {
         TrainOptions {
             show_progress: false,
             stop_after_epochs: None,
+            ..Default::default()
         },
     )?;
     let acc = out.metrics.test.acc_average.unwrap_or(0.0);
@@ -80,6 +81,7 @@ fn same_seed_same_metrics_and_checkpoint_reloads_identically() -> Result<()> {
     let opts = TrainOptions {
         show_progress: false,
         stop_after_epochs: None,
+        ..Default::default()
     };
     let cfg = config("base-dcnn-fld", 2, 5);
     let (root_a, root_b) = (temp_results("seed-a"), temp_results("seed-b"));
@@ -158,6 +160,7 @@ fn unknown_model_fails_before_writing_anything() -> Result<()> {
         TrainOptions {
             show_progress: false,
             stop_after_epochs: None,
+            ..Default::default()
         },
     )
     .unwrap_err()
@@ -195,6 +198,7 @@ fn an_interrupted_run_resumes_to_exactly_the_uninterrupted_result() -> Result<()
             TrainOptions {
                 show_progress: false,
                 stop_after_epochs: stop,
+                ..Default::default()
             },
         )
     };
@@ -212,6 +216,12 @@ fn an_interrupted_run_resumes_to_exactly_the_uninterrupted_result() -> Result<()
     );
     let dir = std::path::PathBuf::from(dir);
     assert!(dir.join("progress.json").is_file() && !dir.join("DONE").exists());
+    // A kill while epoch 2 was being committed: its weights and moments half written (and a
+    // writer's temporary file left), progress.json still at epoch 1. The resume must not read
+    // them (before the epoch-numbered names it loaded epoch-2 weights with epoch-1 progress).
+    std::fs::write(dir.join("last-2.safetensors"), b"half written")?;
+    std::fs::write(dir.join("optimizer-2.safetensors"), b"half written")?;
+    std::fs::write(dir.join(".last-2.safetensors.tmp"), b"litter")?;
     let resumed = run(&resumed_root, None)?;
     assert_eq!(resumed.run_dir, dir);
     assert!(!resumed.skipped);
@@ -235,9 +245,50 @@ fn an_interrupted_run_resumes_to_exactly_the_uninterrupted_result() -> Result<()
     );
     assert!(std::fs::read_to_string(dir.join("steps.csv"))?.contains("co_att.0.beta1"));
     // The resume state is gone once the run is done; running again skips it.
-    assert!(!dir.join("last.safetensors").exists() && !dir.join("optimizer.safetensors").exists());
+    let left: Vec<String> = std::fs::read_dir(&dir)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().to_string()))
+        .collect::<std::io::Result<_>>()?;
+    assert!(
+        left.iter()
+            .all(|n| !n.starts_with("last-") && !n.starts_with("optimizer-") && !n.contains(".tmp")),
+        "{left:?}"
+    );
+    assert!(!dir.join("progress.json").exists());
     assert!(run(&resumed_root, None)?.skipped);
     std::fs::remove_dir_all(&straight_root)?;
     std::fs::remove_dir_all(&resumed_root)?;
+    Ok(())
+}
+
+#[test]
+fn a_spent_time_budget_stops_between_epochs_and_the_run_resumes() -> Result<()> {
+    let (data, split) = dataset(40, 6)?;
+    let registry = ModelRegistry::with_paper_models();
+    let cfg = config("base-dcnn-fer", 3, 3);
+    let root = temp_results("deadline");
+    // A budget already spent: the first epoch of a session always runs, then the runner stops
+    // instead of starting an epoch that would end past the deadline.
+    let spent = TrainOptions {
+        deadline: Some(std::time::Instant::now()),
+        ..Default::default()
+    };
+    match train_run(&cfg, &data, &split, &registry, &Device::Cpu, &root, spent) {
+        Err(fer_train::TrainError::Interrupted { epochs_done, .. }) => assert_eq!(epochs_done, 1),
+        other => panic!("expected a stop after epoch 1, got {other:?}"),
+    }
+    let done = train_run(
+        &cfg,
+        &data,
+        &split,
+        &registry,
+        &Device::Cpu,
+        &root,
+        TrainOptions::default(),
+    )?;
+    assert!(!done.skipped && done.metrics.epochs_run >= 2);
+    let provenance = done.metrics.provenance.clone().expect("provenance recorded");
+    assert_eq!(provenance.device, "cpu");
+    assert!(provenance.threads >= 1);
+    std::fs::remove_dir_all(&root)?;
     Ok(())
 }

@@ -90,6 +90,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
             TrainOptions {
                 show_progress: true,
                 stop_after_epochs: None,
+                code_version: Some(crate::code_version::current()),
+                ..Default::default()
             },
         )?;
         let m = &outcome.metrics;

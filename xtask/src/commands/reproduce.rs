@@ -9,7 +9,7 @@ use std::time::Instant;
 use crate::device::parse_device;
 use crate::experiment_report::{write_report, PlanRecord};
 use crate::experiment_spec::{known_experiments, ExperimentKind, ExperimentSpec};
-use crate::run_executor::{execute, ExecOptions};
+use crate::run_executor::{execute, ExecEnd, ExecOptions};
 use crate::run_plan::{FoldSelection, PlanOptions, RunPlan};
 use crate::workspace;
 
@@ -73,12 +73,56 @@ pub struct RunOptions {
     /// Write to results/<experiment>-<tag>/ instead of results/<experiment>/.
     #[arg(long)]
     pub tag: Option<String>,
-    /// List the planned runs and whether each has finished; train nothing, write nothing.
+    /// List the planned runs and whether each has finished, then per method the runs done
+    /// and remaining and an estimate of the time left from the epochs measured so far; train
+    /// nothing, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Stop cleanly between epochs once this much time is spent (`3h`, `2h30m`, `90m`,
+    /// `45s`), print what remains and the command that continues. An interrupted run resumes
+    /// from its last epoch.
+    #[arg(long, value_parser = parse_duration)]
+    pub time_budget: Option<std::time::Duration>,
     /// Set by the runner in its worker processes.
     #[arg(long, hide = true)]
     pub claims: Option<PathBuf>,
+    /// Set by the runner in its worker processes: the time budget's end (Unix seconds).
+    #[arg(long, hide = true)]
+    pub deadline_unix: Option<u64>,
+}
+
+/// `3h`, `2h30m`, `90m`, `45s`, `1h5m30s` or plain seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration> {
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => bail!("duration '{text}': unknown unit '{c}' (use h, m and s, e.g. 2h30m)"),
+        };
+        let n: u64 = number
+            .parse()
+            .map_err(|_| anyhow::anyhow!("duration '{text}': a number must come before '{c}'"))?;
+        total += n * unit;
+        number.clear();
+    }
+    if !number.is_empty() {
+        bail!("duration '{text}': '{number}' has no unit (h, m or s)");
+    }
+    if total == 0 {
+        bail!("duration '{text}' is zero");
+    }
+    Ok(std::time::Duration::from_secs(total))
 }
 
 impl RunOptions {
@@ -163,25 +207,51 @@ impl RunOptions {
         }
         a
     }
+
+    /// The command that continues this invocation, as a user types it.
+    pub fn continue_command(&self) -> String {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        format!("cargo xtask {}", args.join(" "))
+    }
 }
 
-/// `--dry-run`: one line per planned run with its directory and state.
+/// The state of a run directory.
+fn run_state(dir: &std::path::Path) -> &'static str {
+    if dir.join(fer_train::DONE_MARKER).is_file() {
+        "finished"
+    } else if dir.join("progress.json").is_file() {
+        "interrupted (resumes)"
+    } else {
+        "to run"
+    }
+}
+
+/// `--dry-run`: one line per planned run with its directory and state, then per method the
+/// runs done and left and the time left, estimated from the epochs measured so far.
 fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) -> Result<()> {
+    use crate::campaign_estimate::{human_duration, measured_timings, timing_key};
+    let resolution = plan.resolve(results)?;
+    let runs: Vec<&crate::run_plan::PlannedRun> = plan
+        .runs
+        .iter()
+        .chain(
+            resolution
+                .runs
+                .iter()
+                .filter(|r| r.role == crate::run_plan::RunRole::Final),
+        )
+        .collect();
     let mut finished = 0;
-    for (i, r) in plan.runs.iter().enumerate() {
+    for (i, r) in runs.iter().enumerate() {
         let dir = crate::run_executor::run_dir_of(results, &r.config)?;
-        let state = if dir.join(fer_train::DONE_MARKER).is_file() {
+        let state = run_state(&dir);
+        if state == "finished" {
             finished += 1;
-            "finished"
-        } else if dir.join("progress.json").is_file() {
-            "interrupted (resumes)"
-        } else {
-            "to run"
-        };
+        }
         println!(
-            "[{}/{}] {} {} {} seed {}{}: {state} ({})",
+            "[{}/{}] {} {} {} seed {}{}{}: {state} ({})",
             i + 1,
-            plan.runs.len(),
+            runs.len(),
             r.config.dataset,
             r.config.method_id(),
             r.config.split,
@@ -191,13 +261,156 @@ fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) 
                 .as_deref()
                 .map(|g| format!(" [{g}]"))
                 .unwrap_or_default(),
+            if r.role == crate::run_plan::RunRole::Tuning {
+                " (tuning)"
+            } else {
+                ""
+            },
             dir.display()
         );
     }
+    // Per (dataset, method): done, left, waiting for selection, and time left.
+    let all_configs: Vec<&fer_train::TrainConfig> = runs
+        .iter()
+        .map(|r| &r.config)
+        .chain(plan.pending.iter().flat_map(|p| p.candidates.iter()))
+        .collect();
+    let timings = measured_timings(results, all_configs.iter().copied())?;
+    let all_finished: Vec<f64> = timings.values().filter_map(|t| t.epochs_per_run).collect();
+    let fallback_epochs = (!all_finished.is_empty())
+        .then(|| all_finished.iter().sum::<f64>() / all_finished.len() as f64);
+    #[derive(Default)]
+    struct Row {
+        done: usize,
+        left: usize,
+        waiting: usize,
+        seconds: f64,
+        unknown: usize,
+    }
+    let mut rows: std::collections::BTreeMap<(String, String), Row> = Default::default();
+    let estimate = |cfg: &fer_train::TrainConfig, epochs_done: usize, row: &mut Row| {
+        match timings.get(&timing_key(cfg)) {
+            Some(t) => {
+                let per_run = t
+                    .epochs_per_run
+                    .or(fallback_epochs)
+                    .unwrap_or(cfg.max_epochs as f64)
+                    .min(cfg.max_epochs as f64);
+                row.seconds += (per_run - epochs_done as f64).max(1.0) * t.epoch_seconds;
+            }
+            None => row.unknown += 1,
+        }
+    };
+    for r in &runs {
+        let key = (r.config.dataset.clone(), r.config.method_id().to_string());
+        let row = rows.entry(key).or_default();
+        let dir = crate::run_executor::run_dir_of(results, &r.config)?;
+        if run_state(&dir) == "finished" {
+            row.done += 1;
+        } else {
+            row.left += 1;
+            let done = crate::campaign_estimate::history_seconds(&dir).len();
+            estimate(&r.config, done, row);
+        }
+    }
+    let selected: std::collections::BTreeSet<(String, String)> = resolution
+        .selected
+        .iter()
+        .map(|s| (s.dataset.clone(), s.method.clone()))
+        .collect();
+    for p in &plan.pending {
+        let Some(first) = p.candidates.first() else {
+            continue;
+        };
+        let key = (first.dataset.clone(), p.method.clone());
+        if selected.contains(&key) {
+            continue;
+        }
+        let row = rows.entry(key).or_default();
+        row.waiting += 1;
+        estimate(first, 0, row);
+    }
     println!(
-        "{}: {finished} of {} planned runs finished",
+        "\n{}: {finished} of {} planned runs finished{}",
         spec.name,
-        plan.runs.len()
+        runs.len(),
+        if resolution.pending_runs > 0 {
+            format!(
+                "; {} more wait for their method's grid selection",
+                resolution.pending_runs
+            )
+        } else {
+            String::new()
+        }
+    );
+    for s in &resolution.selected {
+        println!(
+            "  selected on validation: {} {} {}",
+            s.dataset, s.method, s.grid_point
+        );
+    }
+    for w in &resolution.waiting {
+        println!(
+            "  tuning: {} {} {} of {} grid runs finished",
+            w.dataset, w.method, w.tuning_finished, w.tuning_total
+        );
+    }
+    println!(
+        "\n| dataset | method | done | to run | waiting for selection | time left (est.) |"
+    );
+    println!("|---|---|--:|--:|--:|--:|");
+    let mut total = 0.0;
+    let mut unknown = 0;
+    for ((dataset, method), row) in &rows {
+        total += row.seconds;
+        unknown += row.unknown;
+        let time = if row.left + row.waiting == 0 {
+            "-".to_string()
+        } else if row.unknown > 0 {
+            format!(
+                "{} + {} runs not yet measured",
+                human_duration(row.seconds),
+                row.unknown
+            )
+        } else {
+            human_duration(row.seconds)
+        };
+        println!(
+            "| {dataset} | {method} | {} | {} | {} | {time} |",
+            row.done, row.left, row.waiting
+        );
+    }
+    println!(
+        "\nEstimated time left: {}{} (mean measured epoch time x mean epochs of finished runs, on this machine).",
+        human_duration(total),
+        if unknown > 0 {
+            format!(", plus {unknown} runs of methods with no measured epoch")
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+/// What a stopped invocation leaves: finished, interrupted and unstarted runs.
+fn print_remaining(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) -> Result<()> {
+    let resolution = plan.resolve(results)?;
+    let (mut done, mut interrupted, mut to_run) = (0, 0, 0);
+    for r in plan.runs.iter().chain(
+        resolution
+            .runs
+            .iter()
+            .filter(|r| r.role == crate::run_plan::RunRole::Final),
+    ) {
+        match run_state(&crate::run_executor::run_dir_of(results, &r.config)?) {
+            "finished" => done += 1,
+            "to run" => to_run += 1,
+            _ => interrupted += 1,
+        }
+    }
+    println!(
+        "{}: {done} runs finished, {interrupted} interrupted (they resume from their last epoch), {to_run} not started, {} waiting for a grid selection",
+        spec.name, resolution.pending_runs
     );
     Ok(())
 }
@@ -247,7 +460,16 @@ pub fn run_experiments(names: &[String], options: &RunOptions) -> Result<()> {
         return Ok(());
     }
     let in_worker = options.claims.is_some();
+    let deadline = match (options.deadline_unix, options.time_budget) {
+        (Some(secs), _) => Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)),
+        (None, Some(budget)) => Some(std::time::SystemTime::now() + budget),
+        (None, None) => None,
+    };
+    let mut out_of_time = false;
     for (spec, plan) in &plans {
+        if out_of_time {
+            break;
+        }
         let out_dir = plan.output_dir(&results);
         if spec.kind == ExperimentKind::InferenceTime {
             if !in_worker {
@@ -270,13 +492,28 @@ pub fn run_experiments(names: &[String], options: &RunOptions) -> Result<()> {
             device: device.clone(),
             jobs: options.jobs.max(1),
             claims: options.claims.clone(),
+            deadline,
         };
-        execute(
+        let end = execute(
             spec,
             plan,
             &exec,
             &options.worker_args(&spec.source.to_string_lossy()),
         )?;
+        if !in_worker {
+            // Selections made during this invocation add final runs to the record.
+            PlanRecord::new(spec, plan, &results)?.write(&out_dir)?;
+        }
+        if end == ExecEnd::OutOfTime {
+            out_of_time = true;
+            if !in_worker {
+                print_remaining(spec, plan, &results)?;
+                println!(
+                    "Time budget spent. Continue with:\n  {}",
+                    options.continue_command()
+                );
+            }
+        }
         if !in_worker {
             let written = write_report(spec, &results, &plan.output_name, &device)?;
             println!("{}: written", spec.name);

@@ -174,6 +174,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         TrainOptions {
             show_progress: true,
             stop_after_epochs: None,
+            code_version: Some(crate::code_version::current()),
+            ..Default::default()
         },
     )?;
     println!("{}", serde_json::to_string_pretty(&out.metrics.test)?);

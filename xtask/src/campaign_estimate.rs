@@ -1,0 +1,134 @@
+//! How long the rest of a campaign will take, from the epochs already measured: per
+//! (dataset, method, input size) the mean seconds of an epoch (history.csv of finished and
+//! interrupted runs) and the mean number of epochs a finished run took (early stopping, paper
+//! 4.4, usually ends runs before their 50 epochs).
+
+use anyhow::Result;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use fer_train::TrainConfig;
+
+/// What the finished epochs of one kind of run say.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MethodTiming {
+    /// Mean wall-clock seconds of one epoch (training and validation).
+    pub epoch_seconds: f64,
+    /// Epochs measured.
+    pub epochs_measured: usize,
+    /// Mean epochs of the finished runs (`None` before any has finished).
+    pub epochs_per_run: Option<f64>,
+}
+
+/// The key runs share their timing under: dataset, method and input size.
+pub fn timing_key(cfg: &TrainConfig) -> String {
+    format!(
+        "{}/{}/{}px",
+        cfg.dataset,
+        cfg.method_id(),
+        cfg.model_config.input_size
+    )
+}
+
+/// Epochs done and seconds per epoch in a run directory's history.csv (empty without one).
+pub fn history_seconds(dir: &Path) -> Vec<f64> {
+    let Ok(text) = std::fs::read_to_string(dir.join("history.csv")) else {
+        return Vec::new();
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|l| l.rsplit(',').next()?.parse::<f64>().ok())
+        .collect()
+}
+
+/// The measured timings of the given runs, by [`timing_key`].
+pub fn measured_timings<'a>(
+    results: &Path,
+    configs: impl Iterator<Item = &'a TrainConfig>,
+) -> Result<BTreeMap<String, MethodTiming>> {
+    let mut seconds: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut epochs: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for cfg in configs {
+        let dir = cfg.run_dir(results)?;
+        if !seen.insert(dir.clone()) {
+            continue;
+        }
+        let key = timing_key(cfg);
+        let secs = history_seconds(&dir);
+        if dir.join(fer_train::DONE_MARKER).is_file() {
+            epochs.entry(key.clone()).or_default().push(secs.len() as f64);
+        }
+        seconds.entry(key).or_default().extend(secs);
+    }
+    let mut out = BTreeMap::new();
+    for (key, secs) in seconds {
+        if secs.is_empty() {
+            continue;
+        }
+        let runs = epochs.get(&key);
+        out.insert(
+            key,
+            MethodTiming {
+                epoch_seconds: secs.iter().sum::<f64>() / secs.len() as f64,
+                epochs_measured: secs.len(),
+                epochs_per_run: runs
+                    .filter(|e| !e.is_empty())
+                    .map(|e| e.iter().sum::<f64>() / e.len() as f64),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// `1 h 05 min`, `12 min`, `40 s`.
+pub fn human_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(human_duration(40.2), "40 s");
+        assert_eq!(human_duration(725.0), "12 min");
+        assert_eq!(human_duration(3900.0), "1 h 05 min");
+    }
+
+    #[test]
+    fn timings_come_from_histories_and_finished_runs() {
+        let root = std::env::temp_dir().join(format!("fer-estimate-{}", std::process::id()));
+        let mut cfg = TrainConfig::paper("e", "d", "hps", "fold-0", 1);
+        let dir = cfg.run_dir(&root).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        let header = "epoch,lr,a,b,c,d,e,f,g,h,i,seconds\n";
+        std::fs::write(
+            dir.join("history.csv"),
+            format!("{header}1,0.01,,,,,,,,,,10.00\n2,0.01,,,,,,,,,,20.00\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("DONE"), "done\n").unwrap();
+        cfg.seed = 2;
+        let other = cfg.run_dir(&root).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(
+            other.join("history.csv"),
+            format!("{header}1,0.01,,,,,,,,,,30.00\n"),
+        )
+        .unwrap();
+        let first = TrainConfig::paper("e", "d", "hps", "fold-0", 1);
+        let t = measured_timings(&root, [&first, &cfg].into_iter()).unwrap();
+        let hps = &t[&timing_key(&cfg)];
+        assert_eq!(hps.epoch_seconds, 20.0);
+        assert_eq!(hps.epochs_measured, 3);
+        assert_eq!(hps.epochs_per_run, Some(2.0));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
