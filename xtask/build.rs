@@ -24,7 +24,14 @@ fn main() {
     println!("cargo:rustc-env=FER_GIT_DIRTY={dirty}");
     // Rebuilt when the commit moves or the code changes (cargo scans these folders).
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    for path in [".git/HEAD", ".git/index", ".git/refs", "crates", "xtask/src", "Cargo.lock"] {
+    for path in [
+        ".git/HEAD",
+        ".git/index",
+        ".git/refs",
+        "crates",
+        "xtask/src",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={root}/{path}");
     }
 }

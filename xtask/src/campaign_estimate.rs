@@ -57,7 +57,10 @@ pub fn measured_timings<'a>(
         let key = timing_key(cfg);
         let secs = history_seconds(&dir);
         if dir.join(fer_train::DONE_MARKER).is_file() {
-            epochs.entry(key.clone()).or_default().push(secs.len() as f64);
+            epochs
+                .entry(key.clone())
+                .or_default()
+                .push(secs.len() as f64);
         }
         seconds.entry(key).or_default().extend(secs);
     }

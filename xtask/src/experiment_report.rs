@@ -217,13 +217,22 @@ fn select_grid_points(
         let best = select_point(&judged);
         for (i, (point, rs)) in points.into_iter().enumerate() {
             let selected = best == Some(i) || (best.is_none() && i == 0);
-            let tuning_runs = rs.iter().filter(|r| is_tuning(r)).count();
+            // A method without a grid has one unlabelled point: all its runs, no search.
+            let (runs, validation) = if point.is_empty() {
+                let all: Vec<f64> = rs.iter().filter_map(validation_score).collect();
+                (rs.len(), mean_score(&all))
+            } else {
+                (
+                    rs.iter().filter(|r| is_tuning(r)).count(),
+                    mean_score(&judged[i].1),
+                )
+            };
             rows.push(GridRow {
                 dataset: key.0.clone(),
                 method: key.1.clone(),
                 point: point.clone(),
-                runs: tuning_runs,
-                validation: mean_score(&judged[i].1),
+                runs,
+                validation,
                 selected,
             });
             if selected {
@@ -445,10 +454,55 @@ pub fn write_report(
         &selected,
         &record.datasets,
     )?);
+    // Paired comparisons (ours): runs of the selected grid points paired by (seed, fold).
+    let specs: Vec<fer_report::ComparisonSpec> = spec
+        .all_comparisons()
+        .into_iter()
+        .filter_map(|(a, b, metric)| {
+            Some(fer_report::ComparisonSpec {
+                a,
+                b,
+                metric: metric.parse().ok()?,
+            })
+        })
+        .collect();
+    let comparisons = fer_report::compare_runs(&selected, &specs)?;
+    if !specs.is_empty() {
+        write(
+            "comparisons.csv",
+            &fer_report::comparisons_csv(&comparisons),
+            &mut written,
+        )?;
+        md.push_str(&comparisons_markdown(spec, &comparisons));
+    }
+    md.push_str(&code_versions_markdown(&all_runs));
     if let Some(notes) = &spec.notes {
         let _ = writeln!(md, "\nNotes from the experiment file: {}", notes.trim());
     }
     write("table.md", &md, &mut written)?;
+    let paper_difference = |dataset: &str, a: &str, b: &str, metric: Metric| {
+        Some(paper.get(dataset, a, metric)? - paper.get(dataset, b, metric)?)
+    };
+    let partial = (!unfinished.is_empty() || record.awaiting_selection > 0).then(|| {
+        format!(
+            "{} planned runs have not finished and {} final runs wait for a grid selection; the statistics below cover the finished pairs only.",
+            unfinished.len(),
+            record.awaiting_selection
+        )
+    });
+    if let Some(reading) =
+        crate::experiment_reading::reading_markdown(spec, &comparisons, &paper_difference, partial)
+    {
+        write("reading.md", &reading, &mut written)?;
+    }
+    for metric in Metric::ALL {
+        if comparisons.iter().any(|c| c.metric == metric) {
+            let stem = out_dir.join(format!("paired_differences_{}", metric.key()));
+            let (png, svg) = fer_report::plot_paired_differences(&comparisons, metric, &stem)?;
+            written.push(png);
+            written.push(svg);
+        }
+    }
 
     let manifests: BTreeMap<String, PathBuf> = record
         .datasets
@@ -459,6 +513,79 @@ pub fn write_report(
         spec, &selected, &df, &out_dir, device, &manifests,
     )?);
     Ok(written)
+}
+
+/// The paired comparisons as a Markdown table (comparisons.csv has every column).
+fn comparisons_markdown(spec: &ExperimentSpec, rows: &[fer_report::RunComparison]) -> String {
+    let mut md = String::from(
+        "\n### Paired comparisons (ours; the paper reports means only)\n\nA − B on the test split, runs paired by (seed, fold); differences in percentage points (NRMSE ×100: lower is better). CI: Student t, 95 %. p: two-sided, uncorrected.\n\n| dataset | A − B | metric | pairs | mean diff (pp) | 95 % CI | paired t p | Wilcoxon p | wins/ties/losses |\n|---|---|---|--:|--:|--:|--:|--:|--:|\n",
+    );
+    if rows.is_empty() {
+        md.push_str("| - | no finished pairs yet | | | | | | | |\n");
+    }
+    let p = |v: f64| {
+        if !v.is_finite() {
+            "n/a".to_string()
+        } else if v < 0.001 {
+            format!("{v:.1e}")
+        } else {
+            format!("{v:.3}")
+        }
+    };
+    for r in rows {
+        let Some(s) = &r.stats else { continue };
+        let _ = writeln!(
+            md,
+            "| {} | {} − {} | {} | {} | {:+.2} | {:+.2} to {:+.2} | {} | {} ({}) | {}/{}/{} |",
+            r.dataset,
+            method_label(spec, &r.a),
+            method_label(spec, &r.b),
+            r.metric.header(),
+            s.n,
+            s.mean_difference * 100.0,
+            s.ci95_low * 100.0,
+            s.ci95_high * 100.0,
+            p(s.t_p_value),
+            p(s.wilcoxon_p_value),
+            s.wilcoxon_method,
+            s.wins,
+            s.ties,
+            s.losses
+        );
+    }
+    md
+}
+
+/// The code versions, devices and thread counts of the runs, when they are not all one.
+fn code_versions_markdown(runs: &[RunResult]) -> String {
+    let mut versions: BTreeMap<String, usize> = BTreeMap::new();
+    for r in runs {
+        let key = match &r.provenance {
+            Some(p) => format!("{} on {}, {} threads", p.short(), p.device, p.threads),
+            None => "not recorded (runs from before provenance was kept)".to_string(),
+        };
+        *versions.entry(key).or_default() += 1;
+    }
+    match versions.len() {
+        0 => String::new(),
+        1 => {
+            let (v, n) = versions
+                .iter()
+                .next()
+                .map(|(v, n)| (v.clone(), *n))
+                .unwrap_or_default();
+            format!("\nCode version of all {n} runs: {v}.\n")
+        }
+        _ => {
+            let mut md = String::from(
+                "\n**The runs come from different code versions, devices or thread counts** (seeded CPU runs repeat bit for bit only on the same ones):\n\n",
+            );
+            for (v, n) in versions {
+                let _ = writeln!(md, "- {v}: {n} runs");
+            }
+            md
+        }
+    }
 }
 
 /// A confusion matrix the paper prints (Tables 5-8).

@@ -111,6 +111,68 @@ pub struct TuningSpec {
     pub folds: Vec<usize>,
 }
 
+/// Methods given as one id or a list.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum MethodIds {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl MethodIds {
+    pub fn ids(&self) -> Vec<String> {
+        match self {
+            Self::One(id) => vec![id.clone()],
+            Self::Many(ids) => ids.clone(),
+        }
+    }
+}
+
+/// Paired comparisons `a - b` on one test metric, for every a and b listed (a method is never
+/// compared with itself); the report pairs their runs by (seed, fold).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComparisonGroup {
+    pub a: MethodIds,
+    pub b: MethodIds,
+    /// `acc_total`, `acc_average`, `f1_eq19`, `macro_f1` or `nrmse`.
+    pub metric: String,
+}
+
+impl ComparisonGroup {
+    /// The (a, b) pairs.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for a in self.a.ids() {
+            for b in self.b.ids() {
+                if a != b {
+                    out.push((a.clone(), b));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What the paper's claim says of `a - b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expectation {
+    Higher,
+    Lower,
+}
+
+/// A claim of the paper and the comparisons that test it (`reading.md`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimSpec {
+    /// The claim in words, with where the paper makes it.
+    pub claim: String,
+    pub compare: ComparisonGroup,
+    /// The sign of `a - b` the claim predicts.
+    pub expect: Expectation,
+}
+
 /// Published values: dataset key -> method id -> metric key -> value in %.
 pub type PaperResults = BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>;
 
@@ -127,6 +189,10 @@ pub struct ExperimentSpec {
     pub methods: Vec<MethodSpec>,
     #[serde(default = "paper_seeds")]
     pub seeds: Vec<u64>,
+    /// The settings preset every run starts from: `paper` (the default, the paper's text) or
+    /// `reference-code` (thuiar/cmcnn's config.py; see `TrainConfig::reference_code`).
+    #[serde(default = "paper_preset")]
+    pub preset: String,
     /// The grid-search protocol; without it every grid point runs on every seed and fold.
     #[serde(default)]
     pub tuning: Option<TuningSpec>,
@@ -153,9 +219,20 @@ pub struct ExperimentSpec {
     pub ablation: Option<String>,
     #[serde(default)]
     pub notes: Option<String>,
+    /// Paired comparisons the report makes (comparisons.csv); the claims' comparisons are
+    /// made as well.
+    #[serde(default)]
+    pub comparisons: Vec<ComparisonGroup>,
+    /// The paper's claims this experiment tests (reading.md).
+    #[serde(default)]
+    pub claims: Vec<ClaimSpec>,
     /// Where the spec was read from.
     #[serde(skip)]
     pub source: PathBuf,
+}
+
+fn paper_preset() -> String {
+    "paper".to_string()
 }
 
 /// Paper 4.4: "we select five random seeds in each experiment, including 1, 12, 123, 1234,
@@ -202,6 +279,24 @@ impl ExperimentSpec {
             }
             if m.seeds.as_ref().is_some_and(|s| s.is_empty()) {
                 bail!("{at}: method '{}' has an empty `seeds`", m.id);
+            }
+        }
+        for group in self
+            .comparisons
+            .iter()
+            .chain(self.claims.iter().map(|c| &c.compare))
+        {
+            if !PAPER_METRICS[..5].contains(&group.metric.as_str()) {
+                bail!(
+                    "{at}: comparison metric '{}' is not one of {}",
+                    group.metric,
+                    PAPER_METRICS[..5].join(", ")
+                );
+            }
+            for id in group.a.ids().iter().chain(group.b.ids().iter()) {
+                if self.method(id).is_none() {
+                    bail!("{at}: a comparison names method '{id}', which the experiment does not have");
+                }
             }
         }
         if let Some(t) = &self.tuning {
@@ -257,14 +352,20 @@ impl ExperimentSpec {
         split: &str,
         seed: u64,
     ) -> Result<TrainConfig> {
-        let mut cfg = TrainConfig::paper(&self.name, dataset_name, method.model(), split, seed);
+        let mut cfg =
+            TrainConfig::preset(&self.preset, &self.name, dataset_name, method.model(), split, seed)?;
         if method.id != method.model() {
             cfg.method = Some(method.id.clone());
         }
         let stand_in = dataset.stand_in_train.get(dataset_name);
-        for o in [&self.train, &dataset.train, &stand_in.cloned(), &method.train]
-            .into_iter()
-            .flatten()
+        for o in [
+            &self.train,
+            &dataset.train,
+            &stand_in.cloned(),
+            &method.train,
+        ]
+        .into_iter()
+        .flatten()
         {
             cfg = apply_override(&cfg, o)?;
         }
@@ -274,6 +375,24 @@ impl ExperimentSpec {
     /// The seeds a method runs: its own, or the experiment's.
     pub fn method_seeds(&self, method: &MethodSpec) -> Vec<u64> {
         method.seeds.clone().unwrap_or_else(|| self.seeds.clone())
+    }
+
+    /// Every comparison the report makes, the claims' included, each once, in file order.
+    pub fn all_comparisons(&self) -> Vec<(String, String, String)> {
+        let mut out: Vec<(String, String, String)> = Vec::new();
+        for group in self
+            .comparisons
+            .iter()
+            .chain(self.claims.iter().map(|c| &c.compare))
+        {
+            for (a, b) in group.pairs() {
+                let item = (a, b, group.metric.clone());
+                if !out.contains(&item) {
+                    out.push(item);
+                }
+            }
+        }
+        out
     }
 
     /// The method with this id.

@@ -7,6 +7,7 @@ mod code_version;
 mod commands;
 mod device;
 mod experiment_figures;
+mod experiment_reading;
 mod experiment_report;
 mod experiment_spec;
 mod face_models;

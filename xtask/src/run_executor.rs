@@ -211,10 +211,8 @@ fn run_here(
     let total = runs.len();
     let mut failures = Vec::new();
     let deadline = deadline_instant(opts.deadline);
-    let timings = crate::campaign_estimate::measured_timings(
-        &opts.results,
-        runs.iter().map(|r| &r.config),
-    )?;
+    let timings =
+        crate::campaign_estimate::measured_timings(&opts.results, runs.iter().map(|r| &r.config))?;
     for (i, run) in runs.iter().enumerate() {
         let cfg = &run.config;
         if let Some(c) = &opts.claims {
@@ -228,10 +226,12 @@ fn run_here(
             }
         }
         let d = &plan.datasets[run.dataset];
-        // A finished run needs neither its data nor a model: skip it before loading anything.
-        if run_dir_of(&opts.results, cfg)?
-            .join(fer_train::DONE_MARKER)
-            .is_file()
+        // A finished run needs neither its data nor a model: skip it before loading anything
+        // (when its record is whole and its own; otherwise the trainer names the problem and
+        // trains it again).
+        let dir = run_dir_of(&opts.results, cfg)?;
+        if dir.join(fer_train::DONE_MARKER).is_file()
+            && fer_train::check_finished_record(&dir, cfg, &cfg.to_yaml()?).is_ok()
         {
             println!(
                 "{tag}[{}/{total}] {} {} {} seed {}: finished before",

@@ -652,8 +652,7 @@ impl RunPlan {
             .iter()
             .map(|r| r.config.run_dir(results))
             .collect::<std::result::Result<_, _>>()?;
-        let mut selected: std::collections::BTreeMap<(usize, String), String> =
-            Default::default();
+        let mut selected: std::collections::BTreeMap<(usize, String), String> = Default::default();
         for (key, points) in &groups {
             let (left, total) = unfinished.get(key).copied().unwrap_or_default();
             if left > 0 {

@@ -34,6 +34,7 @@ fn run(dataset: &str, model: &str, seed: u64, acc: Option<f64>, nrmse: Option<f6
         validation: None,
         class_names: Vec::new(),
         confusion_matrix: None,
+        provenance: None,
         source: PathBuf::new(),
     }
 }

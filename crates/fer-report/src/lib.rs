@@ -22,7 +22,9 @@
 //!   overlays in a grid (Fig. 4).
 //! - [`paired_comparison()`]: paired t-test, Wilcoxon signed-rank test (scipy's defaults),
 //!   95% CI of the mean difference and wins/ties/losses of two methods over the same
-//!   (seed, fold) pairs; ours, not in the paper.
+//!   (seed, fold) pairs; ours, not in the paper. [`compare_runs`] pairs the runs of two
+//!   methods and [`comparisons_csv`] writes them; [`plot_paired_differences`] draws every
+//!   pair's difference with the mean and its 95% CI.
 //!
 //! Every file is written to `<name>.tmp` and renamed into place; charts come as PNG and SVG
 //! and use the embedded DejaVu Sans font, so they look the same on every machine.
@@ -41,9 +43,11 @@ mod metric_bars_chart;
 mod mixing_curves;
 mod mixing_curves_chart;
 mod paired_comparison;
+mod paired_differences_chart;
 mod paper_numbers;
 mod raster_image;
 mod report_error;
+mod run_comparison;
 mod run_result;
 mod summarise;
 mod summary_csv;
@@ -64,9 +68,11 @@ pub use mixing_curves_chart::{plot_mixing_curves, MixingCurvesChart};
 pub use paired_comparison::{
     paired_comparison, PairedComparison, WILCOXON_APPROX, WILCOXON_EXACT, WILCOXON_PERMUTATION,
 };
+pub use paired_differences_chart::{plot_paired_differences, PairedDifferencesChart};
 pub use paper_numbers::PaperNumbers;
 pub use report_error::{ReportError, Result};
-pub use run_result::{MetricSet, RunResult};
+pub use run_comparison::{compare_runs, comparisons_csv, ComparisonSpec, RunComparison};
+pub use run_result::{MetricSet, RunProvenance, RunResult};
 pub use summarise::summarise;
 pub use summary_csv::write_summary_csv;
 pub use summary_row::{MetricStats, SummaryRow};

@@ -33,6 +33,32 @@ pub struct MetricSet {
     pub nrmse: Option<f64>,
 }
 
+/// Where a run's numbers came from (fer-train writes it; the report lists the code versions
+/// when the runs of one experiment differ).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunProvenance {
+    /// Git commit of the code that finished the run.
+    pub commit: String,
+    /// Whether that code had uncommitted changes.
+    pub dirty: bool,
+    /// `cpu` or `cuda:N`.
+    pub device: String,
+    /// Compute threads of the process.
+    pub threads: usize,
+}
+
+impl RunProvenance {
+    /// `abc123def456` or `abc123def456+dirty`.
+    pub fn short(&self) -> String {
+        let short: String = self.commit.chars().take(12).collect();
+        if self.dirty {
+            format!("{short}+dirty")
+        } else {
+            short
+        }
+    }
+}
+
 /// One run's `metrics.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
@@ -73,6 +99,10 @@ pub struct RunResult {
     /// Test confusion matrix, rows = true class, columns = predicted; `None` for FLD-only models.
     #[serde(default)]
     pub confusion_matrix: Option<Vec<Vec<u64>>>,
+    /// Code version, device and threads of the process that trained the run; absent in runs
+    /// recorded before provenance was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<RunProvenance>,
     /// Where this result was read from; set by `collect_runs`, not part of the JSON. Kept so
     /// later errors (duplicates, inconsistent metrics) can name the file.
     #[serde(skip)]

@@ -201,8 +201,7 @@ fn fifty_pairs_are_exact_and_fifty_one_are_approximated() -> anyhow::Result<()> 
 }
 
 #[test]
-fn ties_and_a_zero_difference_use_the_tie_corrected_normal_approximation() -> anyhow::Result<()>
-{
+fn ties_and_a_zero_difference_use_the_tie_corrected_normal_approximation() -> anyhow::Result<()> {
     // Correctly classified test images per fold; d = a - b =
     // [3, -1, 4, 3, 0, 5, -2, 2, 3, -1, 6, 2, -4, 1, 3, 2, 5, -3, 1, 4].
     // report("n20_ties_zero_approx",
@@ -388,10 +387,7 @@ fn swapping_the_methods_mirrors_the_result() -> anyhow::Result<()> {
     // W+ and W- trade places; min(W+, W-) and the two-sided p stay.
     assert_eq!(ba.wilcoxon_statistic, ab.wilcoxon_statistic);
     assert_eq!(ba.wilcoxon_p_value, ab.wilcoxon_p_value);
-    assert_eq!(
-        (ba.wins, ba.ties, ba.losses),
-        (ab.losses, ab.ties, ab.wins)
-    );
+    assert_eq!((ba.wins, ba.ties, ba.losses), (ab.losses, ab.ties, ab.wins));
     Ok(())
 }
 

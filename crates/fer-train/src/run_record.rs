@@ -51,8 +51,8 @@ pub fn check_finished_record(
     }
     let text = std::fs::read_to_string(dir.join("metrics.json"))
         .map_err(|e| format!("metrics.json: {e}"))?;
-    let metrics: RunMetrics = serde_json::from_str(&text)
-        .map_err(|e| format!("metrics.json line {}: {e}", e.line()))?;
+    let metrics: RunMetrics =
+        serde_json::from_str(&text).map_err(|e| format!("metrics.json line {}: {e}", e.line()))?;
     if metrics.run_id != id {
         return Err(format!(
             "metrics.json is of run {}, not {id}",

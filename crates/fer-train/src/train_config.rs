@@ -119,6 +119,76 @@ impl TrainConfig {
         }
     }
 
+    /// The reference implementation's settings (github thuiar/cmcnn, config.py and
+    /// trains/*.py), a selectable preset beside [`TrainConfig::paper`], which stays the
+    /// default. Where the two differ and what our default follows:
+    ///
+    /// - Adam's eps = 0.1 (trains/CMCNN.py, LM_DCNN.py): both presets. The paper is silent;
+    ///   with PyTorch's 1e-8, lr 0.01 left BaseDCNN at chance on SynthFER.
+    /// - The learning rate x0.1 every `patience` = 15 epochs (config.py): this preset. The
+    ///   paper says every 10 epochs, and the default follows the paper. (The reference's
+    ///   CMCNN trainer decays before its 15th epoch, its FER trainer after it; we decay
+    ///   before the 16th, as the FER trainer does.)
+    /// - No early stopping (commented out in every trainer; they run 50 epochs): this preset
+    ///   sets `patience` to `max_epochs`. The paper stops after 8 epochs without improvement,
+    ///   and the default follows the paper.
+    /// - Per-dataset batch sizes: on CK+, 16 for CMCNN and 8 for the FLD model with lr 0.001
+    ///   and weight decay 0.01 (config.py): this preset, for datasets named `ckplus*`. The
+    ///   default trains every method with batch 32 (the reference's FER setting on CK+), so
+    ///   methods are compared at equal settings. The reference's FLD trainer adds
+    ///   0.01 x the sum of the weights' L2 norms to the loss rather than passing weight decay
+    ///   to Adam; this preset uses Adam's L2 decay, the nearest setting we have.
+    /// - Its FER baseline trains with SGD (momentum 0.9), not Adam: not reproduced; the paper
+    ///   says Adam for every model.
+    /// - Validation on the test split (every trainer evaluates `mode="Test"` to pick its best
+    ///   epoch): never copied, in either preset.
+    /// - Its `CMLoss` term (`loss_mtl`, `lambda_e2l`, `lambda_l2e`, `lm_threshold`) is
+    ///   commented out of the loss: neither preset has it.
+    pub fn reference_code(
+        experiment: &str,
+        dataset: &str,
+        model: &str,
+        split: &str,
+        seed: u64,
+    ) -> Self {
+        let mut c = Self::paper(experiment, dataset, model, split, seed);
+        c.model_config = ModelConfig::reference_code();
+        c.lr_step_epochs = 15;
+        c.patience = c.max_epochs;
+        if dataset.starts_with("ckplus") {
+            match model {
+                "cmcnn" => c.batch_size = 16,
+                "base-dcnn-fld" => {
+                    c.batch_size = 8;
+                    c.optimizer.lr = 0.001;
+                    c.optimizer.weight_decay = 0.01;
+                }
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// The preset named `paper` or `reference-code`.
+    pub fn preset(
+        name: &str,
+        experiment: &str,
+        dataset: &str,
+        model: &str,
+        split: &str,
+        seed: u64,
+    ) -> crate::Result<Self> {
+        match name {
+            "paper" => Ok(Self::paper(experiment, dataset, model, split, seed)),
+            "reference-code" => Ok(Self::reference_code(
+                experiment, dataset, model, split, seed,
+            )),
+            other => Err(crate::TrainError::Config(format!(
+                "unknown preset '{other}' (known: paper, reference-code)"
+            ))),
+        }
+    }
+
     /// The learning rate of a 0-based epoch under the step schedule.
     pub fn learning_rate_at(&self, epoch: usize) -> f64 {
         let steps = epoch.checked_div(self.lr_step_epochs).unwrap_or(0);
@@ -180,6 +250,22 @@ mod tests {
         assert!((c.learning_rate_at(9) - 0.01).abs() < 1e-15);
         assert!((c.learning_rate_at(10) - 0.001).abs() < 1e-15);
         assert!((c.learning_rate_at(25) - 0.0001).abs() < 1e-15);
+    }
+
+    #[test]
+    fn the_reference_preset_differs_where_the_reference_code_does() {
+        let paper = TrainConfig::paper("e", "ckplus48", "cmcnn", "fold-0", 1);
+        let r = TrainConfig::reference_code("e", "ckplus48", "cmcnn", "fold-0", 1);
+        assert_eq!((r.batch_size, r.lr_step_epochs, r.patience), (16, 15, 50));
+        assert_eq!(r.optimizer.eps, 0.1);
+        assert_eq!(paper.optimizer.eps, 0.1);
+        assert_eq!((paper.lr_step_epochs, paper.patience), (10, 8));
+        let fld = TrainConfig::reference_code("e", "ckplus48", "base-dcnn-fld", "fold-0", 1);
+        assert_eq!((fld.batch_size, fld.optimizer.lr, fld.optimizer.weight_decay), (8, 0.001, 0.01));
+        let raf = TrainConfig::reference_code("e", "raf-db", "cmcnn", "official", 1);
+        assert_eq!(raf.batch_size, 32);
+        assert!(TrainConfig::preset("nope", "e", "d", "m", "s", 1).is_err());
+        assert_eq!(TrainConfig::preset("paper", "e", "ckplus48", "cmcnn", "fold-0", 1).unwrap(), paper);
     }
 
     #[test]

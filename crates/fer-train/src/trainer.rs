@@ -180,10 +180,7 @@ pub fn train_run(
                 })
             }
             Err(problem) => {
-                eprintln!(
-                    "{}: {problem}; training it again",
-                    run_path.display()
-                );
+                eprintln!("{}: {problem}; training it again", run_path.display());
                 crate::run_record::clear_run_dir(&run_path)?;
             }
         }

@@ -249,8 +249,9 @@ fn an_interrupted_run_resumes_to_exactly_the_uninterrupted_result() -> Result<()
         .map(|e| e.map(|e| e.file_name().to_string_lossy().to_string()))
         .collect::<std::io::Result<_>>()?;
     assert!(
-        left.iter()
-            .all(|n| !n.starts_with("last-") && !n.starts_with("optimizer-") && !n.contains(".tmp")),
+        left.iter().all(|n| !n.starts_with("last-")
+            && !n.starts_with("optimizer-")
+            && !n.contains(".tmp")),
         "{left:?}"
     );
     assert!(!dir.join("progress.json").exists());
@@ -286,7 +287,11 @@ fn a_spent_time_budget_stops_between_epochs_and_the_run_resumes() -> Result<()> 
         TrainOptions::default(),
     )?;
     assert!(!done.skipped && done.metrics.epochs_run >= 2);
-    let provenance = done.metrics.provenance.clone().expect("provenance recorded");
+    let provenance = done
+        .metrics
+        .provenance
+        .clone()
+        .expect("provenance recorded");
     assert_eq!(provenance.device, "cpu");
     assert!(provenance.threads >= 1);
     std::fs::remove_dir_all(&root)?;

@@ -73,6 +73,11 @@ pub struct RunOptions {
     /// Write to results/<experiment>-<tag>/ instead of results/<experiment>/.
     #[arg(long)]
     pub tag: Option<String>,
+    /// Settings preset of every run: `paper` (the default) or `reference-code` (thuiar/cmcnn's
+    /// settings: lr x0.1 every 15 epochs, no early stopping, its CK+ batch sizes). Without
+    /// `--tag`, a non-default preset writes to results/<experiment>-<preset>/.
+    #[arg(long)]
+    pub preset: Option<String>,
     /// List the planned runs and whether each has finished, then per method the runs done
     /// and remaining and an estimate of the time left from the epochs measured so far; train
     /// nothing, write nothing.
@@ -137,7 +142,11 @@ impl RunOptions {
             size: self.size,
             grid: !self.no_grid,
             data_root: self.data_root.clone(),
-            output_name: self.tag.as_ref().map(|t| format!("{}-{t}", spec.name)),
+            output_name: self
+                .tag
+                .as_ref()
+                .or(self.preset.as_ref().filter(|p| *p != "paper"))
+                .map(|t| format!("{}-{t}", spec.name)),
         };
         if self.quick {
             o.seeds = o.seeds.or_else(|| spec.seeds.first().map(|s| vec![*s]));
@@ -198,6 +207,9 @@ impl RunOptions {
         }
         if let Some(t) = &self.tag {
             push("--tag", t.clone());
+        }
+        if let Some(p) = &self.preset {
+            push("--preset", p.clone());
         }
         if self.quick {
             a.push("--quick".into());
@@ -288,18 +300,18 @@ fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) 
         unknown: usize,
     }
     let mut rows: std::collections::BTreeMap<(String, String), Row> = Default::default();
-    let estimate = |cfg: &fer_train::TrainConfig, epochs_done: usize, row: &mut Row| {
-        match timings.get(&timing_key(cfg)) {
-            Some(t) => {
-                let per_run = t
-                    .epochs_per_run
-                    .or(fallback_epochs)
-                    .unwrap_or(cfg.max_epochs as f64)
-                    .min(cfg.max_epochs as f64);
-                row.seconds += (per_run - epochs_done as f64).max(1.0) * t.epoch_seconds;
-            }
-            None => row.unknown += 1,
+    let estimate = |cfg: &fer_train::TrainConfig, epochs_done: usize, row: &mut Row| match timings
+        .get(&timing_key(cfg))
+    {
+        Some(t) => {
+            let per_run = t
+                .epochs_per_run
+                .or(fallback_epochs)
+                .unwrap_or(cfg.max_epochs as f64)
+                .min(cfg.max_epochs as f64);
+            row.seconds += (per_run - epochs_done as f64).max(1.0) * t.epoch_seconds;
         }
+        None => row.unknown += 1,
     };
     for r in &runs {
         let key = (r.config.dataset.clone(), r.config.method_id().to_string());
@@ -355,9 +367,7 @@ fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) 
             w.dataset, w.method, w.tuning_finished, w.tuning_total
         );
     }
-    println!(
-        "\n| dataset | method | done | to run | waiting for selection | time left (est.) |"
-    );
+    println!("\n| dataset | method | done | to run | waiting for selection | time left (est.) |");
     println!("|---|---|--:|--:|--:|--:|");
     let mut total = 0.0;
     let mut unknown = 0;
@@ -444,7 +454,11 @@ pub fn run_experiments(names: &[String], options: &RunOptions) -> Result<()> {
     let mut plans = Vec::new();
     let mut problems = Vec::new();
     for name in names {
-        let spec = ExperimentSpec::load(name)?;
+        let mut spec = ExperimentSpec::load(name)?;
+        if let Some(p) = &options.preset {
+            spec.preset = p.clone();
+            spec.validate()?;
+        }
         match RunPlan::new(&spec, &options.plan_options(&spec)) {
             Ok(plan) => plans.push((spec, plan)),
             Err(e) => problems.push(format!("{name}: {e:#}")),

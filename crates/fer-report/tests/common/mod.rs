@@ -118,6 +118,7 @@ pub fn run(dataset: &str, model: &str, seed: u64, test: MetricSet) -> RunResult 
         validation: None,
         class_names: Vec::new(),
         confusion_matrix: None,
+        provenance: None,
         source: PathBuf::from(format!("runs/{dataset}/{model}/{seed}/metrics.json")),
     }
 }
