@@ -175,6 +175,18 @@ fn a_tuned_campaign_selects_on_validation_resumes_and_reports_from_records() {
     assert!(ok, "{log}");
     assert_eq!(log.matches("finished before").count(), 7, "{log}");
 
+    // `records` lists exactly the committable files: 5 per finished run and plan.json.
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("records")
+        .arg(&experiment)
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .expect("records");
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(listed.lines().count(), 7 * 5 + 1, "{listed}");
+    assert!(!listed.contains("safetensors") && !listed.contains("steps.csv"), "{listed}");
+
     // The report from the record files alone (what a fresh clone has) is byte-identical.
     let copy = dir.join("copy");
     for run in &runs {

@@ -9,6 +9,7 @@ pub mod fetch_models;
 pub mod import_reference;
 pub mod models;
 pub mod prepare;
+pub mod records;
 pub mod report;
 pub mod reproduce;
 pub mod score;

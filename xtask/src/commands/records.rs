@@ -1,0 +1,86 @@
+//! `cargo xtask records <experiment>`: the files of an experiment's finished run records, one
+//! path a line, for committing them (`| xargs git add -f`): config.yaml, metrics.json,
+//! history.csv, predictions.csv and DONE of every finished run its plan.json lists, and
+//! steps.csv where a figure of the experiment needs the mixing weights (Fig. 3). Never weights,
+//! optimiser state or resume progress. A run whose record is not whole, or whose config.yaml
+//! does not hash to its folder's run id, is named on stderr and left out.
+
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+use crate::experiment_report::PlanRecord;
+use crate::experiment_spec::{ExperimentSpec, FigureKind};
+use crate::workspace;
+
+/// Print the record files of an experiment's finished runs (for `| xargs git add -f`).
+#[derive(Args)]
+pub struct RecordsArgs {
+    /// Experiment name (see experiments/) or a path to an experiment YAML.
+    experiment: String,
+    /// The tag given to `reproduce --tag`.
+    #[arg(long)]
+    tag: Option<String>,
+    /// Results folder (default: results/ of the workspace).
+    #[arg(long)]
+    results: Option<PathBuf>,
+}
+
+pub fn run(args: RecordsArgs) -> anyhow::Result<()> {
+    let spec = ExperimentSpec::load(&args.experiment)?;
+    let results = args.results.unwrap_or_else(workspace::results_dir);
+    let output = match &args.tag {
+        Some(t) => format!("{}-{t}", spec.name),
+        None => spec.name.clone(),
+    };
+    for path in record_files(&spec, &results, &output)? {
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+/// The record files of the finished runs of `results/<output>/plan.json`.
+pub fn record_files(
+    spec: &ExperimentSpec,
+    results: &std::path::Path,
+    output: &str,
+) -> Result<Vec<PathBuf>> {
+    let out_dir = results.join(output);
+    let plan = PlanRecord::read(&out_dir)?;
+    let steps = spec.figures.contains(&FigureKind::MixingCurves);
+    let mut files = vec![out_dir.join(crate::experiment_report::PLAN_FILE)];
+    let mut seen = std::collections::BTreeSet::new();
+    for rel in &plan.run_dirs {
+        if !seen.insert(rel.clone()) {
+            continue;
+        }
+        let dir = results.join(rel);
+        if !dir.join(fer_train::DONE_MARKER).is_file() {
+            continue;
+        }
+        if let Some(problem) = record_problem(&dir) {
+            eprintln!("{}: {problem}; left out", dir.display());
+            continue;
+        }
+        for name in fer_train::RECORD_FILES {
+            files.push(dir.join(name));
+        }
+        if steps && dir.join("steps.csv").is_file() {
+            files.push(dir.join("steps.csv"));
+        }
+    }
+    Ok(files)
+}
+
+/// What makes a finished record unfit to commit, if anything.
+fn record_problem(dir: &std::path::Path) -> Option<String> {
+    for name in fer_train::RECORD_FILES {
+        if !dir.join(name).is_file() {
+            return Some(format!("lacks {name}"));
+        }
+    }
+    let config = std::fs::read_to_string(dir.join("config.yaml")).ok()?;
+    let id = dir.file_name()?.to_string_lossy().to_string();
+    (fer_train::run_id(&config) != id)
+        .then(|| format!("config.yaml does not hash to the run id {id}"))
+}
