@@ -376,9 +376,11 @@ fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) 
         unknown += row.unknown;
         let time = if row.left + row.waiting == 0 {
             "-".to_string()
+        } else if row.unknown > 0 && row.seconds == 0.0 {
+            "not measured yet".to_string()
         } else if row.unknown > 0 {
             format!(
-                "{} + {} runs not yet measured",
+                "{} + {} runs not measured yet",
                 human_duration(row.seconds),
                 row.unknown
             )
