@@ -173,6 +173,9 @@ struct GridRow {
     selected: bool,
 }
 
+/// Grid points in grid order, each with its runs.
+type PointRuns = Vec<(String, Vec<RunResult>)>;
+
 /// Keeps, per (dataset, method), the runs of the grid point with the best mean validation
 /// score (`grid_selection`), judged on the runs `is_tuning` accepts; returns the kept runs and
 /// the table of every point (its runs and score as judged).
@@ -181,7 +184,7 @@ fn select_grid_points(
     is_tuning: impl Fn(&RunResult) -> bool,
 ) -> (Vec<RunResult>, Vec<GridRow>) {
     use crate::grid_selection::{mean_score, select_point, validation_score};
-    let mut groups: BTreeMap<(String, String), Vec<(String, Vec<RunResult>)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), PointRuns> = BTreeMap::new();
     let mut order: Vec<(String, String)> = Vec::new();
     for r in runs {
         let key = (r.dataset.clone(), r.method_id().to_string());

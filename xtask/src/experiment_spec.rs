@@ -352,8 +352,14 @@ impl ExperimentSpec {
         split: &str,
         seed: u64,
     ) -> Result<TrainConfig> {
-        let mut cfg =
-            TrainConfig::preset(&self.preset, &self.name, dataset_name, method.model(), split, seed)?;
+        let mut cfg = TrainConfig::preset(
+            &self.preset,
+            &self.name,
+            dataset_name,
+            method.model(),
+            split,
+            seed,
+        )?;
         if method.id != method.model() {
             cfg.method = Some(method.id.clone());
         }

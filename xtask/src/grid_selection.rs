@@ -6,6 +6,9 @@
 
 use fer_report::RunResult;
 
+/// Grid points in grid order, each with the validation scores of its runs.
+pub type ScoredPoints = Vec<(String, Vec<f64>)>;
+
 /// The validation score runs are selected by (higher is better): ACC_average, or -NRMSE for
 /// FLD-only methods (the trainer's checkpoint rule, paper 4.4).
 pub fn validation_score(r: &RunResult) -> Option<f64> {

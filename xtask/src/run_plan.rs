@@ -620,8 +620,10 @@ impl RunPlan {
         use crate::grid_selection::{select_point, validation_score};
         let mut out = Resolution::default();
         // (dataset, method) -> per grid label: validation scores of finished tuning runs.
-        let mut groups: std::collections::BTreeMap<(usize, String), Vec<(String, Vec<f64>)>> =
-            Default::default();
+        let mut groups: std::collections::BTreeMap<
+            (usize, String),
+            crate::grid_selection::ScoredPoints,
+        > = Default::default();
         let mut unfinished: std::collections::BTreeMap<(usize, String), (usize, usize)> =
             Default::default();
         for r in self.runs.iter().filter(|r| r.role == RunRole::Tuning) {

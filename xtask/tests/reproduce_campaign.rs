@@ -185,7 +185,10 @@ fn a_tuned_campaign_selects_on_validation_resumes_and_reports_from_records() {
         .expect("records");
     let listed = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(listed.lines().count(), 7 * 5 + 1, "{listed}");
-    assert!(!listed.contains("safetensors") && !listed.contains("steps.csv"), "{listed}");
+    assert!(
+        !listed.contains("safetensors") && !listed.contains("steps.csv"),
+        "{listed}"
+    );
 
     // The report from the record files alone (what a fresh clone has) is byte-identical.
     let copy = dir.join("copy");

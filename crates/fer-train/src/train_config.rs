@@ -261,11 +261,17 @@ mod tests {
         assert_eq!(paper.optimizer.eps, 0.1);
         assert_eq!((paper.lr_step_epochs, paper.patience), (10, 8));
         let fld = TrainConfig::reference_code("e", "ckplus48", "base-dcnn-fld", "fold-0", 1);
-        assert_eq!((fld.batch_size, fld.optimizer.lr, fld.optimizer.weight_decay), (8, 0.001, 0.01));
+        assert_eq!(
+            (fld.batch_size, fld.optimizer.lr, fld.optimizer.weight_decay),
+            (8, 0.001, 0.01)
+        );
         let raf = TrainConfig::reference_code("e", "raf-db", "cmcnn", "official", 1);
         assert_eq!(raf.batch_size, 32);
         assert!(TrainConfig::preset("nope", "e", "d", "m", "s", 1).is_err());
-        assert_eq!(TrainConfig::preset("paper", "e", "ckplus48", "cmcnn", "fold-0", 1).unwrap(), paper);
+        assert_eq!(
+            TrainConfig::preset("paper", "e", "ckplus48", "cmcnn", "fold-0", 1).unwrap(),
+            paper
+        );
     }
 
     #[test]
