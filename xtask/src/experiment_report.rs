@@ -443,11 +443,37 @@ pub fn write_report(
             _ => {}
         }
         md.push_str("\nGrid points selected on mean validation score (never on test; grid.csv lists all):\n\n");
+        // A selection is provisional while some of its method's tuning runs are unfinished.
+        let mut tuning_left: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for rel in &unfinished {
+            if tuning.contains(rel) {
+                let parts: Vec<String> = rel
+                    .iter()
+                    .map(|c| c.to_string_lossy().to_string())
+                    .collect();
+                if parts.len() >= 3 {
+                    *tuning_left
+                        .entry((parts[1].clone(), parts[2].clone()))
+                        .or_default() += 1;
+                }
+            }
+        }
         for g in grid_rows
             .iter()
             .filter(|g| g.selected && !g.point.is_empty())
         {
-            let _ = writeln!(md, "- {} {}: {}", g.dataset, g.method, g.point);
+            match tuning_left.get(&(g.dataset.clone(), g.method.clone())) {
+                Some(left) => {
+                    let _ = writeln!(
+                        md,
+                        "- {} {}: {} (provisional: {left} of its tuning runs have not finished)",
+                        g.dataset, g.method, g.point
+                    );
+                }
+                None => {
+                    let _ = writeln!(md, "- {} {}: {}", g.dataset, g.method, g.point);
+                }
+            }
         }
     }
     md.push('\n');
@@ -564,7 +590,7 @@ fn code_versions_markdown(runs: &[RunResult]) -> String {
     let mut versions: BTreeMap<String, usize> = BTreeMap::new();
     for r in runs {
         let key = match &r.provenance {
-            Some(p) => format!("{} on {}, {} threads", p.short(), p.device, p.threads),
+            Some(p) => format!("{} on {}, threads: {}", p.short(), p.device, p.threads),
             None => "not recorded (runs from before provenance was kept)".to_string(),
         };
         *versions.entry(key).or_default() += 1;

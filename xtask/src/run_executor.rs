@@ -211,8 +211,11 @@ fn run_here(
     let total = runs.len();
     let mut failures = Vec::new();
     let deadline = deadline_instant(opts.deadline);
-    let timings =
-        crate::campaign_estimate::measured_timings(&opts.results, runs.iter().map(|r| &r.config))?;
+    let measure = || {
+        crate::campaign_estimate::measured_timings(&opts.results, runs.iter().map(|r| &r.config))
+    };
+    let mut timings = measure()?;
+    let mut skipped_for_time = 0usize;
     for (i, run) in runs.iter().enumerate() {
         let cfg = &run.config;
         if let Some(c) = &opts.claims {
@@ -243,21 +246,30 @@ fn run_here(
             );
             continue;
         }
-        // A run is not started when not even one of its epochs fits the budget.
+        // Under a time budget a run is started only when what is left of it, as measured on
+        // runs of its kind, fits before the deadline: a run cut off by the end of a session
+        // whose files do not outlive it would waste the time. Runs of kinds not measured yet
+        // start while any time is left.
         if let Some(deadline) = deadline {
-            let epoch = timings
-                .get(&crate::campaign_estimate::timing_key(cfg))
-                .map(|t| t.epoch_seconds)
-                .unwrap_or(0.0);
-            if Instant::now() + std::time::Duration::from_secs_f64(epoch) >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
+                println!("{tag}time budget spent");
+                return finish(failures, total, ExecEnd::OutOfTime);
+            }
+            let needed = expected_seconds_left(&timings, cfg, &run_dir_of(&opts.results, cfg)?);
+            if now + std::time::Duration::from_secs_f64(needed) > deadline {
                 println!(
-                    "{tag}time budget spent before {} {} {} seed {}",
+                    "{tag}[{}/{total}] {} {} {} seed {}: not started, it needs about {} and {} of the budget is left",
+                    i + 1,
                     cfg.dataset,
                     cfg.method_id(),
                     cfg.split,
-                    cfg.seed
+                    cfg.seed,
+                    crate::campaign_estimate::human_duration(needed),
+                    crate::campaign_estimate::human_duration((deadline - now).as_secs_f64())
                 );
-                return finish(failures, total, ExecEnd::OutOfTime);
+                skipped_for_time += 1;
+                continue;
             }
         }
         for idx in std::iter::once(run.dataset).chain(run.transfer_target) {
@@ -320,7 +332,7 @@ fn run_here(
         );
         println!("{tag}[{}/{total}] {what}", i + 1);
         let started = Instant::now();
-        match train_run(
+        let outcome = train_run(
             cfg,
             dataset,
             split,
@@ -333,7 +345,10 @@ fn run_here(
                 deadline,
                 code_version: Some(crate::code_version::current()),
             },
-        ) {
+        );
+        // The epochs just measured improve the estimates for the runs still to start.
+        timings = measure()?;
+        match outcome {
             Ok(out) => {
                 let t = &out.metrics.test;
                 let score = match (t.acc_average, t.nrmse) {
@@ -364,7 +379,35 @@ fn run_here(
             }
         }
     }
-    finish(failures, total, ExecEnd::Complete)
+    let end = if skipped_for_time > 0 {
+        ExecEnd::OutOfTime
+    } else {
+        ExecEnd::Complete
+    };
+    finish(failures, total, end)
+}
+
+/// Seconds a run still needs by the timings measured on runs of its kind: its expected epochs
+/// (the mean of finished runs of its kind, else of every kind, else none known: 0) less the
+/// epochs its directory has done, times the mean epoch time.
+fn expected_seconds_left(
+    timings: &std::collections::BTreeMap<String, crate::campaign_estimate::MethodTiming>,
+    cfg: &fer_train::TrainConfig,
+    dir: &Path,
+) -> f64 {
+    let Some(t) = timings.get(&crate::campaign_estimate::timing_key(cfg)) else {
+        return 0.0;
+    };
+    let finished: Vec<f64> = timings.values().filter_map(|t| t.epochs_per_run).collect();
+    let epochs = t
+        .epochs_per_run
+        .or_else(|| {
+            (!finished.is_empty()).then(|| finished.iter().sum::<f64>() / finished.len() as f64)
+        })
+        .unwrap_or(1.0)
+        .min(cfg.max_epochs as f64);
+    let done = crate::campaign_estimate::history_seconds(dir).len() as f64;
+    (epochs - done).max(1.0) * t.epoch_seconds
 }
 
 /// The end of `run_here`: an error listing failed runs, or how it ended.
@@ -377,4 +420,44 @@ fn finish(failures: Vec<String>, total: usize, end: ExecEnd) -> Result<ExecEnd> 
         );
     }
     Ok(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign_estimate::{timing_key, MethodTiming};
+
+    #[test]
+    fn the_time_a_run_needs_comes_from_runs_of_its_kind() {
+        let dir = std::env::temp_dir().join(format!("fer-exec-left-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = fer_train::TrainConfig::paper("e", "d", "hps", "fold-0", 1);
+        let mut timings = std::collections::BTreeMap::new();
+        // Nothing measured: the run may start.
+        assert_eq!(expected_seconds_left(&timings, &cfg, &dir), 0.0);
+        timings.insert(
+            timing_key(&cfg),
+            MethodTiming {
+                epoch_seconds: 10.0,
+                epochs_measured: 12,
+                epochs_per_run: Some(6.0),
+            },
+        );
+        assert_eq!(expected_seconds_left(&timings, &cfg, &dir), 60.0);
+        // Two epochs done already.
+        std::fs::write(dir.join("history.csv"), "h\n1,x,10\n2,x,10\n").unwrap();
+        assert_eq!(expected_seconds_left(&timings, &cfg, &dir), 40.0);
+        // A kind with epochs measured but no finished run: the other kinds' mean run length.
+        let csn = fer_train::TrainConfig::paper("e", "d", "csn", "fold-0", 1);
+        timings.insert(
+            timing_key(&csn),
+            MethodTiming {
+                epoch_seconds: 20.0,
+                epochs_measured: 3,
+                epochs_per_run: None,
+            },
+        );
+        assert_eq!(expected_seconds_left(&timings, &csn, &dir), 80.0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -13,6 +13,9 @@ use crate::experiment_report::PlanRecord;
 use crate::experiment_spec::{ExperimentSpec, FigureKind};
 use crate::workspace;
 
+/// The size the committed records of one experiment are kept under.
+const RECORDS_LIMIT_MB: f64 = 25.0;
+
 /// Print the record files of an experiment's finished runs (for `| xargs git add -f`).
 #[derive(Args)]
 pub struct RecordsArgs {
@@ -33,8 +36,18 @@ pub fn run(args: RecordsArgs) -> anyhow::Result<()> {
         Some(t) => format!("{}-{t}", spec.name),
         None => spec.name.clone(),
     };
-    for path in record_files(&spec, &results, &output)? {
+    let files = record_files(&spec, &results, &output)?;
+    let mut bytes = 0u64;
+    for path in &files {
         println!("{}", path.display());
+        bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    }
+    let mb = bytes as f64 / 1e6;
+    eprintln!("{} files, {mb:.1} MB", files.len());
+    if mb > RECORDS_LIMIT_MB {
+        eprintln!(
+            "warning: the records of {output} exceed {RECORDS_LIMIT_MB} MB, the size a committed experiment is kept under"
+        );
     }
     Ok(())
 }
