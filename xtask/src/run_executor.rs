@@ -153,10 +153,24 @@ fn run_workers(plan: &RunPlan, opts: &ExecOptions, worker_args: &[String]) -> Re
             failed.join(", ")
         );
     }
-    let spent = opts
-        .deadline
-        .is_some_and(|d| std::time::SystemTime::now() >= d);
-    Ok(if spent {
+    // Under a budget, workers that left runs unstarted (or stopped one) ran out of time.
+    let mut unfinished = false;
+    if opts.deadline.is_some() {
+        for r in plan
+            .runs
+            .iter()
+            .chain(plan.resolve(&opts.results)?.runs.iter())
+        {
+            if !run_dir_of(&opts.results, &r.config)?
+                .join(fer_train::DONE_MARKER)
+                .is_file()
+            {
+                unfinished = true;
+                break;
+            }
+        }
+    }
+    Ok(if unfinished {
         ExecEnd::OutOfTime
     } else {
         ExecEnd::Complete

@@ -29,7 +29,7 @@ impl std::str::FromStr for FoldSelection {
         if !s.contains(',') && !s.contains('-') {
             let n: usize = s.parse().with_context(|| format!("--folds '{s}'"))?;
             if n == 0 {
-                bail!("--folds 0 selects nothing");
+                bail!("--folds 0 selects nothing: a single number is how many folds, from the first (fold 0 alone is `0-0`)");
             }
             return Ok(Self::First(n));
         }

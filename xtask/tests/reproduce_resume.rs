@@ -38,6 +38,10 @@ fn write_experiment(dir: &Path) -> PathBuf {
 
 fn reproduce(experiment: &Path, results: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    // One thread everywhere: the kernels split sums by thread, so runs repeat bit for bit on
+    // the same thread count (recorded in each run), and `--jobs 2` would otherwise give each
+    // worker half the cores of the single-process runs it is compared with.
+    c.env("RAYON_NUM_THREADS", "1");
     c.args(["reproduce"])
         .arg(experiment)
         .args(["--folds", "1", "--results"])
