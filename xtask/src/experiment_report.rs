@@ -730,3 +730,60 @@ fn labelled_table(spec: &ExperimentSpec, df: &DataFrame, paper: &PaperNumbers) -
 pub fn wants(spec: &ExperimentSpec, f: FigureKind) -> bool {
     spec.figures.contains(&f)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fer_report::MetricSet;
+
+    fn run(point: &str, fold: u32, val: f64, test: f64) -> RunResult {
+        RunResult {
+            experiment: "e".into(),
+            dataset: "d".into(),
+            model: "hps".into(),
+            method: None,
+            grid_point: Some(point.into()),
+            seed: 1,
+            fold: Some(fold),
+            run_id: format!("{point}-{fold}"),
+            best_epoch: 1,
+            epochs_run: 1,
+            train_seconds: 1.0,
+            test: MetricSet {
+                acc_average: Some(test),
+                ..MetricSet::default()
+            },
+            validation: Some(MetricSet {
+                acc_average: Some(val),
+                ..MetricSet::default()
+            }),
+            class_names: vec![],
+            confusion_matrix: None,
+            provenance: None,
+            source: PathBuf::from(format!("e/d/hps/{point}-{fold}/metrics.json")),
+        }
+    }
+
+    #[test]
+    fn selection_never_looks_at_test_nor_outside_the_tuning_runs() {
+        // λ=0.2 is far better on test, λ=0.5 better on validation: 0.5 is selected.
+        let runs = vec![
+            run("l=0.2", 0, 0.70, 0.99),
+            run("l=0.5", 0, 0.80, 0.50),
+            // A final run of λ=0.2 outside the tuning folds with a high validation score
+            // must not count.
+            run("l=0.2", 5, 0.99, 0.99),
+        ];
+        let tuning_fold = |r: &RunResult| r.fold == Some(0);
+        let (kept, rows) = select_grid_points(runs.clone(), tuning_fold);
+        assert!(kept.iter().all(|r| r.grid_point.as_deref() == Some("l=0.5")));
+        let selected: Vec<&GridRow> = rows.iter().filter(|g| g.selected).collect();
+        assert_eq!(selected.len(), 1);
+        assert_eq!(selected[0].point, "l=0.5");
+        assert_eq!(selected[0].runs, 1);
+        // Without a tuning protocol every run of a point counts: λ=0.2's mean is then higher.
+        let (kept, _) = select_grid_points(runs, |_| true);
+        assert!(kept.iter().all(|r| r.grid_point.as_deref() == Some("l=0.2")));
+        assert_eq!(kept.len(), 2);
+    }
+}
