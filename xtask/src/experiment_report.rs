@@ -776,14 +776,18 @@ mod tests {
         ];
         let tuning_fold = |r: &RunResult| r.fold == Some(0);
         let (kept, rows) = select_grid_points(runs.clone(), tuning_fold);
-        assert!(kept.iter().all(|r| r.grid_point.as_deref() == Some("l=0.5")));
+        assert!(kept
+            .iter()
+            .all(|r| r.grid_point.as_deref() == Some("l=0.5")));
         let selected: Vec<&GridRow> = rows.iter().filter(|g| g.selected).collect();
         assert_eq!(selected.len(), 1);
         assert_eq!(selected[0].point, "l=0.5");
         assert_eq!(selected[0].runs, 1);
         // Without a tuning protocol every run of a point counts: λ=0.2's mean is then higher.
         let (kept, _) = select_grid_points(runs, |_| true);
-        assert!(kept.iter().all(|r| r.grid_point.as_deref() == Some("l=0.2")));
+        assert!(kept
+            .iter()
+            .all(|r| r.grid_point.as_deref() == Some("l=0.2")));
         assert_eq!(kept.len(), 2);
     }
 }

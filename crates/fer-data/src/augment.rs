@@ -2,10 +2,10 @@
 //! random rotation in [-10, 10] degrees and horizontal flip, each with p = 0.5, applied to the
 //! image and its landmarks together, on the training split only.
 //!
-//! Where we differ from the reference code on purpose (DESIGN.md conventions): the flip maps
-//! x -> (W - 1) - x and permutes the landmark indices with the 68-point mirror table (the
-//! reference maps x -> 100 - x and keeps the indices, so its "left eye" label lands on the
-//! right eye); the rotation turns about ((W - 1) / 2, (H - 1) / 2), the true pixel-index centre.
+//! Where we differ from the reference code on purpose (ARCHITECTURE.md "Conventions"): the flip
+//! maps x -> (W - 1) - x and permutes the landmark indices with the 68-point mirror table (the
+//! reference maps x -> 100 - x and keeps the indices, so its "left eye" label lands on the right
+//! eye); the rotation turns about ((W - 1) / 2, (H - 1) / 2), the true pixel-index centre.
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};

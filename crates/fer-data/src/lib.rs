@@ -1,8 +1,9 @@
 //! fer-data: records, manifests, SynthFER, augmentation, protocols and batch loading.
 //!
-//! Data flow (DESIGN.md): native layout -> importer (`formats`) -> `Vec<Record>` ->
-//! decoded `FaceDataset` -> protocol (`protocol`) -> `Split` -> `BatchLoader` -> candle tensors.
-//! Before any of it, `Manifest::check_available` (`availability`) says whether the data is there.
+//! Data flow (ARCHITECTURE.md "Data flow"): native layout -> importer (`formats`) -> `Vec<Record>`
+//! -> decoded `FaceDataset` -> protocol (`protocol`) -> `Split` -> `BatchLoader` -> candle
+//! tensors. Before any of it, `Manifest::check_available` (`availability`) says whether the data
+//! is there.
 
 pub mod augment;
 pub mod availability;

@@ -1,4 +1,5 @@
-//! One sample as an importer produces it, before any image is decoded (DESIGN.md data flow).
+//! One sample as an importer produces it, before any image is decoded
+//! (ARCHITECTURE.md "Data flow").
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

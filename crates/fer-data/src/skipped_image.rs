@@ -1,7 +1,7 @@
 //! An image file that an importer listed but that could not be decoded (corrupt, truncated, or
 //! not an image at all despite its extension). Real dataset copies contain a few such files;
 //! the load skips them and keeps a list, so one bad file never ends a run and the user can still
-//! see what was left out (DESIGN.md, fer-data: loading).
+//! see what was left out (ARCHITECTURE.md "fer-data": loading).
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
-//! The native-layout importers (DESIGN.md fer-data `formats::*`; paper 4.1's datasets) on tiny
-//! fixture trees that each test writes into a temporary folder: RAF-DB basic, SFEW 2.0, CK+
+//! The native-layout importers (ARCHITECTURE.md "fer-data", `formats::*`; paper 4.1's datasets) on
+//! tiny fixture trees that each test writes into a temporary folder: RAF-DB basic, SFEW 2.0, CK+
 //! original, Oulu-CASIA, the FER2013 CSV, OpenFace 2.0 landmark CSVs, the image folder's subject
 //! regex, and bad input (corrupt images skipped and counted; unparsable lines named by file and
 //! line). No real face image is ever written: the fixtures are flat gray squares.

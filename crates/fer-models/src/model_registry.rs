@@ -1,5 +1,5 @@
-//! Models by the names the experiments use (DESIGN.md), so that a YAML file or a command line
-//! can say `base-dcnn-fer` and an add-on crate can register its own with one line.
+//! Models by the names the experiments use (ARCHITECTURE.md "fer-models"), so that a YAML file or
+//! a command line can say `base-dcnn-fer` and an add-on crate can register its own with one line.
 
 use candle_nn::VarBuilder;
 

@@ -1,4 +1,4 @@
-//! The one interface every model of the framework implements (DESIGN.md fer-models).
+//! The one interface every model of the framework implements (ARCHITECTURE.md "fer-models").
 
 use candle_core::Tensor;
 

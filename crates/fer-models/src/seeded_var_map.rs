@@ -1,9 +1,10 @@
 //! A `VarBuilder` backend that initialises every new variable from a seeded generator.
 //!
 //! Why: candle's CPU random initialisers draw from a thread-local generator that cannot be
-//! seeded, and DESIGN.md promises that the same seed gives the same numbers on the CPU. The
-//! variables live in an ordinary `candle_nn::VarMap`, so saving, loading and the optimiser work
-//! as usual. Values are drawn in construction order, which is fixed by the model code.
+//! seeded, and ARCHITECTURE.md "Conventions" promises that the same seed gives the same numbers on
+//! the CPU. The variables live in an ordinary `candle_nn::VarMap`, so saving, loading and the
+//! optimiser work as usual. Values are drawn in construction order, which is fixed by the model
+//! code.
 
 use candle_core::{DType, Device, Shape, Tensor, Var};
 use candle_nn::init::{FanInOut, NormalOrUniform};

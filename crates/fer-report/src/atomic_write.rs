@@ -1,4 +1,4 @@
-//! `write_atomic`: the crate's only way of putting a file on disk (DESIGN.md, "Conventions":
+//! `write_atomic`: the crate's only way of putting a file on disk (ARCHITECTURE.md "Conventions":
 //! files are written to a temporary name and renamed into place).
 //!
 //! Not from the paper; it protects the reproduction: an interrupted `xtask report` must never

@@ -1,5 +1,5 @@
-//! `collect_runs`: gathers every finished run below a results folder (DESIGN.md fer-report:
-//! "collect run `metrics.json` files into one frame").
+//! `collect_runs`: gathers every finished run below a results folder
+//! (ARCHITECTURE.md "fer-report": "collect run `metrics.json` files into one frame").
 //!
 //! A run directory counts only when it holds the trainer's `DONE` marker: a run that is still
 //! training, or was killed, may already have a `metrics.json` from an earlier epoch, and

@@ -1,5 +1,5 @@
 //! `Figure`: a chart drawn once per backend and saved as `<stem>.png` and `<stem>.svg`
-//! (DESIGN.md fer-report: "PNG and SVG").
+//! (ARCHITECTURE.md "fer-report": PNG and SVG).
 //!
 //! Not from the paper. The same drawing code runs on the bitmap and the SVG backend, so the
 //! two files always show the same thing. The PNG is rendered into memory and encoded here

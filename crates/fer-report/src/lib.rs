@@ -1,7 +1,7 @@
 //! fer-report: turns finished training runs into the paper's result tables and figures
 //! (Yu & Xu 2021, "Co-attentive multi-task CNN for facial expression recognition").
 //!
-//! Pipeline position (DESIGN.md "Data flow"): trainer run directories => **report** =>
+//! Pipeline position (ARCHITECTURE.md "Data flow"): trainer run directories => **report** =>
 //! `summary.csv`, `table.md`, charts.
 //!
 //! - [`collect_runs`]: every `metrics.json` under a results folder whose run wrote `DONE`.

@@ -1,6 +1,6 @@
 //! `MetricBarsChart` / `plot_metric_bars`: grouped bars of one metric, one group per dataset
-//! and one bar per method, with ± sample-std error bars (DESIGN.md fer-report: "grouped bars
-//! per method"), i.e. one column of the paper's Tables 3/4 as a picture.
+//! and one bar per method, with ± sample-std error bars (ARCHITECTURE.md "fer-report": "grouped
+//! bars per method"), i.e. one column of the paper's Tables 3/4 as a picture.
 //!
 //! Values are drawn in % (NRMSE ×100 as in the paper). A method keeps the same colour and
 //! slot in every group, so a missing (dataset, method) pair leaves a visible gap instead of

@@ -46,8 +46,6 @@
 //! continued fraction, Lanczos log-gamma) and the t quantile of the CI by bisection on that
 //! tail.
 
-use std::path::PathBuf;
-
 use crate::report_error::{ReportError, Result};
 
 /// Wilcoxon p-value from the exact null distribution of the signed-rank sum (no ties, no
@@ -163,10 +161,9 @@ pub fn paired_comparison(a: &[f64], b: &[f64], tie_tolerance: f64) -> Result<Pai
 
 /// Checks the inputs and returns `a - b`.
 fn differences(a: &[f64], b: &[f64], tie_tolerance: f64) -> Result<Vec<f64>> {
-    let bad = |field: &str, message: String| ReportError::InvalidField {
-        path: PathBuf::new(),
+    let bad = |field: &str, message: String| ReportError::PairedInput {
         field: field.to_string(),
-        message: format!("paired comparison: {message}"),
+        message,
     };
     if a.len() != b.len() {
         return Err(bad(

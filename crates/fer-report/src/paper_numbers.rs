@@ -1,4 +1,4 @@
-//! `PaperNumbers`: published results to print beside ours (DESIGN.md fer-report: "with the
+//! `PaperNumbers`: published results to print beside ours (ARCHITECTURE.md "fer-report": "with the
 //! paper's numbers beside ours and the difference").
 //!
 //! Values are stored in percent exactly as printed in the paper (NRMSE included, which the

@@ -1,4 +1,4 @@
-//! `ReportError`: the single error type of fer-report (DESIGN.md, "Conventions": one
+//! `ReportError`: the single error type of fer-report (ARCHITECTURE.md "Conventions": one
 //! `thiserror` enum per library crate whose messages name the file, field or setting at fault).
 //!
 //! Reporting is the last stage of the pipeline (paper Section 4.4 / Tables 3-8 are built from
@@ -139,6 +139,15 @@ pub enum ReportError {
         /// The face, by index and caption.
         face: String,
         /// What is wrong.
+        message: String,
+    },
+
+    /// Values that a paired comparison cannot use (lengths that differ, none, not finite).
+    #[error("paired comparison, `{field}`: {message}")]
+    PairedInput {
+        /// The argument at fault (`a`, `b`, `a, b` or `tie_tolerance`).
+        field: String,
+        /// What is wrong, naming the index or the lengths.
         message: String,
     },
 

@@ -1,5 +1,5 @@
 //! `RunResult`: one finished training run as the trainer records it in `metrics.json`
-//! (DESIGN.md "Data flow": trainer => run dir => report).
+//! (ARCHITECTURE.md "Data flow": trainer => run dir => report).
 //!
 //! One run = one (dataset, model, seed, fold) of the paper's protocol (Section 4.4: five seeds
 //! 1, 12, 123, 1234, 12345; 10 subject-exclusive folds on CK+ and Oulu-CASIA). Fields for a

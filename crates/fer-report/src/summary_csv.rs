@@ -1,4 +1,4 @@
-//! `write_summary_csv`: `results/<experiment>/summary.csv` (DESIGN.md fer-report), the
+//! `write_summary_csv`: `results/<experiment>/summary.csv` (ARCHITECTURE.md "fer-report"), the
 //! machine-readable form of the numbers behind the paper-style tables.
 //!
 //! The frame is serialised to memory with polars' CsvWriter and then written atomically, so a

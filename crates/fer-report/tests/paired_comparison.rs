@@ -476,11 +476,11 @@ fn all_zero_differences_give_nan_p_values() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The message of an `InvalidField` refusal, naming its field.
+/// The message of a `PairedInput` refusal, naming its field.
 fn refusal(a: &[f64], b: &[f64], tolerance: f64) -> (String, String) {
     match paired_comparison(a, b, tolerance) {
-        Err(ReportError::InvalidField { field, message, .. }) => (field, message),
-        other => panic!("expected an InvalidField refusal, got {other:?}"),
+        Err(ReportError::PairedInput { field, message }) => (field, message),
+        other => panic!("expected a PairedInput refusal, got {other:?}"),
     }
 }
 
@@ -517,7 +517,7 @@ fn refuses_bad_input_with_a_message_naming_the_fault() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(
-        shown.contains("paired comparison: a has 1 values but b has 0"),
+        shown.contains("paired comparison, `a, b`: a has 1 values but b has 0"),
         "{shown}"
     );
 }

@@ -1,6 +1,7 @@
-//! Run directories (DESIGN.md): `results/<experiment>/<dataset>/<model>/<run-id>/` with the
-//! resolved `config.yaml`, `history.csv`, `steps.csv`, `metrics.json`, `predictions.csv`,
-//! `best.safetensors` and, written last, the completion marker `DONE`.
+//! Run directories (ARCHITECTURE.md "Run record"):
+//! `results/<experiment>/<dataset>/<model>/<run-id>/` with the resolved `config.yaml`,
+//! `history.csv`, `steps.csv`, `metrics.json`, `predictions.csv`, `best.safetensors` and, written
+//! last, the completion marker `DONE`.
 //!
 //! Every file is written to a temporary name in the same folder and renamed into place, so an
 //! interrupted run never leaves a half-written file that looks complete.

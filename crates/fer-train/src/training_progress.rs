@@ -1,6 +1,6 @@
 //! Where an unfinished run stands, so that running it again resumes after its last finished
-//! epoch instead of starting over (DESIGN.md: stopping at any moment loses at most the current
-//! epoch).
+//! epoch instead of starting over (ARCHITECTURE.md "Run record": stopping at any moment loses at
+//! most the current epoch).
 //!
 //! After every epoch the trainer writes, each atomically and in this order: history.csv,
 //! steps.csv, last.safetensors (all variables, batch-norm statistics included),

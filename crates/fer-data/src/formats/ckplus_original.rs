@@ -168,7 +168,8 @@ pub fn read_emotion(path: &Path, manifest: &Manifest) -> Result<Expression> {
 
 /// CK+'s own landmark file: 68 lines of `x y` in the frame's pixel coordinates. They are taken
 /// as written: CK+'s README does not say whether its AAM points count pixels from 0 or (as
-/// MATLAB would) from 1, so they may sit up to one pixel off DESIGN.md's pixel-index convention.
+/// MATLAB would) from 1, so they may sit up to one pixel off the pixel-index convention
+/// (ARCHITECTURE.md "Conventions").
 pub fn read_ckplus_landmarks(path: &Path) -> Result<Landmarks68> {
     let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
     let mut points = [[0.0f32; 2]; NUM_LANDMARKS];

@@ -1,7 +1,7 @@
 //! Listing the image files of one folder, and picking the last frames of a sequence: the
-//! small pieces that every folder importer (DESIGN.md fer-data `formats::*`) shares. The paper
-//! (4.1, after Cai et al.) takes the last three frames of each CK+ and Oulu-CASIA sequence, the
-//! ones nearest the expression's peak.
+//! small pieces that every folder importer (ARCHITECTURE.md "fer-data", `formats::*`) shares. The
+//! paper (4.1, after Cai et al.) takes the last three frames of each CK+ and Oulu-CASIA sequence,
+//! the ones nearest the expression's peak.
 
 use std::path::{Path, PathBuf};
 

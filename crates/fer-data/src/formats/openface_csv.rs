@@ -4,8 +4,8 @@
 //! `FaceLandmarkImg` (one row per detected face: `face, confidence, ..., x_0.., y_0..`).
 //! OpenFace writes its headers with a space after each comma (`frame, face_id, ...`), so column
 //! names are trimmed. Only the 2D points `x_i`/`y_i` (pixel-index coordinates of the image, the
-//! convention of DESIGN.md) are read: the 3D `X_i`, the eye points `eye_lmk_x_i` and the rest
-//! are other columns.
+//! convention of ARCHITECTURE.md "Conventions") are read: the 3D `X_i`, the eye points
+//! `eye_lmk_x_i` and the rest are other columns.
 
 use std::path::Path;
 
