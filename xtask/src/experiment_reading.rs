@@ -42,7 +42,8 @@ pub fn verdict(low: f64, high: f64, expect: Expectation) -> Verdict {
     }
 }
 
-fn p(v: f64) -> String {
+/// A p-value as the tables print it: 3 decimals, scientific below 0.001, `n/a` when undefined.
+pub fn format_p(v: f64) -> String {
     if !v.is_finite() {
         "n/a".into()
     } else if v < 0.001 {
@@ -88,8 +89,8 @@ fn claim_section(
                 s.ci95_low * 100.0,
                 s.ci95_high * 100.0,
                 s.n,
-                p(s.t_p_value),
-                p(s.wilcoxon_p_value),
+                format_p(s.t_p_value),
+                format_p(s.wilcoxon_p_value),
                 s.wilcoxon_method,
                 s.wins,
                 s.ties,

@@ -552,15 +552,7 @@ fn comparisons_markdown(spec: &ExperimentSpec, rows: &[fer_report::RunComparison
     if rows.is_empty() {
         md.push_str("| - | no finished pairs yet | | | | | | | |\n");
     }
-    let p = |v: f64| {
-        if !v.is_finite() {
-            "n/a".to_string()
-        } else if v < 0.001 {
-            format!("{v:.1e}")
-        } else {
-            format!("{v:.3}")
-        }
-    };
+    let p = crate::experiment_reading::format_p;
     for r in rows {
         let Some(s) = &r.stats else { continue };
         let _ = writeln!(

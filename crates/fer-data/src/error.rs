@@ -36,10 +36,10 @@ pub enum DataError {
     #[error("{0}")]
     DatasetMissing(Box<DatasetMissingInfo>),
     /// A layout of raw frames (SFEW 2.0, CK+ original, Oulu-CASIA) that needs face detection
-    /// and alignment (paper 4.2) before a model can train on it: `FaceDataset::load` refuses it
+    /// and alignment (paper 4.3) before a model can train on it: `FaceDataset::load` refuses it
     /// and names the command that prepares it. `formats::import_records` still imports the raw
     /// records, for that command.
-    #[error("dataset '{name}' ({}) at {}: the `{layout}` layout holds raw frames that need face detection and alignment (paper 4.2) before training; prepare it first with `cargo xtask prepare {name}`", manifest_label(manifest.as_deref()), root.display())]
+    #[error("dataset '{name}' ({}) at {}: the `{layout}` layout holds raw frames that need face detection and alignment (paper 4.3) before training; prepare it first with `cargo xtask prepare {name}`", manifest_label(manifest.as_deref()), root.display())]
     NeedsPreparation {
         manifest: Option<PathBuf>,
         name: String,

@@ -138,7 +138,7 @@ impl FaceDataset {
                 let rows = crate::formats::fer2013_csv::read_rows(&csv, manifest)?;
                 Self::from_images(&manifest.name, &manifest.classes, rows, size)
             }
-            // Raw video frames: the model's input is an aligned face (paper 4.2), which only the
+            // Raw video frames: the model's input is an aligned face (paper 4.3), which only the
             // prepare step (detection, landmarks, alignment) makes. A missing copy still gets
             // the availability message first.
             DatasetFormat::Sfew2 | DatasetFormat::CkplusOriginal | DatasetFormat::OuluCasia => {

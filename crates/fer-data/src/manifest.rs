@@ -64,7 +64,7 @@ impl DatasetFormat {
         !matches!(self, DatasetFormat::Synthetic)
     }
 
-    /// Whether the layout holds raw frames that need face detection and alignment (paper 4.2,
+    /// Whether the layout holds raw frames that need face detection and alignment (paper 4.3,
     /// `cargo xtask prepare`) before training: `FaceDataset::load` refuses these, while
     /// `formats::import_records` imports their records for the prepare step.
     pub fn needs_preparation(&self) -> bool {
@@ -116,13 +116,13 @@ pub struct Manifest {
     #[serde(default)]
     pub landmarks_csv: Option<PathBuf>,
     /// Folder, relative to the root, of per-image OpenFace 2.0 `FaceLandmarkImg` CSVs (the
-    /// paper's FLD labels, paper 4.2): the landmarks of `<id>` are read from
+    /// paper's FLD labels, paper 4.3): the landmarks of `<id>` are read from
     /// `<folder>/<id without extension>.csv` or else `<folder>/<image stem>.csv`. Used by the
     /// importers of image files; exclusive with `landmarks_csv`.
     #[serde(default)]
     pub landmarks_openface_dir: Option<PathBuf>,
     /// Side of the square images as stored; for layouts that the face pipeline detects and
-    /// aligns (SFEW 2.0, CK+, Oulu-CASIA), the side of the aligned faces (paper 4.2: 100).
+    /// aligns (SFEW 2.0, CK+, Oulu-CASIA), the side of the aligned faces (paper 4.3: 100).
     pub image_size: u32,
     /// Number of records the importer must find (a check against a partial copy), if known.
     #[serde(default)]

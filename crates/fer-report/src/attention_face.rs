@@ -1,7 +1,7 @@
 //! `AttentionFace`: a grey face image with the attention map a model computed for it, and
 //! the heat-map overlay of the paper's Fig. 4 ("Facial attention visualization ... In each
 //! image, the redder, the greater the attention score. Conversely, the greener, the smaller
-//! the attention score.", Section 4.6.2).
+//! the attention score.", Section 5.7).
 //!
 //! The map (e.g. the last SCAM's spatial attention, eq. 10, or the last conv block's mean
 //! activation for BaseDCNN) is much coarser than the face, so it is min-max normalised to

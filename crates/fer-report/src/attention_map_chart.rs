@@ -1,6 +1,6 @@
 //! `AttentionMapChart` / `plot_attention_maps`: a grid of faces with their attention heat
 //! maps, the paper's Fig. 4 ("Facial attention visualization comparison between baseline
-//! (BaseDCNN) and the SCAM of our proposed method (CMCNN)", Section 4.6.2).
+//! (BaseDCNN) and the SCAM of our proposed method (CMCNN)", Section 5.7).
 //!
 //! Each cell shows the plain face beside the same face under its heat map (see
 //! [`AttentionFace`]), so the reader can tell which facial part is attended without the

@@ -1,6 +1,6 @@
 //! `MixingCurves` / `read_mixing_curves`: the mixing parameters of a run over its training
 //! steps, read from the trainer's `steps.csv`; the data behind the paper's Fig. 3 ("The curve
-//! of the parameter β with the number of iterations", Section 4.6.3).
+//! of the parameter β with the number of iterations", Section 5.6).
 //!
 //! The trainer writes one row per parameter update: `step,epoch,lr,loss_total,loss_fer,
 //! loss_fld`, then one column per mixing parameter, named `co_att.<i>.{alpha,beta}{1,2}` for

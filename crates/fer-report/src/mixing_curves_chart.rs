@@ -4,7 +4,7 @@
 //!
 //! The paper shows β1/β2 (the weights of CCAM and SCAM in eq. 12) of one Co-ATT unit; we
 //! draw small multiples, one panel per unit, because the six units of CMCNN need not move
-//! alike and the claim "the CCAM makes a greater contribution" (Section 4.6.3) should hold in
+//! alike and the claim "the CCAM makes a greater contribution" (Section 5.6) should hold in
 //! each. Every panel has its own y range fitted to its data: the β's change by a few
 //! hundredths, which a shared 0-1 axis would flatten into straight lines.
 

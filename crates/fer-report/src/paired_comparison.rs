@@ -376,9 +376,27 @@ fn regularized_incomplete_beta(a: f64, b: f64, x: f64, one_minus_x: f64) -> f64 
     }
 }
 
+/// Keeps Lentz's running ratios away from zero.
+const TINY: f64 = 1e-300;
+
+/// One step of Lentz's method for a continued fraction with partial numerator `aa`: updates
+/// the running ratios `c` and `d` (kept away from zero) and returns the factor `c * d` by which
+/// the fraction's value moves.
+fn lentz_step(aa: f64, c: &mut f64, d: &mut f64) -> f64 {
+    *d = 1.0 + aa * *d;
+    if d.abs() < TINY {
+        *d = TINY;
+    }
+    *c = 1.0 + aa / *c;
+    if c.abs() < TINY {
+        *c = TINY;
+    }
+    *d = 1.0 / *d;
+    *d * *c
+}
+
 /// Continued fraction of the incomplete beta function (modified Lentz).
 fn incomplete_beta_continued_fraction(a: f64, b: f64, x: f64) -> f64 {
-    const TINY: f64 = 1e-300;
     const EPS: f64 = 1e-16;
     let qab = a + b;
     let qap = a + 1.0;
@@ -395,28 +413,10 @@ fn incomplete_beta_continued_fraction(a: f64, b: f64, x: f64) -> f64 {
         let m2 = 2.0 * m;
         // Even step.
         let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        h *= d * c;
+        h *= lentz_step(aa, &mut c, &mut d);
         // Odd step.
         let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        let delta = d * c;
+        let delta = lentz_step(aa, &mut c, &mut d);
         h *= delta;
         if (delta - 1.0).abs() < EPS {
             break;
@@ -460,7 +460,6 @@ fn ln_gamma(x: f64) -> f64 {
 /// (within about 2e-14 of scipy's `erfc` up to x = 27, where it underflows).
 fn erfc(x: f64) -> f64 {
     const EPS: f64 = 1e-16;
-    const TINY: f64 = 1e-300;
     if x.is_nan() {
         return f64::NAN;
     }

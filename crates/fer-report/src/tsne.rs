@@ -1,6 +1,6 @@
 //! `tsne` / `TsneConfig` / `joint_probabilities`: exact t-SNE (van der Maaten & Hinton 2008,
 //! the paper's ref. [49]) for the paper's Fig. 2, "T-SNE visualization of the outputs in the
-//! final hidden layer of the BaseDCNN and our approach" (Section 4.5).
+//! final hidden layer of the BaseDCNN and our approach" (Section 5.4).
 //!
 //! Exact means O(N²) time and memory per iteration, with no Barnes-Hut approximation: meant
 //! for up to a few thousand points (CK+'s 981 samples of Fig. 2 take seconds; RAF-DB's

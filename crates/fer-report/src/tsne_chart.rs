@@ -1,6 +1,6 @@
 //! `TsneChart` / `plot_tsne` / `plot_tsne_panels`: scatter plots of 2-D t-SNE embeddings,
 //! one colour per expression class, the paper's Fig. 2 ("T-SNE visualization of the outputs
-//! in the final hidden layer of the BaseDCNN and our approach", Section 4.5).
+//! in the final hidden layer of the BaseDCNN and our approach", Section 5.4).
 //!
 //! Fig. 2 compares methods side by side, so several embeddings can share one figure and one
 //! legend (`plot_tsne_panels`). t-SNE coordinates have no unit and no meaningful origin, so

@@ -1,5 +1,5 @@
 //! Run directories (ARCHITECTURE.md "Run record"):
-//! `results/<experiment>/<dataset>/<model>/<run-id>/` with the resolved `config.yaml`,
+//! `results/<experiment>/<dataset>/<method>/<run-id>/` with the resolved `config.yaml`,
 //! `history.csv`, `steps.csv`, `metrics.json`, `predictions.csv`, `best.safetensors` and, written
 //! last, the completion marker `DONE`.
 //!
@@ -42,7 +42,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 impl RunDir {
-    /// `<root>/<experiment>/<dataset>/<model>/<run_id>`; created if missing.
+    /// `<root>/<experiment>/<dataset>/<method>/<run_id>`; created if missing.
     pub fn create(
         root: &Path,
         experiment: &str,

@@ -3,10 +3,12 @@
 //! most the current epoch).
 //!
 //! After every epoch the trainer writes, each atomically and in this order: history.csv,
-//! steps.csv, last.safetensors (all variables, batch-norm statistics included),
-//! optimizer.safetensors (Adam's moments), then progress.json, the commit point. The data
-//! loader's randomness is a function of (seed, epoch, sample), so nothing else is needed for
-//! a resumed run to continue exactly as an uninterrupted one.
+//! steps.csv, last-<epoch>.safetensors (all variables, batch-norm statistics included),
+//! optimizer-<epoch>.safetensors (Adam's moments), then progress.json, the commit point, and
+//! only then removes the previous epoch's two files. A kill before the commit leaves the
+//! previous progress.json naming files that are still there. The data loader's randomness is a
+//! function of (seed, epoch, sample), so nothing else is needed for a resumed run to continue
+//! exactly as an uninterrupted one.
 
 use serde::{Deserialize, Serialize};
 

@@ -27,7 +27,7 @@ pub struct PrepareArgs {
     /// Output folder (default: prepared/<dataset> in the workspace, or $FER_PREPARED/<dataset>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Side of the aligned faces (paper 4.2: 100).
+    /// Side of the aligned faces (paper 4.3: 100).
     #[arg(long, default_value_t = 100)]
     pub size: u32,
     /// Images per detector batch.

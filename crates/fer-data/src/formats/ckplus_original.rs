@@ -6,7 +6,7 @@
 //! `Landmarks/Sxxx/yyy/Sxxx_yyy_zzzzzzzz_landmarks.txt` (68 lines of `x y`), attached to the
 //! frame's record when present. As the paper (after Cai et al.), the last three frames of each
 //! of the 327 labelled sequences are taken (981 images); subject = `Sxxx`. The frames are raw
-//! 640x490: `cargo xtask prepare` detects and aligns them (paper 4.2) before training.
+//! 640x490: `cargo xtask prepare` detects and aligns them (paper 4.3) before training.
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! Reader of OpenFace 2.0 landmark CSVs, the tool the paper uses for its FLD labels (paper 4.2).
+//! Reader of OpenFace 2.0 landmark CSVs, the tool the paper uses for its FLD labels (paper 4.3).
 //! Two outputs share the reader: `FeatureExtraction` (one row per frame and face: `frame,
 //! face_id, timestamp, confidence, success, ..., x_0..x_67, y_0..y_67, ...`) and
 //! `FaceLandmarkImg` (one row per detected face: `face, confidence, ..., x_0.., y_0..`).

@@ -1,5 +1,5 @@
 //! Landmarks from a folder of per-image OpenFace 2.0 CSVs (the manifest's
-//! `landmarks_openface_dir`): how the paper labels its FLD task (paper 4.2, OpenFace 2.0 run on
+//! `landmarks_openface_dir`): how the paper labels its FLD task (paper 4.3, OpenFace 2.0 run on
 //! every image). `FaceLandmarkImg -fdir <images> -out_dir <folder>` writes `<image stem>.csv`;
 //! a run per sub-folder that mirrors the dataset's tree is accepted too.
 

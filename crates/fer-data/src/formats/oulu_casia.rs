@@ -2,7 +2,7 @@
 //! `VL/Strong/Pxxx/<Expression>/*.jpeg` (Anger, Disgust, Fear, Happiness, Sadness, Surprise),
 //! of which the paper (after Cai et al.) takes the last three frames, by sorted file name: the
 //! ones nearest the peak. Subject = the `Pxxx` folder, so folds are subject-exclusive (paper
-//! 4.4). The frames are raw: `cargo xtask prepare` detects and aligns them (paper 4.2) before
+//! 4.4). The frames are raw: `cargo xtask prepare` detects and aligns them (paper 4.3) before
 //! training, so `FaceDataset::load` refuses them.
 
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! and Val the test part; the validation part must be held out of Train, never taken from Val.
 //! Each image is its own subject (named by its file stem) unless the manifest's
 //! `subject_regex` reads more from the file name. The frames are raw: `cargo xtask prepare`
-//! detects and aligns them (paper 4.2) before training, so `FaceDataset::load` refuses them.
+//! detects and aligns them (paper 4.3) before training, so `FaceDataset::load` refuses them.
 
 use std::path::Path;
 

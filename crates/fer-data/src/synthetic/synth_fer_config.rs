@@ -1,5 +1,5 @@
 //! Settings of SynthFER, the embedded default dataset (issue: "deterministic for a seed, any size
-//! (48 and 100 px), 3,000 images"; the two sizes match the paper's 100x100 inputs (4.2) and the
+//! (48 and 100 px), 3,000 images"; the two sizes match the paper's 100x100 inputs (4.3) and the
 //! 48x48 of FER2013 (4.1)).
 //!
 //! Every random choice of the generator is bounded by one of these numbers, so an experiment's
@@ -74,7 +74,7 @@ impl SynthFerConfig {
         }
     }
 
-    /// The paper-sized dataset (100x100 inputs as in paper 4.2): 3,000 images at 100 px.
+    /// The paper-sized dataset (100x100 inputs as in paper 4.3): 3,000 images at 100 px.
     pub fn paper_size() -> Self {
         Self::default()
     }

@@ -17,7 +17,7 @@ pub enum LandmarkSource {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrepareConfig {
-    /// Side of the aligned faces (paper 4.2: 100).
+    /// Side of the aligned faces (paper 4.3: 100).
     pub size: u32,
     /// Images per detector call (MTCNN batches same-size images through its networks).
     pub batch_size: usize,
