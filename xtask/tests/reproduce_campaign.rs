@@ -226,7 +226,9 @@ fn a_tuned_campaign_selects_on_validation_resumes_and_reports_from_records() {
         "table.md",
         "reading.md",
         "bars_acc_average.svg",
+        "bars_acc_average.png",
         "paired_differences_acc_average.svg",
+        "paired_differences_acc_average.png",
     ] {
         assert_eq!(
             std::fs::read(results.join("camp").join(f)).expect("original"),
