@@ -736,6 +736,7 @@ mod tests {
             method: None,
             grid_point: Some(point.into()),
             seed: 1,
+            split: String::new(),
             fold: Some(fold),
             run_id: format!("{point}-{fold}"),
             best_epoch: 1,

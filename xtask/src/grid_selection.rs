@@ -9,11 +9,10 @@ use fer_report::RunResult;
 /// Grid points in grid order, each with the validation scores of its runs.
 pub type ScoredPoints = Vec<(String, Vec<f64>)>;
 
-/// The validation score runs are selected by (higher is better): ACC_average, or -NRMSE for
-/// FLD-only methods (the trainer's checkpoint rule, paper 4.4).
+/// The validation score runs are selected by (the run record's rule: ACC_average, or
+/// -NRMSE for FLD-only methods, as the trainer selects its checkpoint).
 pub fn validation_score(r: &RunResult) -> Option<f64> {
-    let v = r.validation.as_ref()?;
-    v.acc_average.or(v.nrmse.map(|n| -n))
+    r.validation_score()
 }
 
 /// The mean of the scores, `None` when there are none.

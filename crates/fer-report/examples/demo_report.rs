@@ -19,6 +19,7 @@ fn run(dataset: &str, model: &str, seed: u64, acc: Option<f64>, nrmse: Option<f6
         method: None,
         grid_point: None,
         seed,
+        split: String::new(),
         fold: None,
         run_id: format!("{dataset}-{model}-{seed}"),
         best_epoch: 7,

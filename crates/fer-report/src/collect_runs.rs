@@ -11,10 +11,8 @@ use std::path::{Path, PathBuf};
 use crate::report_error::{ReportError, Result};
 use crate::run_result::RunResult;
 
-/// Name of the per-run metrics file written by the trainer.
-pub const METRICS_FILE: &str = "metrics.json";
-/// Name of the completion marker written by the trainer after everything else.
-pub const DONE_FILE: &str = "DONE";
+pub use fer_runs::DONE_FILE;
+pub use fer_runs::METRICS_FILE;
 
 /// Walks `root` recursively and returns the parsed `metrics.json` of every directory that also
 /// holds `DONE`, in sorted path order (so summaries are reproducible across filesystems).
@@ -72,6 +70,6 @@ pub fn read_run(path: &Path) -> Result<RunResult> {
             message: e.to_string(),
         })?;
     run.source = path.to_path_buf();
-    run.validate()?;
+    crate::run_result::validate_run(&run)?;
     Ok(run)
 }

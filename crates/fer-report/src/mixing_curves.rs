@@ -31,11 +31,11 @@ impl MixingCurves {
     /// `best_epoch`): the step at which the model that was validated after that epoch had
     /// been trained, i.e. where Fig. 3's green "best on validation" line belongs.
     /// `None` if no row belongs to `epoch`.
-    pub fn last_step_of_epoch(&self, epoch: u32) -> Option<u64> {
+    pub fn last_step_of_epoch(&self, epoch: usize) -> Option<u64> {
         self.steps
             .iter()
             .zip(&self.epochs)
-            .filter(|(_, &e)| e == epoch)
+            .filter(|(_, &e)| e as usize == epoch)
             .map(|(&s, _)| s)
             .max()
     }

@@ -181,6 +181,7 @@ mod tests {
             method: None,
             grid_point: None,
             seed,
+            split: String::new(),
             fold: Some(fold),
             run_id: format!("{method}{seed}{fold}"),
             best_epoch: 1,

@@ -34,6 +34,8 @@ pub enum TrainError {
     Model(#[from] fer_models::ModelError),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    #[error(transparent)]
+    Runs(#[from] fer_runs::RunsError),
 }
 
 impl TrainError {

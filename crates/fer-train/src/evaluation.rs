@@ -2,7 +2,6 @@
 //! predictions, in inference mode (batch norm uses its running statistics).
 
 use candle_core::{DType, Tensor};
-use serde::{Deserialize, Serialize};
 
 use fer_data::{BatchLoader, FaceDataset};
 use fer_models::MultiTaskModel;
@@ -21,15 +20,9 @@ pub struct Prediction {
     pub pred_landmarks: Option<[[f32; 2]; 68]>,
 }
 
-/// The metrics the paper reports, for one split; `None` for a task the model lacks.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct MetricSet {
-    pub acc_total: Option<f64>,
-    pub acc_average: Option<f64>,
-    pub f1_eq19: Option<f64>,
-    pub macro_f1: Option<f64>,
-    pub nrmse: Option<f64>,
-}
+/// The metrics the paper reports, for one split; `None` for a task the model lacks (the
+/// run record's type).
+pub use fer_runs::MetricSet;
 
 /// Everything an evaluation produces.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@
 //! seeded runs repeat bit for bit on the same thread count.
 
 use candle_core::{Device, DeviceLocation};
-use serde::{Deserialize, Serialize};
+use fer_runs::RunProvenance;
 
 /// The code version of the program that trains, as its build saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,42 +20,18 @@ pub struct CodeVersion {
     pub dirty: bool,
 }
 
-/// The provenance block of `metrics.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunProvenance {
-    /// Git commit of the code that finished the run.
-    pub commit: String,
-    /// Whether that code had uncommitted changes.
-    pub dirty: bool,
-    /// `cpu`, or `cuda:N`.
-    pub device: String,
-    /// Compute threads (rayon's pool) of the process that trained.
-    pub threads: usize,
-}
-
-impl RunProvenance {
-    /// The provenance of a run trained now, in this process, on `device`.
-    pub fn of_this_process(code: Option<CodeVersion>, device: &Device) -> Self {
-        let code = code.unwrap_or(CodeVersion {
-            commit: "unknown",
-            dirty: false,
-        });
-        Self {
-            commit: code.commit.to_string(),
-            dirty: code.dirty,
-            device: device_name(device),
-            threads: rayon::current_num_threads(),
-        }
-    }
-
-    /// `abc123def456` or `abc123def456+dirty`: the short form tables print.
-    pub fn short(&self) -> String {
-        let short: String = self.commit.chars().take(12).collect();
-        if self.dirty {
-            format!("{short}+dirty")
-        } else {
-            short
-        }
+/// The provenance of a run trained now, in this process, on `device` (the block of
+/// `metrics.json` that fer-runs defines).
+pub fn provenance_of_this_process(code: Option<CodeVersion>, device: &Device) -> RunProvenance {
+    let code = code.unwrap_or(CodeVersion {
+        commit: "unknown",
+        dirty: false,
+    });
+    RunProvenance {
+        commit: code.commit.to_string(),
+        dirty: code.dirty,
+        device: device_name(device),
+        threads: rayon::current_num_threads(),
     }
 }
 
@@ -74,7 +50,7 @@ mod tests {
 
     #[test]
     fn provenance_names_the_device_threads_and_version() {
-        let p = RunProvenance::of_this_process(
+        let p = provenance_of_this_process(
             Some(CodeVersion {
                 commit: "0123456789abcdef0123",
                 dirty: true,
@@ -84,7 +60,7 @@ mod tests {
         assert_eq!(p.device, "cpu");
         assert_eq!(p.threads, rayon::current_num_threads());
         assert_eq!(p.short(), "0123456789ab+dirty");
-        let unknown = RunProvenance::of_this_process(None, &Device::Cpu);
+        let unknown = provenance_of_this_process(None, &Device::Cpu);
         assert_eq!(unknown.short(), "unknown");
     }
 }

@@ -15,8 +15,8 @@ use crate::trainer::RunMetrics;
 
 /// The files every finished record holds.
 pub const RECORD_FILES: [&str; 5] = [
-    "config.yaml",
-    "metrics.json",
+    fer_runs::CONFIG_FILE,
+    fer_runs::METRICS_FILE,
     "history.csv",
     "predictions.csv",
     DONE_MARKER,

@@ -5,7 +5,6 @@
 
 use candle_core::{DType, Device, Tensor};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -15,46 +14,17 @@ use fer_models::{seeded_var_builder, ModelRegistry, MultiTaskModel};
 
 use crate::adam::Adam;
 use crate::error::{Result, TrainError};
-use crate::evaluation::{evaluate, Evaluation, MetricSet};
+use crate::evaluation::{evaluate, Evaluation};
 use crate::losses::{cross_entropy, wing_loss};
 use crate::predictions_csv::predictions_csv;
 use crate::run_dir::{run_id, RunDir};
-use crate::run_provenance::{CodeVersion, RunProvenance};
+use crate::run_provenance::{provenance_of_this_process, CodeVersion};
 use crate::run_record::check_finished_record;
 use crate::train_config::TrainConfig;
 use crate::training_progress::{rows_up_to_epoch, TrainingProgress};
 
-/// The contents of `metrics.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunMetrics {
-    pub experiment: String,
-    pub dataset: String,
-    pub model: String,
-    /// The experiment's method id (the registry name unless the experiment names a variant).
-    #[serde(default)]
-    pub method: Option<String>,
-    /// The hyperparameter grid point, when the experiment searches a grid.
-    #[serde(default)]
-    pub grid_point: Option<String>,
-    pub seed: u64,
-    pub split: String,
-    /// Fold number for k-fold splits (`fold-3` -> 3), 0 otherwise.
-    pub fold: usize,
-    pub run_id: String,
-    /// 1-based epoch of the selected checkpoint.
-    pub best_epoch: usize,
-    pub epochs_run: usize,
-    pub train_seconds: f64,
-    pub test: MetricSet,
-    pub validation: MetricSet,
-    pub class_names: Vec<String>,
-    /// Test confusion matrix (rows true, columns predicted); `None` for FLD-only models.
-    pub confusion_matrix: Option<Vec<Vec<u64>>>,
-    /// Code version, device and threads of the process that finished the run; absent in
-    /// records written before it was kept.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provenance: Option<RunProvenance>,
-}
+/// The contents of `metrics.json`: the run record both the trainer and the report use.
+pub use fer_runs::RunRecord as RunMetrics;
 
 /// What a call to [`train_run`] returns.
 #[derive(Debug, Clone)]
@@ -87,16 +57,6 @@ struct EpochRow {
     train_loss_fld: f64,
     val: Evaluation,
     seconds: f64,
-}
-
-/// The validation score a checkpoint is selected by (higher is better).
-fn selection_score(e: &Evaluation) -> Option<f64> {
-    // Higher is better: ACC_average for FER models, -NRMSE for FLD-only models.
-    match (&e.fer, e.nrmse) {
-        (Some(m), _) => Some(m.acc_average),
-        (None, Some(n)) => Some(-n),
-        _ => None,
-    }
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
@@ -382,7 +342,10 @@ pub fn train_run(
             bar.set_message(format!("epoch {} loss {total_value:.4}", epoch + 1));
         }
         let val_eval = evaluate(model.as_ref(), &val, data, &cfg.wing)?;
-        let score = selection_score(&val_eval).unwrap_or(f64::NEG_INFINITY);
+        let score = val_eval
+            .metric_set()
+            .selection_score()
+            .unwrap_or(f64::NEG_INFINITY);
         history.push_str(&history_row(&EpochRow {
             epoch: epoch + 1,
             lr,
@@ -440,20 +403,26 @@ pub fn train_run(
         grid_point: cfg.grid_point.clone(),
         seed: cfg.seed,
         split: split.name.clone(),
-        fold: split
-            .name
-            .strip_prefix("fold-")
-            .and_then(|f| f.parse().ok())
-            .unwrap_or(0),
+        // The fold of a k-fold split; 0 for other splits (as records have always said).
+        fold: Some(
+            split
+                .name
+                .strip_prefix("fold-")
+                .and_then(|f| f.parse().ok())
+                .unwrap_or(0),
+        ),
         run_id: id,
         best_epoch,
         epochs_run,
         train_seconds: progress.elapsed_seconds,
         test: test_eval.metric_set(),
-        validation: val_eval.metric_set(),
+        validation: Some(val_eval.metric_set()),
         class_names: data.class_names(),
         confusion_matrix: test_eval.fer.as_ref().map(|m| m.confusion_matrix.clone()),
-        provenance: Some(RunProvenance::of_this_process(opts.code_version, device)),
+        provenance: Some(provenance_of_this_process(opts.code_version, device)),
+        // `source` is where a reader found the record; the writer leaves it empty, so a run
+        // trained now equals the same run read back.
+        source: std::path::PathBuf::new(),
     };
     dir.write(
         "predictions.csv",
@@ -461,7 +430,7 @@ pub fn train_run(
     )?;
     let json = serde_json::to_string_pretty(&metrics)
         .map_err(|e| TrainError::Config(format!("metrics.json: {e}")))?;
-    dir.write("metrics.json", json.as_bytes())?;
+    dir.write(fer_runs::METRICS_FILE, json.as_bytes())?;
     dir.mark_done()?;
     // The resume state is no longer needed once the run is done.
     for name in [

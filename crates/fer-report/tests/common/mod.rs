@@ -109,6 +109,7 @@ pub fn run(dataset: &str, model: &str, seed: u64, test: MetricSet) -> RunResult 
         method: None,
         grid_point: None,
         seed,
+        split: String::new(),
         fold: Some(0),
         run_id: format!("{dataset}-{model}-{seed}"),
         best_epoch: 1,
