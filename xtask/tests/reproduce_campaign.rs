@@ -5,25 +5,19 @@
 //! record; a tampered record named and trained again; and a report rebuilt from the committed
 //! record files alone, byte for byte.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("xtask-campaign-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+    common::temp("xtask-campaign", name)
 }
 
 /// 30 subjects x 5 faces at 32 px, 3 folds; base-dcnn-fer on seeds 3 and 4, hps on seed 3
 /// with λ searched on fold 0 of seed 3; one epoch per run.
 fn write_experiment(dir: &Path) -> PathBuf {
-    let manifest = dir.join("tiny-synth.yaml");
-    std::fs::write(
-        &manifest,
-        "name: tiny-synth\nformat:\n  kind: synthetic\nclasses: [neutral, happiness, sadness, surprise, fear, disgust, anger]\nimage_size: 32\nprotocol:\n  kind: subject_k_fold\n  folds: 3\nsynthetic:\n  num_subjects: 30\n  images_per_subject: 5\n  size: 32\n  seed: 5\n",
-    )
-    .expect("manifest");
+    let manifest = common::write_tiny_synth_manifest(dir);
     let experiment = dir.join("camp.yaml");
     std::fs::write(
         &experiment,

@@ -4,26 +4,20 @@
 //! and ends with the same summary as an uninterrupted invocation. Also: a missing dataset stops
 //! `reproduce` before any run starts, naming the manifest, the path and how to obtain it.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("xtask-reproduce-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+    common::temp("xtask-reproduce", name)
 }
 
 /// A small SynthFER (30 subjects x 5 faces at 32 px), 3 subject-exclusive folds, and an
 /// experiment with two methods; `--folds 1` makes two runs of two epochs each.
 fn write_experiment(dir: &Path) -> PathBuf {
-    let manifest = dir.join("tiny-synth.yaml");
-    std::fs::write(
-        &manifest,
-        "name: tiny-synth\nformat:\n  kind: synthetic\nclasses: [neutral, happiness, sadness, surprise, fear, disgust, anger]\nimage_size: 32\nprotocol:\n  kind: subject_k_fold\n  folds: 3\nsynthetic:\n  num_subjects: 30\n  images_per_subject: 5\n  size: 32\n  seed: 5\n",
-    )
-    .expect("manifest");
+    let manifest = common::write_tiny_synth_manifest(dir);
     let experiment = dir.join("tiny.yaml");
     std::fs::write(
         &experiment,
