@@ -265,6 +265,20 @@ fn model_figures(
         } else {
             0
         };
+        // Checkpoints are never committed: on a fresh clone these figures cannot be redrawn
+        // from the records, and the committed images stay as they are.
+        let checkpoint = run
+            .source
+            .parent()
+            .map(|d| d.join("best.safetensors"))
+            .unwrap_or_default();
+        if !checkpoint.is_file() {
+            eprintln!(
+                "{dataset} {method}: {} is not here (checkpoints are not committed), so its t-SNE and attention figures are left as they are",
+                checkpoint.display()
+            );
+            continue;
+        }
         let outputs = test_outputs(run, device, want_attention, manifests)?;
         class_names.insert(dataset.clone(), outputs.class_names.clone());
         if wants(spec, FigureKind::Tsne) && outputs.embeddings.len() >= 4 {
