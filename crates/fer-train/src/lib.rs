@@ -25,6 +25,6 @@ pub use metrics::{classification_metrics, nrmse, ClassificationMetrics};
 pub use predictions_csv::{predictions_csv, score_predictions_csv, ScoreReport};
 pub use run_dir::{run_id, write_atomic, RunDir, DONE_MARKER};
 pub use run_provenance::{provenance_of_this_process, CodeVersion};
-pub use run_record::{check_finished_record, RECORD_FILES};
+pub use run_record::{check_finished_record, check_record_files, RECORD_FILES};
 pub use train_config::{PretrainedWeights, TrainConfig};
 pub use trainer::{load_model, train_run, RunMetrics, RunOutcome, TrainOptions};

@@ -29,23 +29,11 @@ pub fn check_finished_record(
     cfg: &TrainConfig,
     yaml: &str,
 ) -> std::result::Result<RunMetrics, String> {
-    for name in RECORD_FILES {
-        if !dir.join(name).is_file() {
-            return Err(format!("finished record lacks {name}"));
-        }
-    }
+    let saved = check_record_files(dir)?;
     let id = dir
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let saved = std::fs::read_to_string(dir.join("config.yaml"))
-        .map_err(|e| format!("config.yaml: {e}"))?;
-    if run_id(&saved) != id {
-        return Err(format!(
-            "config.yaml hashes to run id {}, not to its folder's {id}",
-            run_id(&saved)
-        ));
-    }
     if saved != yaml {
         return Err("config.yaml differs from the settings planned for this run".into());
     }
@@ -66,6 +54,29 @@ pub fn check_finished_record(
         ));
     }
     Ok(metrics)
+}
+
+/// Checks that a finished record in `dir` is whole and self-consistent (every record file
+/// present, config.yaml hashing to the folder's run id); returns its config.yaml text.
+pub fn check_record_files(dir: &Path) -> std::result::Result<String, String> {
+    for name in RECORD_FILES {
+        if !dir.join(name).is_file() {
+            return Err(format!("finished record lacks {name}"));
+        }
+    }
+    let id = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let saved = std::fs::read_to_string(dir.join(fer_runs::CONFIG_FILE))
+        .map_err(|e| format!("config.yaml: {e}"))?;
+    if run_id(&saved) != id {
+        return Err(format!(
+            "config.yaml hashes to run id {}, not to its folder's {id}",
+            run_id(&saved)
+        ));
+    }
+    Ok(saved)
 }
 
 /// Removes the files of a run directory whose record was refused, so that it trains anew.

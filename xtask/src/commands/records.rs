@@ -71,7 +71,7 @@ pub fn record_files(
         if !dir.join(fer_train::DONE_MARKER).is_file() {
             continue;
         }
-        if let Some(problem) = record_problem(&dir) {
+        if let Err(problem) = fer_train::check_record_files(&dir) {
             eprintln!("{}: {problem}; left out", dir.display());
             continue;
         }
@@ -83,17 +83,4 @@ pub fn record_files(
         }
     }
     Ok(files)
-}
-
-/// What makes a finished record unfit to commit, if anything.
-fn record_problem(dir: &std::path::Path) -> Option<String> {
-    for name in fer_train::RECORD_FILES {
-        if !dir.join(name).is_file() {
-            return Some(format!("lacks {name}"));
-        }
-    }
-    let config = std::fs::read_to_string(dir.join("config.yaml")).ok()?;
-    let id = dir.file_name()?.to_string_lossy().to_string();
-    (fer_train::run_id(&config) != id)
-        .then(|| format!("config.yaml does not hash to the run id {id}"))
 }
