@@ -2,21 +2,10 @@
 //!
 //! One file per command under `commands/`; each command's doc comment is its help text.
 
-mod campaign_estimate;
 mod code_version;
 mod commands;
-mod device;
-mod experiment_figures;
-mod experiment_reading;
-mod experiment_report;
-mod experiment_spec;
 mod face_models;
 mod face_tools;
-mod grid_selection;
-mod inference_timing;
-mod model_catalog;
-mod run_executor;
-mod run_plan;
 mod train_benchmark;
 mod workspace;
 
@@ -48,6 +37,9 @@ enum Command {
     Annotate(commands::annotate::AnnotateArgs),
     Detect(commands::detect::DetectArgs),
     Bench(commands::bench::BenchArgs),
+    /// A worker process of `reproduce --jobs N` (started by the runner).
+    #[command(name = "worker", hide = true)]
+    Worker(commands::worker::WorkerArgs),
 }
 
 fn main() {
@@ -70,6 +62,7 @@ fn main() {
         Command::Annotate(a) => commands::annotate::run(a),
         Command::Detect(a) => commands::detect::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::Worker(a) => commands::worker::run(a),
     };
     if let Err(e) = result {
         // One line: the error and its causes, joined.

@@ -45,7 +45,7 @@ fn elapsed(start: Instant, device: &Device) -> Result<f64> {
 
 /// Times one registered model on random inputs (seeded, so every run times the same numbers).
 pub fn time_model(name: &str, s: &TrainBenchSettings, device: &Device) -> Result<ModelTimings> {
-    let registry = crate::model_catalog::model_registry();
+    let registry = fer_catalog::model_registry();
     let mut cfg = fer_models::ModelConfig::paper();
     cfg.input_size = s.size;
     let (varmap, vb) = seeded_var_builder(0, DType::F32, device);

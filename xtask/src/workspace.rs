@@ -1,6 +1,9 @@
-//! Paths of the workspace the runner works in.
+//! The workspace this runner works in, and the experiment context every command passes to
+//! fer-experiments (ARCHITECTURE.md "xtask").
 
 use std::path::PathBuf;
+
+use fer_experiments::{ExperimentContext, Workspace};
 
 /// The workspace root (the folder with the top-level Cargo.toml), or FER_WORKSPACE_ROOT when
 /// set: a prebuilt binary run elsewhere (the GPU bundle, bench/gpu.sh) has no source tree at
@@ -13,18 +16,27 @@ pub fn root() -> PathBuf {
     here.parent().map(PathBuf::from).unwrap_or(here)
 }
 
+/// The workspace's folders.
+pub fn workspace() -> Workspace {
+    Workspace::new(root())
+}
+
 /// `results/` under the workspace root.
 pub fn results_dir() -> PathBuf {
-    root().join("results")
+    workspace().results_dir()
 }
 
-/// `data-manifests/<name>.yaml` under the workspace root.
-pub fn manifest_path(name: &str) -> PathBuf {
-    root().join("data-manifests").join(format!("{name}.yaml"))
-}
-
-/// A manifest's root: relative paths are taken from the workspace root, so commands work
-/// from any working directory.
+/// A manifest's root, relative paths taken from the workspace root.
 pub fn resolve(path: Option<PathBuf>) -> Option<PathBuf> {
-    path.map(|p| if p.is_relative() { root().join(p) } else { p })
+    workspace().resolve(path)
+}
+
+/// The workspace, every registered model (fer-catalog: the paper's and the add-on crates) and the code
+/// version of this binary.
+pub fn context() -> ExperimentContext {
+    ExperimentContext {
+        workspace: workspace(),
+        registry: fer_catalog::model_registry(),
+        code_version: Some(crate::code_version::current()),
+    }
 }

@@ -1,7 +1,10 @@
 //! Settings shared by the models: input size and channels, number of classes, head sizes and
-//! batch-norm epsilon, with the paper's and the reference code's values as named presets.
+//! batch-norm epsilon, with the paper's and the reference code's values as named presets, and
+//! the settings of add-on models (ARCHITECTURE.md "Adding an MTL baseline").
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Layout of the FER head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -125,6 +128,12 @@ pub struct ModelConfig {
     pub cross_stitch: CrossStitchConfig,
     #[serde(default = "default_attention_baseline")]
     pub attention_baseline: AttentionBaselineConfig,
+    /// Settings of add-on models (crates/baselines/*), under their registry name:
+    /// `addons: {mtan: {task_specific_f: true}}`. They travel like every other setting: saved
+    /// in config.yaml, hashed into the run id, settable from an experiment YAML. Left out of
+    /// the YAML when empty, so configs without add-on settings keep their run ids.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub addons: BTreeMap<String, serde_yaml::Value>,
 }
 
 fn default_co_attention() -> CoAttentionConfig {
@@ -176,6 +185,7 @@ impl ModelConfig {
                 other_weight: 0.1,
             },
             attention_baseline: AttentionBaselineConfig { reduction: 16 },
+            addons: BTreeMap::new(),
         }
     }
 
@@ -186,6 +196,16 @@ impl ModelConfig {
         c.fer_head.relu_after_embedding = false;
         c.co_attention.spatial_kernel = SpatialKernel::Reference3x3BatchNorm;
         c
+    }
+
+    /// The settings of add-on model `name` (its `T::default()` when none are given). A setting
+    /// the add-on does not know, or a value of the wrong type, is an error naming the key.
+    pub fn addon_settings<T: DeserializeOwned + Default>(&self, name: &str) -> crate::Result<T> {
+        match self.addons.get(name) {
+            None => Ok(T::default()),
+            Some(value) => serde_yaml::from_value(value.clone())
+                .map_err(|e| crate::ModelError::Config(format!("model_config.addons.{name}: {e}"))),
+        }
     }
 
     /// Checks the settings that the type cannot.

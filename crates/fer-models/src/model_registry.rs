@@ -18,6 +18,9 @@ pub type ModelBuilder = fn(&ModelConfig, VarBuilder) -> Result<Box<dyn MultiTask
 pub struct ModelEntry {
     /// Registry name, as in the paper's tables (`base-dcnn-fer`, `cmcnn`, ...).
     pub name: &'static str,
+    /// The name tables and charts print: the paper's (`BaseDCNN (FER)`, `CMCNN`), or the
+    /// add-on's own.
+    pub display_name: &'static str,
     /// One line: what it is and where in the paper.
     pub summary: &'static str,
     pub build: ModelBuilder,
@@ -35,36 +38,43 @@ impl ModelRegistry {
         let mut r = Self::default();
         r.register(ModelEntry {
             name: "base-dcnn-fer",
+            display_name: "BaseDCNN (FER)",
             summary: "BaseDCNN + 3-layer FER head, single-task FER baseline (Table 1, 3.1)",
             build: |cfg, vb| Ok(Box::new(crate::BaseDcnnFer::new(cfg, vb)?)),
         });
         r.register(ModelEntry {
             name: "base-dcnn-fld",
+            display_name: "BaseDCNN (FLD)",
             summary: "BaseDCNN + 2-layer FLD head, single-task FLD baseline (Table 1, 3.1)",
             build: |cfg, vb| Ok(Box::new(crate::BaseDcnnFld::new(cfg, vb)?)),
         });
         r.register(ModelEntry {
             name: "hps",
+            display_name: "HPS",
             summary: "hard parameter sharing: one BaseDCNN, FER and FLD heads (4.2, Tables 3-4)",
             build: |cfg, vb| Ok(Box::new(crate::hps::Hps::new(cfg, vb)?)),
         });
         r.register(ModelEntry {
             name: "csn",
+            display_name: "CSN",
             summary: "cross-stitch network: two BaseDCNN columns, units at every layer (4.2)",
             build: |cfg, vb| Ok(Box::new(crate::csn::Csn::new(cfg, vb)?)),
         });
         r.register(ModelEntry {
             name: "ps-mcnn",
+            display_name: "PS-MCNN",
             summary: "partially shared MCNN: two task nets + a shared net, no LCLoss (4.2)",
             build: |cfg, vb| Ok(Box::new(crate::ps_mcnn::PsMcnn::new(cfg, vb)?)),
         });
         r.register(ModelEntry {
             name: "cmcnn",
+            display_name: "CMCNN",
             summary: "CMCNN: two BaseDCNN columns with Co-ATT (CCAM + SCAM, eq. 1) units (3)",
             build: |cfg, vb| Ok(Box::new(Cmcnn::new(cfg, CoAttentionModules::Both, vb)?)),
         });
         r.register(ModelEntry {
             name: "cmcnn-c",
+            display_name: "CMCNN-C",
             summary: "CMCNN with the channel co-attention (CCAM) only (5.7, Table 12)",
             build: |cfg, vb| {
                 Ok(Box::new(Cmcnn::new(
@@ -76,6 +86,7 @@ impl ModelRegistry {
         });
         r.register(ModelEntry {
             name: "cmcnn-s",
+            display_name: "CMCNN-S",
             summary: "CMCNN with the spatial co-attention (SCAM) only (5.7, Table 13)",
             build: |cfg, vb| {
                 Ok(Box::new(Cmcnn::new(
@@ -87,6 +98,7 @@ impl ModelRegistry {
         });
         r.register(ModelEntry {
             name: "se-net",
+            display_name: "SE-Net",
             summary: "BaseDCNN-FER with squeeze-and-excitation blocks (5.7, Table 12)",
             build: |cfg, vb| {
                 Ok(Box::new(AttendedBaseDcnnFer::new(
@@ -98,6 +110,7 @@ impl ModelRegistry {
         });
         r.register(ModelEntry {
             name: "cbam-c",
+            display_name: "CBAM-C",
             summary: "BaseDCNN-FER with CBAM channel attention (5.7, Table 12)",
             build: |cfg, vb| {
                 Ok(Box::new(AttendedBaseDcnnFer::new(
@@ -109,6 +122,7 @@ impl ModelRegistry {
         });
         r.register(ModelEntry {
             name: "cbam-s",
+            display_name: "CBAM-S",
             summary: "BaseDCNN-FER with CBAM spatial attention (5.7, Table 13)",
             build: |cfg, vb| {
                 Ok(Box::new(AttendedBaseDcnnFer::new(
@@ -120,6 +134,7 @@ impl ModelRegistry {
         });
         r.register(ModelEntry {
             name: "dam-cnn",
+            display_name: "DAM-CNN",
             summary: "BaseDCNN-FER with DAM-CNN's salient-region attention, no MPVS-Net (Table 13)",
             build: |cfg, vb| {
                 Ok(Box::new(AttendedBaseDcnnFer::new(
@@ -131,11 +146,13 @@ impl ModelRegistry {
         });
         r.register(ModelEntry {
             name: "resnet18",
+            display_name: "ResNet18",
             summary: "ResNet-18, torchvision layout: the ResNet18* FER baseline (5.2, Tables 5-8)",
             build: |cfg, vb| Ok(Box::new(crate::ResNet18::new(cfg, vb)?)),
         });
         r.register(ModelEntry {
             name: "cmcnn-resnet18",
+            display_name: "CMCNN-ResNet18",
             summary: "CMCNN on two ResNet-18 columns, Co-ATT after each stage (5.2, Tables 5-8)",
             build: |cfg, vb| {
                 Ok(Box::new(crate::cmcnn_resnet18::CmcnnResNet18::new(
@@ -154,6 +171,14 @@ impl ModelRegistry {
 
     pub fn names(&self) -> Vec<&'static str> {
         self.entries.iter().map(|e| e.name).collect()
+    }
+
+    /// (registry name, display name) of every model, for tables and charts.
+    pub fn display_names(&self) -> Vec<(&'static str, &'static str)> {
+        self.entries
+            .iter()
+            .map(|e| (e.name, e.display_name))
+            .collect()
     }
 
     pub fn entries(&self) -> &[ModelEntry] {

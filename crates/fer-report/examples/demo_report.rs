@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use fer_report::{
     plot_confusion_matrix, plot_metric_bars, summarise, write_summary_csv, write_table_markdown,
-    MetricSet, PaperNumbers, RunResult,
+    MethodNames, MetricSet, PaperNumbers, RunResult,
 };
 
 fn run(dataset: &str, model: &str, seed: u64, acc: Option<f64>, nrmse: Option<f64>) -> RunResult {
@@ -64,13 +64,16 @@ fn main() -> anyhow::Result<()> {
     }
     let mut df = summarise(&runs)?;
     write_summary_csv(&mut df, &out.join("summary.csv"))?;
+    // The names tables and charts print come from the model registry.
+    let names = MethodNames::new(fer_models::ModelRegistry::with_paper_models().display_names());
     write_table_markdown(
         &df,
         Some(&PaperNumbers::yu_xu_2021_tables_3_4()),
+        &names,
         &out.join("table.md"),
     )?;
-    plot_metric_bars(&df, "acc_average", &out.join("bars_acc_average"))?;
-    plot_metric_bars(&df, "nrmse", &out.join("bars_nrmse"))?;
+    plot_metric_bars(&df, "acc_average", &names, &out.join("bars_acc_average"))?;
+    plot_metric_bars(&df, "nrmse", &names, &out.join("bars_nrmse"))?;
 
     // Table 5's CMCNN matrix on RAF-DB (per-mille of a made-up 1000 samples per class).
     let names: Vec<String> = [

@@ -20,7 +20,7 @@ use polars::prelude::DataFrame;
 use crate::category_colour::category_colour;
 use crate::chart_font::{ensure_fonts, text_style, FONT_FAMILY};
 use crate::figure::{render, text_size, DrawResult, Figure};
-use crate::method_name::method_name;
+use crate::method_names::MethodNames;
 use crate::metric::Metric;
 use crate::report_error::{ReportError, Result};
 use crate::summary_row::SummaryRow;
@@ -51,7 +51,12 @@ pub struct MetricBarsChart {
 impl MetricBarsChart {
     /// Reads `<metric>_mean` / `<metric>_std` from a summary frame (see `summarise`).
     /// `out_stem` only names the chart in the "nothing to plot" error.
-    pub fn from_frame(df: &DataFrame, metric: Metric, out_stem: &Path) -> Result<Self> {
+    pub fn from_frame(
+        df: &DataFrame,
+        metric: Metric,
+        names: &MethodNames,
+        out_stem: &Path,
+    ) -> Result<Self> {
         if df.column(&metric.mean_column()).is_err() {
             return Err(ReportError::Column {
                 column: metric.mean_column(),
@@ -97,7 +102,7 @@ impl MetricBarsChart {
             })
             .collect();
         ensure_fonts()?;
-        let methods: Vec<String> = models.iter().map(|m| method_name(m).to_string()).collect();
+        let methods: Vec<String> = models.iter().map(|m| names.get(m).to_string()).collect();
         let legend_w = methods
             .iter()
             .map(|m| text_size(m, LEGEND_PX, false).0)
@@ -263,9 +268,10 @@ impl Figure for MetricBarsChart {
 pub fn plot_metric_bars(
     df: &DataFrame,
     metric: &str,
+    names: &MethodNames,
     out_stem: &Path,
 ) -> Result<(PathBuf, PathBuf)> {
     let metric: Metric = metric.parse()?;
-    let chart = MetricBarsChart::from_frame(df, metric, out_stem)?;
+    let chart = MetricBarsChart::from_frame(df, metric, names, out_stem)?;
     render(&chart, out_stem)
 }

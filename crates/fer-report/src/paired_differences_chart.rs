@@ -14,7 +14,7 @@ use plotters::style::{Color, FontStyle, IntoFont, RGBColor};
 use crate::category_colour::category_colour;
 use crate::chart_font::{ensure_fonts, text_style, FONT_FAMILY};
 use crate::figure::{render, text_size, DrawResult, Figure};
-use crate::method_name::method_name;
+use crate::method_names::MethodNames;
 use crate::metric::Metric;
 use crate::report_error::{ReportError, Result};
 use crate::run_comparison::RunComparison;
@@ -44,14 +44,19 @@ pub struct PairedDifferencesChart {
 
 impl PairedDifferencesChart {
     /// The comparisons on `metric` (others are left out); `out_stem` names the chart in errors.
-    pub fn new(comparisons: &[RunComparison], metric: Metric, out_stem: &Path) -> Result<Self> {
+    pub fn new(
+        comparisons: &[RunComparison],
+        metric: Metric,
+        names: &MethodNames,
+        out_stem: &Path,
+    ) -> Result<Self> {
         let mut rows = Vec::new();
         let many_datasets = comparisons
             .iter()
             .any(|c| c.dataset != comparisons[0].dataset);
         for c in comparisons.iter().filter(|c| c.metric == metric) {
             let Some(s) = &c.stats else { continue };
-            let mut label = format!("{} − {}", method_name(&c.a), method_name(&c.b));
+            let mut label = format!("{} − {}", names.get(&c.a), names.get(&c.b));
             if many_datasets {
                 label = format!("{label} ({})", c.dataset);
             }
@@ -178,8 +183,9 @@ impl Figure for PairedDifferencesChart {
 pub fn plot_paired_differences(
     comparisons: &[RunComparison],
     metric: Metric,
+    names: &MethodNames,
     out_stem: &Path,
 ) -> Result<(PathBuf, PathBuf)> {
-    let chart = PairedDifferencesChart::new(comparisons, metric, out_stem)?;
+    let chart = PairedDifferencesChart::new(comparisons, metric, names, out_stem)?;
     render(&chart, out_stem)
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use polars::prelude::DataFrame;
 
 use crate::atomic_write::write_atomic;
-use crate::method_name::method_name;
+use crate::method_names::MethodNames;
 use crate::metric::Metric;
 use crate::paper_numbers::PaperNumbers;
 use crate::report_error::Result;
@@ -27,9 +27,13 @@ use crate::summary_row::{MetricStats, SummaryRow};
 ///
 /// A frame that is not a summary (missing `dataset`/`model`/`n_runs`) yields a one-line
 /// Markdown note saying so; use [`write_table_markdown`] to get that as an error instead.
-pub fn summary_table_markdown(df: &DataFrame, paper: Option<&PaperNumbers>) -> String {
+pub fn summary_table_markdown(
+    df: &DataFrame,
+    paper: Option<&PaperNumbers>,
+    names: &MethodNames,
+) -> String {
     match SummaryRow::from_frame(df) {
-        Ok(rows) => render(&rows, paper),
+        Ok(rows) => render(&rows, paper, names),
         Err(e) => format!("> cannot build the results table: {e}\n"),
     }
 }
@@ -38,13 +42,14 @@ pub fn summary_table_markdown(df: &DataFrame, paper: Option<&PaperNumbers>) -> S
 pub fn write_table_markdown(
     df: &DataFrame,
     paper: Option<&PaperNumbers>,
+    names: &MethodNames,
     path: &Path,
 ) -> Result<()> {
     let rows = SummaryRow::from_frame(df)?;
-    write_atomic(path, render(&rows, paper).as_bytes())
+    write_atomic(path, render(&rows, paper, names).as_bytes())
 }
 
-fn render(rows: &[SummaryRow], paper: Option<&PaperNumbers>) -> String {
+fn render(rows: &[SummaryRow], paper: Option<&PaperNumbers>, names: &MethodNames) -> String {
     let mut out = String::new();
     out.push_str(
         "Test-split results in %: mean ± sample standard deviation over `n` runs \
@@ -70,7 +75,7 @@ fn render(rows: &[SummaryRow], paper: Option<&PaperNumbers>) -> String {
         }
         out.push_str("--:|\n");
         for r in rows.iter().filter(|r| r.dataset == dataset) {
-            out.push_str(&format!("| {} |", escape(method_name(&r.model))));
+            out.push_str(&format!("| {} |", escape(names.get(&r.model))));
             for m in Metric::ALL {
                 let published = paper.and_then(|p| p.get(&r.dataset, &r.model, m));
                 out.push_str(&format!(" {} |", cell(r.get(m), published)));

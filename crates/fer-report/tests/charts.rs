@@ -97,14 +97,25 @@ fn metric_bars_write_png_and_svg() -> anyhow::Result<()> {
         run("sfew2", "base-dcnn-fer", 1, fer_metrics(0.30)),
         run("sfew2", "cmcnn", 1, fer_metrics(0.35)),
     ])?;
-    let (png, svg) = plot_metric_bars(&df, "acc_average", &tmp.path().join("bars"))?;
+    let (png, svg) = plot_metric_bars(
+        &df,
+        "acc_average",
+        &common::method_names(),
+        &tmp.path().join("bars"),
+    )?;
     assert!(std::fs::metadata(&png)?.len() > 1000);
     let svg_text = std::fs::read_to_string(&svg)?;
     assert!(svg_text.contains("CMCNN") && svg_text.contains("sfew2"));
     // The FLD-only model has no accuracy and must not appear in the legend.
     assert!(!svg_text.contains("BaseDCNN (FLD)"));
 
-    let err = plot_metric_bars(&df, "accuracy", &tmp.path().join("bad")).err();
+    let err = plot_metric_bars(
+        &df,
+        "accuracy",
+        &common::method_names(),
+        &tmp.path().join("bad"),
+    )
+    .err();
     assert!(
         matches!(err, Some(ReportError::UnknownMetric { .. })),
         "{err:?}"

@@ -79,7 +79,7 @@ fn csv_with_an_all_empty_column_reads_back() -> anyhow::Result<()> {
     let rows = SummaryRow::from_frame(&back)?;
     assert_eq!(rows[0].get(Metric::Nrmse).mean, None);
     assert!((rows[0].get(Metric::AccTotal).mean.unwrap_or(0.0) - 0.61).abs() < 1e-12);
-    let md = fer_report::summary_table_markdown(&back, None);
+    let md = fer_report::summary_table_markdown(&back, None, &common::method_names());
     assert!(md.contains("| BaseDCNN (FER) | 61.00 ± 1.41 |"), "{md}");
     Ok(())
 }

@@ -17,7 +17,7 @@ fn frame() -> anyhow::Result<polars::prelude::DataFrame> {
 
 #[test]
 fn markdown_has_the_expected_rows() -> anyhow::Result<()> {
-    let md = summary_table_markdown(&frame()?, None);
+    let md = summary_table_markdown(&frame()?, None, &common::method_names());
     assert!(md.contains("### raf-db"), "{md}");
     assert!(
         md.contains("| Method | ACC_total | ACC_average | F1 (eq. 19) | macro-F1 | NRMSE | n |"),
@@ -43,7 +43,7 @@ fn markdown_with_paper_numbers_shows_paper_and_delta() -> anyhow::Result<()> {
     let mut paper = PaperNumbers::new();
     paper.insert("raf-db", "base-dcnn-fer", Metric::AccTotal, 82.73);
     paper.insert("raf-db", "base-dcnn-fld", Metric::Nrmse, 3.73);
-    let md = summary_table_markdown(&frame()?, Some(&paper));
+    let md = summary_table_markdown(&frame()?, Some(&paper), &common::method_names());
     assert!(
         md.contains("| 63.00 ± 3.61 (paper 82.73, Δ -19.73) |"),
         "{md}"
@@ -65,13 +65,19 @@ fn markdown_with_paper_numbers_shows_paper_and_delta() -> anyhow::Result<()> {
 fn write_table_markdown_is_atomic_and_rejects_non_summaries() -> anyhow::Result<()> {
     let tmp = TempDir::new("md");
     let path = tmp.path().join("sub/table.md");
-    write_table_markdown(&frame()?, None, &path)?;
+    write_table_markdown(&frame()?, None, &common::method_names(), &path)?;
     let text = std::fs::read_to_string(&path)?;
     assert!(text.contains("BaseDCNN (FER)"));
     assert!(!tmp.path().join("sub/table.md.tmp").exists());
 
     let not_summary = polars::prelude::DataFrame::empty();
-    let err = write_table_markdown(&not_summary, None, &tmp.path().join("x.md")).err();
+    let err = write_table_markdown(
+        &not_summary,
+        None,
+        &common::method_names(),
+        &tmp.path().join("x.md"),
+    )
+    .err();
     assert!(
         err.map(|e| e.to_string())
             .unwrap_or_default()

@@ -71,6 +71,18 @@ impl TrainingProgress {
     }
 }
 
+/// The committed rows of a run's CSV file `name` (see [`rows_up_to_epoch`]).
+pub fn committed_rows(
+    dir: &RunDir,
+    name: &str,
+    column: usize,
+    epochs_done: usize,
+) -> Result<String> {
+    let path = dir.file(name);
+    let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
+    Ok(rows_up_to_epoch(&text, column, epochs_done))
+}
+
 /// The header and the rows of a CSV text whose `column` (an epoch number) is at most
 /// `epochs_done`: rows of an epoch that was not committed are dropped on resume.
 pub fn rows_up_to_epoch(csv: &str, column: usize, epochs_done: usize) -> String {

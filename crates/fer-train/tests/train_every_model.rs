@@ -1,12 +1,11 @@
-//! Every registered model (the paper's and the add-on MTAN) trains on SynthFER through the
-//! one trainer, and a short training lowers each of its task losses; mixing parameters
+//! Every model of the catalogue (fer-catalog: the paper's and every add-on baseline crate, so a
+//! new baseline is covered without editing this file) trains on SynthFER through the one trainer, and a short training lowers each of its task losses; mixing parameters
 //! (α, β, cross-stitch weights) are written to steps.csv after every step and move.
 
 use anyhow::{Context, Result};
 use candle_core::Device;
 use fer_data::synthetic::{generate, SynthFerConfig, SYNTHFER_CLASSES};
 use fer_data::{protocol::subject_holdout, FaceDataset, Split};
-use fer_models::ModelRegistry;
 use fer_train::{train_run, TrainConfig, TrainOptions};
 
 const SIZE: u32 = 32;
@@ -24,12 +23,6 @@ fn dataset() -> Result<(FaceDataset, Split)> {
     let data = FaceDataset::from_synthetic("synthfer", &SYNTHFER_CLASSES, generate(&cfg)?)?;
     let split = subject_holdout(&data.subjects(), 0.15, 0.15, 3)?;
     Ok((data, split))
-}
-
-fn registry() -> ModelRegistry {
-    let mut r = ModelRegistry::with_paper_models();
-    fer_mtan::register(&mut r);
-    r
 }
 
 fn config(model: &str) -> TrainConfig {
@@ -68,7 +61,7 @@ fn column(csv: &str, name: &str) -> Result<Vec<f64>> {
 fn every_model_trains_and_lowers_its_task_losses() -> Result<()> {
     fer_train::allocator::keep_freed_memory();
     let (data, split) = dataset()?;
-    let registry = registry();
+    let registry = fer_catalog::model_registry();
     let root = std::env::temp_dir().join(format!("fer-train-every-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     for name in registry.names() {

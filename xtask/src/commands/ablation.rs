@@ -3,7 +3,8 @@
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use crate::commands::reproduce::{run_experiments, RunOptions};
+use crate::commands::reproduce::RunArgs;
+use crate::workspace;
 
 /// Run one ablation of the paper and write its report: `ccam` (Table 12: BaseDCNN, SE-Net,
 /// CBAM-C, CMCNN-C), `scam` (Table 13: BaseDCNN, DAM-CNN, CBAM-S, CMCNN-S) or `beta`
@@ -14,7 +15,7 @@ use crate::commands::reproduce::{run_experiments, RunOptions};
 pub struct AblationArgs {
     which: Ablation,
     #[command(flatten)]
-    options: RunOptions,
+    options: RunArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -30,5 +31,10 @@ pub fn run(args: AblationArgs) -> Result<()> {
         Ablation::Scam => "ablation-scam",
         Ablation::Beta => "ablation-beta",
     };
-    run_experiments(&[name.to_string()], &args.options)
+    fer_experiments::run_experiments(
+        &[name.to_string()],
+        &args.options.options(),
+        &workspace::context(),
+    )?;
+    Ok(())
 }

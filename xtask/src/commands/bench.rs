@@ -401,7 +401,7 @@ fn train_target(model: &str, measure: &str, cuda: bool) -> &'static str {
 }
 
 fn run_train(args: &BenchArgs, out_dir: &Path) -> Result<()> {
-    let device = crate::device::parse_device(&args.device)?;
+    let device = fer_experiments::parse_device(&args.device)?;
     let settings = TrainBenchSettings {
         models: args.models.clone(),
         batch: args.batch.max(1),

@@ -53,7 +53,7 @@ pub fn run(args: ImportReferenceArgs) -> Result<()> {
         args.e_ratio,
     );
     let (varmap, vb) = seeded_var_builder(0, DType::F32, &Device::Cpu);
-    let registry = crate::model_catalog::model_registry();
+    let registry = fer_catalog::model_registry();
     let _model = registry.build(kind.registry_name(), &cfg, vb)?;
     let report = import_reference_checkpoint(&varmap, &args.checkpoint, kind)
         .with_context(|| format!("importing {}", args.checkpoint.display()))?;

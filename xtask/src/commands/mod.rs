@@ -15,3 +15,4 @@ pub mod reproduce;
 pub mod score;
 pub mod synth;
 pub mod train;
+pub mod worker;

@@ -58,8 +58,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 pub fn run(args: ModelsArgs) -> Result<()> {
-    let device = crate::device::parse_device(&args.device)?;
-    let registry = crate::model_catalog::model_registry();
+    let device = fer_experiments::parse_device(&args.device)?;
+    let registry = fer_catalog::model_registry();
     for m in &args.models {
         registry.get(m)?;
     }

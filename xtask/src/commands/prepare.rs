@@ -8,7 +8,6 @@ use fer_data::face::prepare::{FacePipeline, PrepareConfig};
 use fer_data::Record;
 use std::path::PathBuf;
 
-use crate::commands::train::load_manifest;
 use crate::face_tools::{self, StageBars};
 use crate::{face_models, workspace};
 
@@ -53,7 +52,7 @@ pub fn default_cache_dir(name: &str) -> PathBuf {
 }
 
 pub fn run(args: PrepareArgs) -> Result<()> {
-    let manifest = load_manifest(&args.dataset)?;
+    let manifest = workspace::workspace().load_manifest(&args.dataset)?;
     let root = args
         .data_root
         .clone()

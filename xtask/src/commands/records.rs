@@ -9,8 +9,8 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
-use crate::experiment_report::PlanRecord;
-use crate::experiment_spec::{ExperimentSpec, FigureKind};
+use fer_experiments::{ExperimentSpec, FigureKind, PlanRecord, PLAN_FILE};
+
 use crate::workspace;
 
 /// The size the committed records of one experiment are kept under.
@@ -30,7 +30,7 @@ pub struct RecordsArgs {
 }
 
 pub fn run(args: RecordsArgs) -> anyhow::Result<()> {
-    let spec = ExperimentSpec::load(&args.experiment)?;
+    let spec = ExperimentSpec::load(&workspace::workspace(), &args.experiment)?;
     let results = args.results.unwrap_or_else(workspace::results_dir);
     let output = match &args.tag {
         Some(t) => format!("{}-{t}", spec.name),
@@ -61,7 +61,7 @@ pub fn record_files(
     let out_dir = results.join(output);
     let plan = PlanRecord::read(&out_dir)?;
     let steps = spec.figures.contains(&FigureKind::MixingCurves);
-    let mut files = vec![out_dir.join(crate::experiment_report::PLAN_FILE)];
+    let mut files = vec![out_dir.join(PLAN_FILE)];
     let mut seen = std::collections::BTreeSet::new();
     for rel in &plan.run_dirs {
         if !seen.insert(rel.clone()) {

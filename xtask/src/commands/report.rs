@@ -4,9 +4,8 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
-use crate::device::parse_device;
-use crate::experiment_report::write_report;
-use crate::experiment_spec::ExperimentSpec;
+use fer_experiments::{parse_device, write_report, ExperimentSpec};
+
 use crate::workspace;
 
 /// Rewrite results/<experiment>/summary.csv, runs.csv, grid.csv, table.md and the charts from
@@ -28,14 +27,15 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> Result<()> {
-    let spec = ExperimentSpec::load(&args.experiment)?;
+    let ctx = workspace::context();
+    let spec = ExperimentSpec::load(&ctx.workspace, &args.experiment)?;
     let results = args.results.unwrap_or_else(workspace::results_dir);
     let output = match &args.tag {
         Some(t) => format!("{}-{t}", spec.name),
         None => spec.name.clone(),
     };
     let device = parse_device(&args.device)?;
-    for w in write_report(&spec, &results, &output, &device)? {
+    for w in write_report(&spec, &results, &output, &device, &ctx)? {
         println!("  {}", w.display());
     }
     Ok(())

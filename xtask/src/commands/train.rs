@@ -4,10 +4,11 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 
-use fer_data::{FaceDataset, Manifest};
+use fer_data::FaceDataset;
+use fer_experiments::dataset_loading::report_skipped;
+use fer_experiments::parse_device;
 use fer_train::{train_run, TrainConfig, TrainOptions};
 
-use crate::device::parse_device;
 use crate::workspace;
 
 /// Train one registered model on one dataset (a manifest under data-manifests/ or a path to a
@@ -59,67 +60,15 @@ pub struct TrainArgs {
     pretrained_prefix: Vec<String>,
 }
 
-/// Says which images the load skipped (undecodable files never end a run, but the user must
-/// see what was left out): the count and the first few, on stdout.
-pub fn report_skipped(data: &FaceDataset) {
-    let skipped = data.skipped();
-    if skipped.is_empty() {
-        return;
-    }
-    println!(
-        "{}: skipped {} image(s) that do not decode:",
-        data.name,
-        skipped.len()
-    );
-    for s in skipped.iter().take(5) {
-        println!("  {s}");
-    }
-    if skipped.len() > 5 {
-        println!("  ... and {} more", skipped.len() - 5);
-    }
-}
-
-/// Reads a manifest given by name or path.
-pub fn load_manifest(dataset: &str) -> Result<Manifest> {
-    let as_path = PathBuf::from(dataset);
-    let path = if as_path
-        .extension()
-        .is_some_and(|e| e == "yaml" || e == "yml")
-    {
-        as_path
-    } else {
-        workspace::manifest_path(dataset)
-    };
-    if !path.is_file() {
-        let known: Vec<String> = std::fs::read_dir(workspace::root().join("data-manifests"))
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .filter_map(|e| {
-                        e.path()
-                            .file_stem()
-                            .map(|s| s.to_string_lossy().to_string())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        bail!(
-            "unknown dataset '{dataset}': no manifest {} (known: {})",
-            path.display(),
-            known.join(", ")
-        );
-    }
-    Ok(Manifest::from_file(&path)?)
-}
-
 pub fn run(args: TrainArgs) -> Result<()> {
-    let registry = crate::model_catalog::model_registry();
-    registry.get(&args.model)?;
+    let ctx = workspace::context();
+    ctx.registry.get(&args.model)?;
     let device = parse_device(&args.device)?;
-    let manifest = load_manifest(&args.dataset)?;
+    let manifest = ctx.workspace.load_manifest(&args.dataset)?;
     let root = args
         .data_root
         .clone()
-        .or_else(|| workspace::resolve(manifest.resolved_root()));
+        .or_else(|| ctx.workspace.resolve(manifest.resolved_root()));
     let data = FaceDataset::load(&manifest, root.as_deref(), args.size, None)?;
     report_skipped(&data);
     let splits = manifest
@@ -154,7 +103,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     } else if !args.pretrained_prefix.is_empty() {
         bail!("--pretrained-prefix needs --pretrained");
     }
-    let results = args.results.unwrap_or_else(workspace::results_dir);
+    let results = args.results.unwrap_or_else(|| ctx.workspace.results_dir());
     println!(
         "{}: {} images; {} {} train / {} validation / {} test",
         manifest.name,
@@ -168,13 +117,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
         &cfg,
         &data,
         &split,
-        &registry,
+        &ctx.registry,
         &device,
         &results,
         TrainOptions {
             show_progress: true,
             stop_after_epochs: None,
-            code_version: Some(crate::code_version::current()),
+            code_version: ctx.code_version,
             ..Default::default()
         },
     )?;

@@ -9,10 +9,14 @@ pub use mtan::{Mtan, MtanConfig};
 
 use fer_models::{ModelEntry, ModelRegistry};
 
+/// MTAN's registry name; its settings live under `model_config.addons.mtan`.
+pub const REGISTRY_NAME: &str = "mtan";
+
 /// Adds `mtan` to `registry`.
 pub fn register(registry: &mut ModelRegistry) {
     registry.register(ModelEntry {
-        name: "mtan",
+        name: REGISTRY_NAME,
+        display_name: "MTAN",
         summary: "MTAN (Liu et al., CVPR 2019): per-task attention masks over a shared BaseDCNN, FER + FLD heads",
         build: |cfg, vb| Ok(Box::new(Mtan::new(cfg, vb)?)),
     });

@@ -34,6 +34,7 @@
 
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
 
 use fer_models::base_dcnn::{BaseDcnn, CHANNELS, POOL_AFTER};
 use fer_models::fer_head::FerHead;
@@ -49,8 +50,10 @@ const TASK_NAMES: [&str; 2] = ["fer", "fld"];
 const FER: usize = 0;
 const FLD: usize = 1;
 
-/// MTAN's own settings (the rest comes from `ModelConfig`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// MTAN's own settings (the rest comes from `ModelConfig`), read from the run's
+/// `model_config.addons.mtan` (absent: MTAN's paper settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MtanConfig {
     /// false (MTAN's eq. 2 and code): one f block per stage, applied to each task's attended
     /// features; true: every task has its own f blocks.
@@ -156,9 +159,11 @@ pub struct Mtan {
 }
 
 impl Mtan {
-    /// MTAN as its paper: f shared by the tasks.
+    /// MTAN with the settings of the run's `model_config.addons.mtan` (absent: as its
+    /// paper, f shared by the tasks).
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
-        Self::with_config(cfg, &MtanConfig::paper(), vb)
+        let mtan: MtanConfig = cfg.addon_settings(crate::REGISTRY_NAME)?;
+        Self::with_config(cfg, &mtan, vb)
     }
 
     /// Parameter names: `baseDCNN.layer{j}.*` (the shared network, as the other models),

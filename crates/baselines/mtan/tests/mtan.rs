@@ -128,6 +128,49 @@ fn register_adds_mtan() -> Result<()> {
     Ok(())
 }
 
+/// MTAN's settings travel in the run's config: `model_config.addons.mtan` (from config.yaml or
+/// an experiment YAML) reaches the model built through the registry, a config without them
+/// writes no `addons` key (so run ids of existing configs do not change), and a misspelt
+/// setting is an error naming it.
+#[test]
+fn settings_travel_in_the_model_config() -> Result<()> {
+    let mut registry = ModelRegistry::with_paper_models();
+    fer_mtan::register(&mut registry);
+    let plain = small_config();
+    let yaml = serde_yaml::to_string(&plain).map_err(|e| ModelError::Config(e.to_string()))?;
+    assert!(!yaml.contains("addons"), "{yaml}");
+
+    let with: ModelConfig = serde_yaml::from_str(&format!(
+        "{yaml}addons:\n  mtan:\n    task_specific_f: true\n"
+    ))
+    .map_err(|e| ModelError::Config(e.to_string()))?;
+    let (shared_map, vb) = seeded_var_builder(1, DType::F32, &Device::Cpu);
+    registry.build("mtan", &plain, vb)?;
+    let (own_map, vb) = seeded_var_builder(1, DType::F32, &Device::Cpu);
+    registry.build("mtan", &with, vb)?;
+    assert_eq!(
+        parameter_count(&own_map)? - parameter_count(&shared_map)?,
+        1_791_264,
+        "task_specific_f from the config gives every task its own f blocks"
+    );
+
+    let typo: ModelConfig = serde_yaml::from_str(&format!(
+        "{yaml}addons:\n  mtan:\n    task_specfic_f: true\n"
+    ))
+    .map_err(|e| ModelError::Config(e.to_string()))?;
+    let (_map, vb) = seeded_var_builder(1, DType::F32, &Device::Cpu);
+    let err = registry
+        .build("mtan", &typo, vb)
+        .err()
+        .ok_or_else(|| missing("an error for a misspelt setting"))?
+        .to_string();
+    assert!(
+        err.contains("model_config.addons.mtan") && err.contains("task_specfic_f"),
+        "{err}"
+    );
+    Ok(())
+}
+
 /// The BaseDCNN accessors that MTAN reads: pooling the unpooled output gives `forward_t`.
 #[test]
 fn unpooled_component_output_matches_forward() -> Result<()> {

@@ -142,3 +142,9 @@ pub fn fld_metrics(nrmse: f64) -> MetricSet {
         ..MetricSet::default()
     }
 }
+
+/// The display names tables and charts print: the model registry's, as in the workspace.
+#[allow(dead_code)]
+pub fn method_names() -> fer_report::MethodNames {
+    fer_report::MethodNames::new(fer_models::ModelRegistry::with_paper_models().display_names())
+}

@@ -4,14 +4,15 @@
 //! split (Fig. 2) and spatial attention over test faces (Fig. 4). Figures that need a model's
 //! outputs load the run's selected checkpoint (`best.safetensors`) and its own config.
 
-use anyhow::{Context, Result};
+use crate::error::{bail, Context, Result};
+use crate::experiment_context::ExperimentContext;
 use candle_core::{Device, Tensor};
 use polars::prelude::DataFrame;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use fer_data::{BatchLoader, FaceDataset, LoaderConfig};
-use fer_report::RunResult;
+use fer_report::{MethodNames, RunResult};
 use fer_train::TrainConfig;
 
 use crate::experiment_report::wants;
@@ -25,7 +26,9 @@ pub fn draw(
     out_dir: &Path,
     device: &Device,
     manifests: &BTreeMap<String, PathBuf>,
+    ctx: &ExperimentContext,
 ) -> Result<Vec<PathBuf>> {
+    let names = &MethodNames::new(ctx.registry.display_names());
     let mut written = Vec::new();
     let mut push = |pair: (PathBuf, PathBuf)| {
         written.push(pair.0);
@@ -41,6 +44,7 @@ pub fn draw(
                 push(fer_report::plot_metric_bars(
                     summary,
                     metric,
+                    names,
                     &out_dir.join(format!("bars_{metric}")),
                 )?);
             }
@@ -52,7 +56,7 @@ pub fn draw(
             if let Some((cm, classes)) = summed_confusion(group) {
                 let title = format!(
                     "{} on {} (test, {} runs summed, row %)",
-                    fer_report::method_name(method),
+                    names.get(method),
                     dataset,
                     group.len()
                 );
@@ -77,7 +81,7 @@ pub fn draw(
             if curves.series.is_empty() {
                 continue;
             }
-            let names: &[&str] = if curves.series.iter().any(|(n, _)| n.ends_with(".beta1")) {
+            let parameters: &[&str] = if curves.series.iter().any(|(n, _)| n.ends_with(".beta1")) {
                 &["beta1", "beta2"]
             } else {
                 &[]
@@ -86,14 +90,14 @@ pub fn draw(
             let title =
                 format!(
                 "{} on {}: mixing parameters over steps (seed {}, fold {}); green: best validation",
-                fer_report::method_name(method),
+                names.get(method),
                 dataset,
                 run.seed,
                 run.fold.map(|f| f.to_string()).unwrap_or_else(|| "-".into())
             );
             push(fer_report::plot_mixing_curves(
                 &curves,
-                names,
+                parameters,
                 best,
                 &title,
                 &out_dir.join(format!("mixing_curves_{dataset}_{method}")),
@@ -101,7 +105,9 @@ pub fn draw(
         }
     }
     if wants(spec, FigureKind::Tsne) || wants(spec, FigureKind::AttentionMaps) {
-        written.extend(model_figures(spec, &groups, out_dir, device, manifests)?);
+        written.extend(model_figures(
+            spec, names, &groups, out_dir, device, manifests, ctx,
+        )?);
     }
     Ok(written)
 }
@@ -167,6 +173,7 @@ fn test_outputs(
     device: &Device,
     want_attention: usize,
     manifests: &BTreeMap<String, PathBuf>,
+    ctx: &ExperimentContext,
 ) -> Result<TestOutputs> {
     let dir = run.source.parent().context("run directory")?;
     let cfg_path = dir.join("config.yaml");
@@ -174,9 +181,8 @@ fn test_outputs(
         .with_context(|| format!("reading {}", cfg_path.display()))?;
     let cfg: TrainConfig =
         serde_yaml::from_str(&text).with_context(|| format!("parsing {}", cfg_path.display()))?;
-    let registry = crate::model_catalog::model_registry();
     let model = fer_train::load_model(
-        &registry,
+        &ctx.registry,
         &cfg.model,
         &cfg.model_config,
         &dir.join("best.safetensors"),
@@ -186,9 +192,9 @@ fn test_outputs(
     // The plan recorded which manifest file the dataset came from (it may be a path).
     let manifest = match manifests.get(&cfg.dataset) {
         Some(path) => fer_data::Manifest::from_file(path)?,
-        None => crate::commands::train::load_manifest(&cfg.dataset)?,
+        None => ctx.workspace.load_manifest(&cfg.dataset)?,
     };
-    let root = crate::workspace::resolve(manifest.resolved_root());
+    let root = ctx.workspace.resolve(manifest.resolved_root());
     let data = FaceDataset::load(
         &manifest,
         root.as_deref(),
@@ -240,16 +246,18 @@ fn map_dims(a: &Tensor) -> Result<(usize, usize, usize)> {
     match d.len() {
         4 => Ok((d[0], d[2], d[3])),
         3 => Ok((d[0], d[1], d[2])),
-        _ => anyhow::bail!("attention map of shape {d:?}"),
+        _ => bail!("attention map of shape {d:?}"),
     }
 }
 
 fn model_figures(
     spec: &ExperimentSpec,
+    names: &MethodNames,
     groups: &Groups<'_>,
     out_dir: &Path,
     device: &Device,
     manifests: &BTreeMap<String, PathBuf>,
+    ctx: &ExperimentContext,
 ) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     // (title, points, labels) per dataset; drawn side by side once every method is embedded.
@@ -279,7 +287,7 @@ fn model_figures(
             );
             continue;
         }
-        let outputs = test_outputs(run, device, want_attention, manifests)?;
+        let outputs = test_outputs(run, device, want_attention, manifests, ctx)?;
         class_names.insert(dataset.clone(), outputs.class_names.clone());
         if wants(spec, FigureKind::Tsne) && outputs.embeddings.len() >= 4 {
             let points = fer_report::tsne(
@@ -290,7 +298,7 @@ fn model_figures(
                 },
             )?;
             panels.entry(dataset.clone()).or_default().push((
-                crate::experiment_report::method_label(spec, method),
+                crate::experiment_report::method_label(spec, names, method),
                 points,
                 outputs.labels.clone(),
             ));
@@ -322,7 +330,7 @@ fn model_figures(
                 4,
                 &format!(
                     "{} on {}: spatial attention of the last unit over test faces",
-                    fer_report::method_name(method),
+                    names.get(method),
                     dataset
                 ),
                 &out_dir.join(format!("attention_{dataset}_{method}")),

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use fer_report::{Metric, RunComparison};
+use fer_report::{MethodNames, Metric, RunComparison};
 
 use crate::experiment_spec::{ClaimSpec, Expectation, ExperimentSpec};
 
@@ -56,6 +56,7 @@ pub fn format_p(v: f64) -> String {
 /// The reading of one claim over the comparisons found for it.
 fn claim_section(
     spec: &ExperimentSpec,
+    names: &MethodNames,
     claim: &ClaimSpec,
     comparisons: &[RunComparison],
     paper: &dyn Fn(&str, &str, &str, Metric) -> Option<f64>,
@@ -73,7 +74,7 @@ fn claim_section(
             let Some(s) = &c.stats else { continue };
             let v = verdict(s.ci95_low, s.ci95_high, claim.expect);
             verdicts.push(v);
-            let label = |id: &str| crate::experiment_report::method_label(spec, id);
+            let label = |id: &str| crate::experiment_report::method_label(spec, names, id);
             let paper_diff = match (paper(&c.dataset, &a, &b, metric), s.n) {
                 (Some(d), _) => format!("; the paper: {d:+.2}"),
                 _ => String::new(),
@@ -124,6 +125,7 @@ fn claim_section(
 /// The whole reading.md of an experiment; `None` when it tests no claim.
 pub fn reading_markdown(
     spec: &ExperimentSpec,
+    names: &MethodNames,
     comparisons: &[RunComparison],
     paper: &dyn Fn(&str, &str, &str, Metric) -> Option<f64>,
     partial: Option<String>,
@@ -142,7 +144,7 @@ pub fn reading_markdown(
         let _ = writeln!(md, "**Partial**: {p}\n");
     }
     for claim in &spec.claims {
-        md.push_str(&claim_section(spec, claim, comparisons, paper));
+        md.push_str(&claim_section(spec, names, claim, comparisons, paper));
     }
     Some(md)
 }

@@ -2,13 +2,13 @@
 //! on this machine side by side in one process (median of repeated forward passes in inference
 //! mode after a warm-up), beside the times the paper reports on its GPU.
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-use fer_models::seeded_var_builder;
+use fer_models::{seeded_var_builder, ModelRegistry};
 
 use crate::experiment_spec::ExperimentSpec;
 use crate::run_plan::RunPlan;
@@ -17,8 +17,13 @@ use crate::run_plan::RunPlan;
 const REPEATS: usize = 5;
 
 /// Times every method of the plan and writes summary.csv and table.md to `out_dir`.
-pub fn run(spec: &ExperimentSpec, plan: &RunPlan, device: &Device, out_dir: &Path) -> Result<()> {
-    let registry = crate::model_catalog::model_registry();
+pub fn run(
+    spec: &ExperimentSpec,
+    plan: &RunPlan,
+    device: &Device,
+    out_dir: &Path,
+    registry: &ModelRegistry,
+) -> Result<()> {
     let batch = spec.batch.unwrap_or(32);
     let slot = plan
         .datasets
@@ -85,7 +90,7 @@ pub fn run(spec: &ExperimentSpec, plan: &RunPlan, device: &Device, out_dir: &Pat
         let _ = writeln!(
             md,
             "| {} | {ms:.1} | {} |",
-            fer_report::method_name(&id),
+            fer_report::MethodNames::new(registry.display_names()).get(&id),
             paper_ms
                 .map(|p| format!("{p:.2}"))
                 .unwrap_or_else(|| "-".into())

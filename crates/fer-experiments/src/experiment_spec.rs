@@ -6,8 +6,9 @@
 //! `train:` blocks are partial `TrainConfig`s merged onto the paper preset
 //! (`TrainConfig::paper`), so a typo in a key is an error naming the key, not a silent default.
 
-use anyhow::{bail, Context, Result};
-use serde::Deserialize;
+use crate::error::{bail, Context, ExperimentError, Result};
+use crate::workspace::Workspace;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +41,7 @@ pub enum FigureKind {
 }
 
 /// One dataset column of the paper's table.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetSlot {
     /// The paper's name for it, the key of `paper_results` (e.g. `ck+`).
@@ -243,20 +244,20 @@ pub fn paper_seeds() -> Vec<u64> {
 
 impl ExperimentSpec {
     /// Reads `experiments/<name>.yaml`, or a YAML path.
-    pub fn load(name_or_path: &str) -> Result<Self> {
-        let path = resolve_path(name_or_path);
+    pub fn load(workspace: &Workspace, name_or_path: &str) -> Result<Self> {
+        let path = resolve_path(workspace, name_or_path);
         if !path.is_file() {
             bail!(
                 "no experiment '{name_or_path}': {} does not exist (known: {})",
                 path.display(),
-                known_experiments().join(", ")
+                known_experiments(workspace).join(", ")
             );
         }
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         let mut spec: ExperimentSpec = serde_yaml::from_str(&text).map_err(|e| {
             let line = e.location().map(|l| l.line()).unwrap_or(0);
-            anyhow::anyhow!("{}:{line}: {e}", path.display())
+            ExperimentError::Invalid(format!("{}:{line}: {e}", path.display()))
         })?;
         spec.source = path;
         spec.validate()?;
@@ -418,20 +419,20 @@ pub const PAPER_METRICS: [&str; 6] = [
 ];
 
 /// `experiments/<name>.yaml`, or the path itself when it names a YAML file.
-pub fn resolve_path(name_or_path: &str) -> PathBuf {
+pub fn resolve_path(workspace: &Workspace, name_or_path: &str) -> PathBuf {
     let p = Path::new(name_or_path);
     if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
         p.to_path_buf()
     } else {
-        crate::workspace::root()
-            .join("experiments")
+        workspace
+            .experiments_dir()
             .join(format!("{name_or_path}.yaml"))
     }
 }
 
 /// The experiment names under `experiments/`.
-pub fn known_experiments() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(crate::workspace::root().join("experiments"))
+pub fn known_experiments(workspace: &Workspace) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(workspace.experiments_dir())
         .map(|d| {
             d.filter_map(|e| e.ok())
                 .map(|e| e.path())
@@ -493,8 +494,9 @@ fn merge(base: &mut serde_yaml::Value, over: &serde_yaml::Value, at: &str) -> Re
     }
 }
 
-/// Settings that the preset leaves out of its YAML.
-const OPTIONAL_KEYS: [&str; 3] = ["method", "grid_point", "pretrained"];
+/// Settings that the preset leaves out of its YAML (`addons`: the settings of add-on models,
+/// which each add-on checks when it is built).
+const OPTIONAL_KEYS: [&str; 4] = ["method", "grid_point", "pretrained", "addons"];
 
 #[cfg(test)]
 mod tests {
@@ -520,37 +522,27 @@ mod tests {
         assert!(err.contains("model_config.co_atention"), "{err}");
         let dotted = dotted_to_mapping("fld_loss_weight", serde_yaml::Value::from(1.0));
         assert_eq!(apply_override(&cfg, &dotted).unwrap().fld_loss_weight, 1.0);
+        // An add-on's settings are set from an experiment YAML and change the run id.
+        let addon: serde_yaml::Value =
+            serde_yaml::from_str("{model_config: {addons: {mtan: {task_specific_f: true}}}}")
+                .unwrap();
+        let with_addon = apply_override(&cfg, &addon).unwrap();
+        assert!(with_addon.model_config.addons.contains_key("mtan"));
+        assert!(with_addon
+            .to_yaml()
+            .unwrap()
+            .contains("task_specific_f: true"));
+        assert_ne!(
+            with_addon.run_dir(Path::new("r")).unwrap(),
+            cfg.run_dir(Path::new("r")).unwrap()
+        );
     }
 
     #[test]
     fn every_committed_experiment_parses() {
-        for name in known_experiments() {
-            ExperimentSpec::load(&name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-        }
-    }
-}
-
-#[cfg(test)]
-mod demo_tests {
-    use super::*;
-
-    /// `reproduce demo` and `cargo xtask demo` plan the same runs (same run ids), so either
-    /// reuses the other's finished runs.
-    #[test]
-    fn the_demo_experiment_matches_the_demo_command() {
-        let spec = ExperimentSpec::load("demo").unwrap();
-        for m in &spec.methods {
-            let mut planned = spec
-                .base_config(&spec.datasets[0], "synthfer", m, "holdout", 1)
-                .unwrap();
-            planned.model_config.num_classes = 7;
-            let demo = crate::commands::demo::demo_config(m.model(), "holdout", 1, 3);
-            assert_eq!(
-                planned.to_yaml().unwrap(),
-                demo.to_yaml().unwrap(),
-                "{}",
-                m.id
-            );
+        let ws = crate::workspace::repository_workspace();
+        for name in known_experiments(&ws) {
+            ExperimentSpec::load(&ws, &name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         }
     }
 }
@@ -567,7 +559,8 @@ mod paper_number_tests {
         let reference = PaperNumbers::yu_xu_2021_tables_3_4();
         let mut compared = 0;
         for name in ["table3", "table4"] {
-            let spec = ExperimentSpec::load(name).unwrap();
+            let spec =
+                ExperimentSpec::load(&crate::workspace::repository_workspace(), name).unwrap();
             for (dataset, rows) in &spec.paper_results {
                 for (method, metrics) in rows {
                     for (key, value) in metrics {

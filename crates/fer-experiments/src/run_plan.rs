@@ -3,13 +3,15 @@
 //! missing dataset or a bad setting stops the command at once (paper 4.4: five seeds; k-fold
 //! protocols give one run per fold; grids searched and selected on validation).
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, ExperimentError, Result};
 use std::path::PathBuf;
 
 use fer_data::{Manifest, ProtocolSpec};
 use fer_train::TrainConfig;
+use serde::{Deserialize, Serialize};
 
 use crate::experiment_spec::{apply_override, dotted_to_mapping, DatasetSlot, ExperimentSpec};
+use crate::workspace::Workspace;
 
 /// Which folds of a k-fold protocol to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +23,7 @@ pub enum FoldSelection {
 }
 
 impl std::str::FromStr for FoldSelection {
-    type Err = anyhow::Error;
+    type Err = ExperimentError;
 
     /// `3` = the first three folds; `0,4,7` or `2-5` = those folds.
     fn from_str(s: &str) -> Result<Self> {
@@ -73,7 +75,7 @@ pub struct PlanOptions {
 }
 
 /// One dataset the plan runs on.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlannedDataset {
     pub slot: DatasetSlot,
     pub manifest: Manifest,
@@ -86,7 +88,7 @@ pub struct PlannedDataset {
 }
 
 /// Why a run is in the plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RunRole {
     /// A grid point on the tuning seeds and folds (the experiment's `tuning`).
     Tuning,
@@ -95,7 +97,7 @@ pub enum RunRole {
 }
 
 /// One training run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlannedRun {
     /// Index into [`RunPlan::datasets`].
     pub dataset: usize,
@@ -412,7 +414,7 @@ fn transfer_runs(
 
 impl RunPlan {
     /// Resolves the plan; checks that every dataset is present before anything runs.
-    pub fn new(spec: &ExperimentSpec, opts: &PlanOptions) -> Result<Self> {
+    pub fn new(spec: &ExperimentSpec, opts: &PlanOptions, workspace: &Workspace) -> Result<Self> {
         let output_name = opts
             .output_name
             .clone()
@@ -451,13 +453,13 @@ impl RunPlan {
             let manifest_path = if manifest_name.ends_with(".yaml") {
                 PathBuf::from(&manifest_name)
             } else {
-                crate::workspace::manifest_path(&manifest_name)
+                workspace.manifest_path(&manifest_name)
             };
-            let manifest = crate::commands::train::load_manifest(&manifest_name)?;
+            let manifest = workspace.load_manifest(&manifest_name)?;
             let root = opts
                 .data_root
                 .clone()
-                .or_else(|| crate::workspace::resolve(manifest.resolved_root()));
+                .or_else(|| workspace.resolve(manifest.resolved_root()));
             // Timing (Table 10) runs on random input and needs no data.
             if spec.kind == crate::experiment_spec::ExperimentKind::Training {
                 if let Err(e) = manifest.check_available(root.as_deref()) {

@@ -4,7 +4,8 @@
 //! charts the experiment asks for (bars, confusion matrices as Tables 5-8, β curves as Fig. 3,
 //! t-SNE as Fig. 2, attention maps as Fig. 4).
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
+use crate::experiment_context::ExperimentContext;
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::DataFrame;
 
-use fer_report::{Metric, PaperNumbers, RunResult};
+use fer_report::{MethodNames, Metric, PaperNumbers, RunResult};
 
 use crate::experiment_spec::{ExperimentSpec, FigureKind};
 use crate::run_executor::run_dir_of;
@@ -338,7 +339,10 @@ pub fn write_report(
     results: &Path,
     output_name: &str,
     device: &Device,
+    ctx: &ExperimentContext,
 ) -> Result<Vec<PathBuf>> {
+    // Tables and charts name models as their registrations do.
+    let names = &MethodNames::new(ctx.registry.display_names());
     let out_dir = results.join(output_name);
     let record = PlanRecord::read(&out_dir)?;
     let mut runs = Vec::new();
@@ -477,9 +481,10 @@ pub fn write_report(
         }
     }
     md.push('\n');
-    md.push_str(&labelled_table(spec, &df, &paper)?);
+    md.push_str(&labelled_table(spec, names, &df, &paper)?);
     md.push_str(&paper_confusion_sections(
         spec,
+        names,
         &selected,
         &record.datasets,
     )?);
@@ -502,7 +507,7 @@ pub fn write_report(
             &fer_report::comparisons_csv(&comparisons),
             &mut written,
         )?;
-        md.push_str(&comparisons_markdown(spec, &comparisons));
+        md.push_str(&comparisons_markdown(spec, names, &comparisons));
     }
     md.push_str(&code_versions_markdown(&all_runs));
     if let Some(notes) = &spec.notes {
@@ -519,15 +524,20 @@ pub fn write_report(
             record.awaiting_selection
         )
     });
-    if let Some(reading) =
-        crate::experiment_reading::reading_markdown(spec, &comparisons, &paper_difference, partial)
-    {
+    if let Some(reading) = crate::experiment_reading::reading_markdown(
+        spec,
+        names,
+        &comparisons,
+        &paper_difference,
+        partial,
+    ) {
         write("reading.md", &reading, &mut written)?;
     }
     for metric in Metric::ALL {
         if comparisons.iter().any(|c| c.metric == metric) {
             let stem = out_dir.join(format!("paired_differences_{}", metric.key()));
-            let (png, svg) = fer_report::plot_paired_differences(&comparisons, metric, &stem)?;
+            let (png, svg) =
+                fer_report::plot_paired_differences(&comparisons, metric, names, &stem)?;
             written.push(png);
             written.push(svg);
         }
@@ -539,13 +549,17 @@ pub fn write_report(
         .map(|d| (d.manifest.clone(), d.manifest_path.clone()))
         .collect();
     written.extend(crate::experiment_figures::draw(
-        spec, &selected, &df, &out_dir, device, &manifests,
+        spec, &selected, &df, &out_dir, device, &manifests, ctx,
     )?);
     Ok(written)
 }
 
 /// The paired comparisons as a Markdown table (comparisons.csv has every column).
-fn comparisons_markdown(spec: &ExperimentSpec, rows: &[fer_report::RunComparison]) -> String {
+fn comparisons_markdown(
+    spec: &ExperimentSpec,
+    names: &MethodNames,
+    rows: &[fer_report::RunComparison],
+) -> String {
     let mut md = String::from(
         "\n### Paired comparisons (ours; the paper reports means only)\n\nA − B on the test split, runs paired by (seed, fold); differences in percentage points (NRMSE ×100: lower is better). CI: Student t, 95 %. p: two-sided, uncorrected.\n\n| dataset | A − B | metric | pairs | mean diff (pp) | 95 % CI | paired t p | Wilcoxon p | wins/ties/losses |\n|---|---|---|--:|--:|--:|--:|--:|--:|\n",
     );
@@ -559,8 +573,8 @@ fn comparisons_markdown(spec: &ExperimentSpec, rows: &[fer_report::RunComparison
             md,
             "| {} | {} − {} | {} | {} | {:+.2} | {:+.2} to {:+.2} | {} | {} ({}) | {}/{}/{} |",
             r.dataset,
-            method_label(spec, &r.a),
-            method_label(spec, &r.b),
+            method_label(spec, names, &r.a),
+            method_label(spec, names, &r.b),
             r.metric.header(),
             s.n,
             s.mean_difference * 100.0,
@@ -620,6 +634,7 @@ struct PaperConfusion {
 /// paper's class order, each cell "ours (paper)".
 fn paper_confusion_sections(
     spec: &ExperimentSpec,
+    names: &MethodNames,
     runs: &[RunResult],
     datasets: &[PlannedDatasetRecord],
 ) -> Result<String> {
@@ -645,7 +660,7 @@ fn paper_confusion_sections(
             let _ = writeln!(
                 md,
                 "\n### Confusion matrix of {} on {} (row %, true class by row): ours (paper)\n",
-                method_label(spec, method),
+                method_label(spec, names, method),
                 d.manifest
             );
             md.push_str("| true \\ predicted |");
@@ -681,14 +696,19 @@ fn paper_confusion_sections(
 }
 
 /// The name a table row prints: the experiment's label, or the paper's name of the model.
-pub fn method_label(spec: &ExperimentSpec, id: &str) -> String {
+pub fn method_label(spec: &ExperimentSpec, names: &MethodNames, id: &str) -> String {
     spec.method(id)
         .and_then(|m| m.label.clone())
-        .unwrap_or_else(|| fer_report::method_name(id).to_string())
+        .unwrap_or_else(|| names.get(id).to_string())
 }
 
 /// The Markdown table with the experiment's row labels (the frame keeps method ids).
-fn labelled_table(spec: &ExperimentSpec, df: &DataFrame, paper: &PaperNumbers) -> Result<String> {
+fn labelled_table(
+    spec: &ExperimentSpec,
+    names: &MethodNames,
+    df: &DataFrame,
+    paper: &PaperNumbers,
+) -> Result<String> {
     let ids: Vec<String> = df
         .column("model")?
         .str()?
@@ -701,7 +721,7 @@ fn labelled_table(spec: &ExperimentSpec, df: &DataFrame, paper: &PaperNumbers) -
         .iter()
         .map(|v| v.unwrap_or_default().to_string())
         .collect();
-    let labels: Vec<String> = ids.iter().map(|id| method_label(spec, id)).collect();
+    let labels: Vec<String> = ids.iter().map(|id| method_label(spec, names, id)).collect();
     let mut relabelled = df.clone();
     relabelled.with_column(polars::prelude::Column::new("model".into(), labels.clone()))?;
     let mut by_label = PaperNumbers::new();
@@ -712,9 +732,11 @@ fn labelled_table(spec: &ExperimentSpec, df: &DataFrame, paper: &PaperNumbers) -
             }
         }
     }
+    // The rows already carry their labels.
     Ok(fer_report::summary_table_markdown(
         &relabelled,
         Some(&by_label),
+        &MethodNames::default(),
     ))
 }
 

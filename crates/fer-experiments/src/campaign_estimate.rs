@@ -3,7 +3,7 @@
 //! interrupted runs) and the mean number of epochs a finished run took (early stopping, paper
 //! 4.4, usually ends runs before their 50 epochs).
 
-use anyhow::Result;
+use crate::error::Result;
 use std::collections::BTreeMap;
 use std::path::Path;
 

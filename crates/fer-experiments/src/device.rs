@@ -1,6 +1,7 @@
-//! The compute device chosen on the command line.
+//! The compute device chosen on the command line (ARCHITECTURE.md "fer-experiments"): the
+//! experiments and every command parse `cpu`, `cuda` or `cuda:N` the same way.
 
-use anyhow::{bail, Result};
+use crate::error::{bail, Result};
 use candle_core::Device;
 
 /// `cpu`, or `cuda` / `cuda:N` when built with the `cuda` feature.

@@ -1,35 +1,64 @@
-//! `execute`: runs a [`RunPlan`], one run after another or in `--jobs N` worker processes.
+//! `execute`: runs a [`RunPlan`], one run after another or in `--jobs N` worker processes
+//! (ARCHITECTURE.md "fer-experiments").
 //!
 //! Every run is identified by the hash of its resolved config (fer-train's run id), so running
 //! the same plan again skips finished runs and resumes an unfinished one from its last epoch
-//! (model, optimiser and progress are committed after every epoch). Workers share the plan by
-//! claiming runs through files created with `create_new`, which the filesystem makes atomic:
-//! no run is trained twice and a fast worker simply takes more runs.
+//! (model, optimiser and progress are committed after every epoch). Workers get the runs the
+//! parent planned through a plan file (`worker-plan.json`, a [`WorkerPlan`]) rather than
+//! planning again from their own command line, so every worker trains exactly the parent's
+//! configs. They share the runs by claiming them through files created with `create_new`,
+//! which the filesystem makes atomic: no run is trained twice and a fast worker simply takes
+//! more runs.
 
-use anyhow::{bail, Context, Result};
+use crate::error::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use candle_core::Device;
-use fer_data::{FaceDataset, Split};
+use fer_data::{Expression, FaceDataset, Split};
 use fer_train::{train_run, TrainOptions};
+use serde::{Deserialize, Serialize};
 
+use crate::device::parse_device;
+use crate::experiment_context::ExperimentContext;
 use crate::experiment_spec::ExperimentSpec;
-use crate::run_plan::{PlannedRun, RunPlan};
+use crate::run_plan::{PlannedDataset, PlannedRun, RunPlan};
+
+/// The subcommand that makes a copy of the program a worker: the program must route
+/// `<program> worker --plan <file>` to [`run_worker`].
+pub const WORKER_COMMAND: &str = "worker";
+
+/// The plan file a worker reads (`<claims>/worker-plan.json`).
+pub const WORKER_PLAN_FILE: &str = "worker-plan.json";
 
 /// How to execute a plan.
 #[derive(Debug, Clone)]
 pub struct ExecOptions {
     pub results: PathBuf,
-    pub device: Device,
+    /// `cpu`, `cuda` or `cuda:N`, as the user typed it (workers parse it again).
+    pub device: String,
     /// Worker processes (1: run in this process with progress bars).
     pub jobs: usize,
-    /// Set in a worker process: the folder where runs are claimed.
-    pub claims: Option<PathBuf>,
     /// The time budget's end: no run or epoch is started that would end after it.
     pub deadline: Option<std::time::SystemTime>,
+}
+
+/// What one worker process runs: the runs of one round as the parent planned them, the
+/// datasets they index, and where to claim them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerPlan {
+    pub runs: Vec<PlannedRun>,
+    pub datasets: Vec<PlannedDataset>,
+    /// The shared classes of a transfer experiment (Table 9).
+    pub transfer_classes: Option<Vec<Expression>>,
+    pub results: PathBuf,
+    pub device: String,
+    /// The time budget's end, in Unix seconds.
+    pub deadline_unix: Option<u64>,
+    /// The folder where runs are claimed.
+    pub claims: PathBuf,
 }
 
 /// How an execution ended.
@@ -53,8 +82,13 @@ pub fn execute(
     spec: &ExperimentSpec,
     plan: &RunPlan,
     opts: &ExecOptions,
-    worker_args: &[String],
+    ctx: &ExperimentContext,
 ) -> Result<ExecEnd> {
+    let device = parse_device(&opts.device)?;
+    let transfer_classes = match plan.runs.iter().any(|r| r.transfer_target.is_some()) {
+        true => Some(crate::run_plan::transfer_classes(spec)?),
+        false => None,
+    };
     let mut attempted: std::collections::BTreeSet<PathBuf> = Default::default();
     let mut stage: Vec<PlannedRun> = plan.runs.clone();
     // Each round runs what can run; a round that finishes tuning makes final runs plannable.
@@ -74,10 +108,18 @@ pub fn execute(
         for r in &fresh {
             attempted.insert(r.config.run_dir(&opts.results)?);
         }
-        let end = if opts.jobs > 1 && opts.claims.is_none() {
-            run_workers(plan, opts, worker_args)?
+        let end = if opts.jobs > 1 {
+            run_workers(plan, &fresh, transfer_classes.clone(), opts)?
         } else {
-            run_here(spec, plan, &fresh, opts)?
+            let here = RunHere {
+                datasets: &plan.datasets,
+                transfer_classes: transfer_classes.as_deref(),
+                results: &opts.results,
+                device: &device,
+                deadline: opts.deadline,
+                claims: None,
+            };
+            run_here(&here, &fresh, ctx)?
         };
         if end == ExecEnd::OutOfTime {
             return Ok(ExecEnd::OutOfTime);
@@ -97,7 +139,12 @@ fn deadline_instant(deadline: Option<std::time::SystemTime>) -> Option<Instant> 
     })
 }
 
-fn run_workers(plan: &RunPlan, opts: &ExecOptions, worker_args: &[String]) -> Result<ExecEnd> {
+fn run_workers(
+    plan: &RunPlan,
+    runs: &[PlannedRun],
+    transfer_classes: Option<Vec<Expression>>,
+    opts: &ExecOptions,
+) -> Result<ExecEnd> {
     let claims = plan
         .output_dir(&opts.results)
         .join(format!(".claims-{}", std::process::id()));
@@ -109,6 +156,21 @@ fn run_workers(plan: &RunPlan, opts: &ExecOptions, worker_args: &[String]) -> Re
         opts.jobs,
         claims.display()
     );
+    let worker_plan = WorkerPlan {
+        runs: runs.to_vec(),
+        datasets: plan.datasets.clone(),
+        transfer_classes,
+        results: opts.results.clone(),
+        device: opts.device.clone(),
+        deadline_unix: opts.deadline.map(|d| {
+            d.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        }),
+        claims: claims.clone(),
+    };
+    let plan_file = claims.join(WORKER_PLAN_FILE);
+    fer_runs::write_atomic(&plan_file, serde_json::to_string(&worker_plan)?.as_bytes())?;
     // The cores are shared out between the workers (measured at 48 px on 2 cores: two
     // one-thread workers train CMCNN 1.5x and HPS 1.2x faster than one two-thread process),
     // unless the user set rayon's thread count. The count is recorded in every run's
@@ -121,18 +183,11 @@ fn run_workers(plan: &RunPlan, opts: &ExecOptions, worker_args: &[String]) -> Re
     let mut children = Vec::new();
     for w in 0..opts.jobs {
         let mut cmd = Command::new(&exe);
-        cmd.args(worker_args)
-            .arg("--claims")
-            .arg(&claims)
+        cmd.arg(WORKER_COMMAND)
+            .arg("--plan")
+            .arg(&plan_file)
             .env("FER_WORKER_NAME", format!("w{}", w + 1))
             .env("RAYON_NUM_THREADS", &threads);
-        if let Some(d) = opts.deadline {
-            let secs = d
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            cmd.arg("--deadline-unix").arg(secs.to_string());
-        }
         children.push(
             cmd.spawn()
                 .with_context(|| format!("starting worker {}", w + 1))?,
@@ -190,8 +245,30 @@ fn worker_name() -> String {
     std::env::var("FER_WORKER_NAME").unwrap_or_default()
 }
 
+/// The whole job of a worker process: reads the plan file the parent wrote and trains the
+/// runs it can claim.
+pub fn run_worker(plan_file: &Path, ctx: &ExperimentContext) -> Result<()> {
+    let text = std::fs::read_to_string(plan_file)
+        .with_context(|| format!("reading {}", plan_file.display()))?;
+    let plan: WorkerPlan =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", plan_file.display()))?;
+    let device = parse_device(&plan.device)?;
+    let here = RunHere {
+        datasets: &plan.datasets,
+        transfer_classes: plan.transfer_classes.as_deref(),
+        results: &plan.results,
+        device: &device,
+        deadline: plan
+            .deadline_unix
+            .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)),
+        claims: Some(&plan.claims),
+    };
+    run_here(&here, &plan.runs, ctx)?;
+    Ok(())
+}
+
 /// Decodes one planned dataset at its planned size.
-fn load_dataset(d: &crate::run_plan::PlannedDataset, tag: &str) -> Result<FaceDataset> {
+fn load_dataset(d: &PlannedDataset, tag: &str) -> Result<FaceDataset> {
     let started = Instant::now();
     let loaded = FaceDataset::load(&d.manifest, d.root.as_deref(), d.size as u32, None)
         .with_context(|| format!("loading {}", d.manifest.name))?;
@@ -202,21 +279,27 @@ fn load_dataset(d: &crate::run_plan::PlannedDataset, tag: &str) -> Result<FaceDa
         d.size,
         started.elapsed().as_secs_f64()
     );
-    crate::commands::train::report_skipped(&loaded);
+    crate::dataset_loading::report_skipped(&loaded);
     Ok(loaded)
 }
 
-fn run_here(
-    spec: &ExperimentSpec,
-    plan: &RunPlan,
-    runs: &[PlannedRun],
-    opts: &ExecOptions,
-) -> Result<ExecEnd> {
-    let registry = crate::model_catalog::model_registry();
+/// What `run_here` trains with: the plan's datasets and where runs go.
+struct RunHere<'a> {
+    datasets: &'a [PlannedDataset],
+    transfer_classes: Option<&'a [Expression]>,
+    results: &'a Path,
+    device: &'a Device,
+    deadline: Option<std::time::SystemTime>,
+    /// Set in a worker process: the folder where runs are claimed.
+    claims: Option<&'a Path>,
+}
+
+fn run_here(here: &RunHere<'_>, runs: &[PlannedRun], ctx: &ExperimentContext) -> Result<ExecEnd> {
+    let results = here.results;
     let mut data: HashMap<usize, FaceDataset> = HashMap::new();
     let mut splits: HashMap<(usize, u64), Vec<Split>> = HashMap::new();
     let mut transfers: HashMap<(usize, usize, u64), (FaceDataset, Split)> = HashMap::new();
-    let in_worker = opts.claims.is_some();
+    let in_worker = here.claims.is_some();
     let tag = if in_worker {
         format!("[{}] ", worker_name())
     } else {
@@ -224,16 +307,15 @@ fn run_here(
     };
     let total = runs.len();
     let mut failures = Vec::new();
-    let deadline = deadline_instant(opts.deadline);
-    let measure = || {
-        crate::campaign_estimate::measured_timings(&opts.results, runs.iter().map(|r| &r.config))
-    };
+    let deadline = deadline_instant(here.deadline);
+    let measure =
+        || crate::campaign_estimate::measured_timings(results, runs.iter().map(|r| &r.config));
     let mut timings = measure()?;
     let mut skipped_for_time = 0usize;
     for (i, run) in runs.iter().enumerate() {
         let cfg = &run.config;
-        if let Some(c) = &opts.claims {
-            let dir = run_dir_of(&opts.results, cfg)?;
+        if let Some(c) = here.claims {
+            let dir = run_dir_of(results, cfg)?;
             let id = dir
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
@@ -242,11 +324,11 @@ fn run_here(
                 continue;
             }
         }
-        let d = &plan.datasets[run.dataset];
+        let d = &here.datasets[run.dataset];
         // A finished run needs neither its data nor a model: skip it before loading anything
         // (when its record is whole and its own; otherwise the trainer names the problem and
         // trains it again).
-        let dir = run_dir_of(&opts.results, cfg)?;
+        let dir = run_dir_of(results, cfg)?;
         if dir.join(fer_train::DONE_MARKER).is_file()
             && fer_train::check_finished_record(&dir, cfg, &cfg.to_yaml()?).is_ok()
         {
@@ -270,7 +352,7 @@ fn run_here(
                 println!("{tag}time budget spent");
                 return finish(failures, total, ExecEnd::OutOfTime);
             }
-            let needed = expected_seconds_left(&timings, cfg, &run_dir_of(&opts.results, cfg)?);
+            let needed = expected_seconds_left(&timings, cfg, &run_dir_of(results, cfg)?);
             if now + std::time::Duration::from_secs_f64(needed) > deadline {
                 println!(
                     "{tag}[{}/{total}] {} {} {} seed {}: not started, it needs about {} and {} of the budget is left",
@@ -288,7 +370,7 @@ fn run_here(
         }
         for idx in std::iter::once(run.dataset).chain(run.transfer_target) {
             if let std::collections::hash_map::Entry::Vacant(e) = data.entry(idx) {
-                e.insert(load_dataset(&plan.datasets[idx], &tag)?);
+                e.insert(load_dataset(&here.datasets[idx], &tag)?);
             }
         }
         let Some(dataset) = data.get(&run.dataset) else {
@@ -300,12 +382,14 @@ fn run_here(
                 let key = (run.dataset, t, cfg.seed);
                 if let std::collections::hash_map::Entry::Vacant(e) = transfers.entry(key) {
                     let Some(target) = data.get(&t) else { continue };
-                    let classes = crate::run_plan::transfer_classes(spec)?;
+                    let classes = here
+                        .transfer_classes
+                        .context("a transfer run needs the experiment's shared classes")?;
                     e.insert(fer_data::transfer_dataset(
                         dataset,
                         &d.manifest.protocol,
                         target,
-                        &classes,
+                        classes,
                         cfg.seed,
                     )?);
                 }
@@ -350,14 +434,14 @@ fn run_here(
             cfg,
             dataset,
             split,
-            &registry,
-            &opts.device,
-            &opts.results,
+            &ctx.registry,
+            here.device,
+            results,
             TrainOptions {
                 show_progress: !in_worker,
                 stop_after_epochs: None,
                 deadline,
-                code_version: Some(crate::code_version::current()),
+                code_version: ctx.code_version,
             },
         );
         // The epochs just measured improve the estimates for the runs still to start.
@@ -473,5 +557,44 @@ mod tests {
         );
         assert_eq!(expected_seconds_left(&timings, &csn, &dir), 80.0);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod worker_plan_tests {
+    use super::*;
+
+    /// A worker trains exactly the configs its parent planned: the plan file gives back every
+    /// config with the same run id (floats included).
+    #[test]
+    fn the_worker_plan_file_keeps_every_run_id() {
+        let mut cfg = fer_train::TrainConfig::paper("e", "d", "cmcnn", "fold-3", 123);
+        cfg.fld_loss_weight = 0.2;
+        cfg.optimizer.lr = 0.1 / 3.0;
+        cfg.grid_point = Some("fld_loss_weight=0.2".into());
+        let plan = WorkerPlan {
+            runs: vec![PlannedRun {
+                dataset: 0,
+                split_index: 3,
+                transfer_target: None,
+                config: cfg.clone(),
+                role: crate::run_plan::RunRole::Final,
+            }],
+            datasets: vec![],
+            transfer_classes: Some(vec![Expression::Happiness]),
+            results: PathBuf::from("results"),
+            device: "cpu".into(),
+            deadline_unix: Some(1_800_000_000),
+            claims: PathBuf::from("results/e/.claims-1"),
+        };
+        let text = serde_json::to_string(&plan).unwrap();
+        let back: WorkerPlan = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.runs[0].config, cfg);
+        assert_eq!(
+            back.runs[0].config.run_dir(Path::new("r")).unwrap(),
+            cfg.run_dir(Path::new("r")).unwrap()
+        );
+        assert_eq!(back.deadline_unix, plan.deadline_unix);
+        assert_eq!(back.transfer_classes, plan.transfer_classes);
     }
 }

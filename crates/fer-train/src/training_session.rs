@@ -1,0 +1,412 @@
+//! `TrainingSession`: one run of the training loop of paper 4.4 in stages (ARCHITECTURE.md
+//! "fer-train"): [`TrainingSession::build`] (model, pretrained weights, loaders, optimiser, run
+//! directory), [`TrainingSession::resume`] (after the last committed epoch),
+//! [`TrainingSession::run_epoch`] (the updates of eq. 16's loss, then validation),
+//! [`TrainingSession::commit_epoch`] (the resume files and the selection on validation) and
+//! [`TrainingSession::finish`] (the selected checkpoint evaluated once on validation and test,
+//! and the run record). Observers see every step and epoch; the session owns the numbers.
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use fer_data::{BatchLoader, FaceDataset, LoaderConfig, Split};
+use fer_models::{seeded_var_builder, ModelRegistry, MultiTaskModel, Tasks};
+
+use crate::adam::Adam;
+use crate::error::{Result, TrainError};
+use crate::evaluation::evaluate;
+use crate::losses::{cross_entropy, wing_loss};
+use crate::predictions_csv::predictions_csv;
+use crate::run_dir::RunDir;
+use crate::run_provenance::{provenance_of_this_process, CodeVersion};
+use crate::train_config::TrainConfig;
+use crate::training_observer::{EpochReport, StepReport, TrainingObserver};
+use crate::training_progress::{TrainingProgress, PROGRESS_FILE};
+
+/// The checkpoint selected on validation.
+const BEST_CHECKPOINT: &str = "best.safetensors";
+
+/// The weights after finished epoch `epoch` (1-based; resume state, removed when the run is
+/// done).
+fn last_checkpoint(epoch: usize) -> String {
+    format!("last-{epoch}.safetensors")
+}
+
+/// Adam's moments after finished epoch `epoch` (resume state).
+fn optimizer_state(epoch: usize) -> String {
+    format!("optimizer-{epoch}.safetensors")
+}
+
+/// Saves all variables (weights and batch-norm statistics) atomically under `name`.
+fn save_checkpoint(varmap: &VarMap, dir: &RunDir, name: &str) -> Result<()> {
+    let path = dir.file(name);
+    let tmp = dir.file(&format!(".{name}.tmp"));
+    varmap.save(&tmp)?;
+    std::fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))?;
+    Ok(())
+}
+
+/// The state of one run between stages.
+pub struct TrainingSession<'a> {
+    cfg: &'a TrainConfig,
+    data: &'a FaceDataset,
+    split: &'a Split,
+    device: &'a Device,
+    run_id: String,
+    varmap: VarMap,
+    model: Box<dyn MultiTaskModel>,
+    tasks: Tasks,
+    optimizer: Adam,
+    train: BatchLoader<'a>,
+    val: BatchLoader<'a>,
+    test: BatchLoader<'a>,
+    dir: RunDir,
+    /// Where the loop stands (committed after every epoch).
+    pub progress: TrainingProgress,
+}
+
+/// What [`TrainingSession::run_epoch`] measured.
+pub struct EpochResult {
+    pub report: EpochReport,
+    /// The validation score the checkpoint is selected by.
+    pub score: f64,
+}
+
+impl<'a> TrainingSession<'a> {
+    /// Builds the model (seeded), loads pretrained weights, checks that the data suits it, and
+    /// only then creates the run directory with its config.yaml, so that a doomed run leaves
+    /// nothing behind. Building first does not change the numbers: it is seeded alone.
+    #[allow(clippy::too_many_arguments)]
+    pub fn build(
+        cfg: &'a TrainConfig,
+        data: &'a FaceDataset,
+        split: &'a Split,
+        registry: &ModelRegistry,
+        device: &'a Device,
+        results_root: &std::path::Path,
+        run_id: &str,
+        config_yaml: &str,
+        pretrained: Option<&std::path::Path>,
+    ) -> Result<Self> {
+        let (varmap, vb) = seeded_var_builder(cfg.seed, DType::F32, device);
+        let model = registry.build(&cfg.model, &cfg.model_config, vb)?;
+        if let (Some(p), Some(path)) = (&cfg.pretrained, pretrained) {
+            for prefix in &p.prefixes {
+                let options =
+                    fer_models::pretrained_weights::LoadOptions::with_prefix(prefix.clone());
+                fer_models::pretrained_weights::load_safetensors_into(&varmap, path, &options)?;
+            }
+        }
+        let tasks = model.tasks();
+        if tasks.has_fld() && data.count_with_landmarks(&split.train) == 0 {
+            let where_ = if data.has_landmarks() {
+                "in its training split"
+            } else {
+                "at all"
+            };
+            return Err(TrainError::Config(format!(
+                "model '{}' learns landmarks but dataset '{}' has none {where_}: train a FER-only model on it (base-dcnn-fer, resnet18, se-net, ...) or give it landmarks",
+                cfg.model, data.name
+            )));
+        }
+        let dir = RunDir::create(
+            results_root,
+            &cfg.experiment,
+            &cfg.dataset,
+            cfg.method_id(),
+            run_id,
+        )?;
+        dir.write("config.yaml", config_yaml.as_bytes())?;
+        let mut train_cfg = LoaderConfig::train(cfg.batch_size, cfg.seed);
+        train_cfg.augment = cfg.augment;
+        let train = BatchLoader::new(data, split.train.clone(), train_cfg, device)?;
+        let eval = || LoaderConfig::eval(cfg.batch_size);
+        let val = BatchLoader::new(data, split.val.clone(), eval(), device)?;
+        let test = BatchLoader::new(data, split.test.clone(), eval(), device)?;
+        if train.num_batches() == 0 || val.len_samples() == 0 || test.len_samples() == 0 {
+            return Err(TrainError::Config(format!(
+                "split '{}' has {} training, {} validation and {} test samples: too few for batch size {}",
+                split.name,
+                train.len_samples(),
+                val.len_samples(),
+                test.len_samples(),
+                cfg.batch_size
+            )));
+        }
+        let named_vars: Vec<(String, candle_core::Var)> = {
+            let vars = varmap
+                .data()
+                .lock()
+                .map_err(|_| TrainError::Config("variable map lock poisoned".into()))?;
+            let mut v: Vec<_> = vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        let optimizer = Adam::with_names(named_vars, cfg.optimizer);
+        Ok(Self {
+            cfg,
+            data,
+            split,
+            device,
+            run_id: run_id.to_string(),
+            varmap,
+            model,
+            tasks,
+            optimizer,
+            train,
+            val,
+            test,
+            dir,
+            progress: TrainingProgress::start(),
+        })
+    }
+
+    /// Optimiser steps per epoch.
+    pub fn steps_per_epoch(&self) -> usize {
+        self.train.num_batches()
+    }
+
+    /// Names of the model's mixing parameters (the columns of steps.csv).
+    pub fn mixing_names(&self) -> Result<Vec<String>> {
+        Ok(self
+            .model
+            .mixing_parameters()?
+            .into_iter()
+            .map(|p| p.name)
+            .collect())
+    }
+
+    pub fn dir(&self) -> &RunDir {
+        &self.dir
+    }
+
+    /// An unfinished run continues after its last committed epoch (training_progress): the
+    /// weights, Adam's moments and the observers' rows of that epoch are restored.
+    pub fn resume(&mut self, observers: &mut [&mut dyn TrainingObserver]) -> Result<()> {
+        let dir = &self.dir;
+        crate::run_record::remove_temporary_files(dir.path())?;
+        let resumable = TrainingProgress::read(dir)?.filter(|p| {
+            let whole = dir.file(&last_checkpoint(p.epochs_done)).is_file()
+                && dir.file(&optimizer_state(p.epochs_done)).is_file();
+            if !whole {
+                eprintln!(
+                    "{}: progress.json says {} epochs but their resume files are missing; starting the run over",
+                    dir.path().display(),
+                    p.epochs_done
+                );
+            }
+            whole
+        });
+        if let Some(p) = resumable {
+            self.varmap
+                .load(dir.file(&last_checkpoint(p.epochs_done)))?;
+            self.optimizer
+                .load_state(&dir.file(&optimizer_state(p.epochs_done)), p.global_step)?;
+            for o in observers.iter_mut() {
+                o.resume(dir, p.epochs_done)?;
+            }
+            if p.best_epoch == p.epochs_done {
+                // The commit point precedes the copy to best.safetensors.
+                save_checkpoint(&self.varmap, dir, BEST_CHECKPOINT)?;
+            }
+            self.progress = p;
+        }
+        Ok(())
+    }
+
+    /// Whether early stopping or the epoch budget has ended the loop.
+    pub fn is_over(&self) -> bool {
+        self.progress.epochs_done >= self.cfg.max_epochs
+            || self.progress.since_best >= self.cfg.patience
+    }
+
+    /// One epoch: every update of eq. 16's loss (cross-entropy + λ wing loss, eq. 14), then
+    /// the evaluation on validation.
+    pub fn run_epoch(
+        &mut self,
+        observers: &mut [&mut dyn TrainingObserver],
+    ) -> Result<EpochResult> {
+        let cfg = self.cfg;
+        let epoch = self.progress.epochs_done;
+        let t0 = Instant::now();
+        let lr = cfg.learning_rate_at(epoch);
+        self.optimizer.set_learning_rate(lr);
+        let mut global_step = self.progress.global_step;
+        let (mut sum_fer, mut sum_fld, mut n) = (0.0, 0.0, 0usize);
+        for batch in self.train.epoch(epoch as u64) {
+            let batch = batch?;
+            let out = self.model.forward_t(&batch.images, true)?;
+            let mut total: Option<Tensor> = None;
+            let mut l_fer = 0.0;
+            let mut l_fld = 0.0;
+            if let Some(logits) = &out.expression_logits {
+                let l = cross_entropy(logits, &batch.labels)?;
+                l_fer = l.to_scalar::<f32>()? as f64;
+                total = Some(l);
+            }
+            if let Some(lm) = &out.landmarks {
+                let l = wing_loss(lm, &batch.landmarks, Some(&batch.landmark_mask), &cfg.wing)?;
+                l_fld = l.to_scalar::<f32>()? as f64;
+                let weight = if self.tasks.has_fer() {
+                    cfg.fld_loss_weight
+                } else {
+                    1.0
+                };
+                let l = (l * weight)?;
+                total = Some(match total {
+                    Some(t) => (t + l)?,
+                    None => l,
+                });
+            }
+            let total = total.ok_or_else(|| {
+                TrainError::Config(format!("model '{}' produced no task output", cfg.model))
+            })?;
+            let total_value = total.to_scalar::<f32>()? as f64;
+            if !total_value.is_finite() {
+                return Err(TrainError::Config(format!(
+                    "loss became {total_value} at epoch {} step {global_step}: lower the learning rate",
+                    epoch + 1
+                )));
+            }
+            self.optimizer.step(&total.backward()?)?;
+            global_step += 1;
+            sum_fer += l_fer;
+            sum_fld += l_fld;
+            n += 1;
+            let step = StepReport {
+                global_step,
+                epoch,
+                lr,
+                loss_total: total_value,
+                loss_fer: l_fer,
+                loss_fld: l_fld,
+                mixing: self
+                    .model
+                    .mixing_parameters()?
+                    .into_iter()
+                    .map(|p| p.value)
+                    .collect(),
+            };
+            for o in observers.iter_mut() {
+                o.step(&step);
+            }
+        }
+        self.progress.global_step = global_step;
+        let val = evaluate(self.model.as_ref(), &self.val, self.data, &cfg.wing)?;
+        let score = val
+            .metric_set()
+            .selection_score()
+            .unwrap_or(f64::NEG_INFINITY);
+        let report = EpochReport {
+            epoch: epoch + 1,
+            lr,
+            train_loss_fer: sum_fer / n.max(1) as f64,
+            train_loss_fld: sum_fld / n.max(1) as f64,
+            val,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        for o in observers.iter_mut() {
+            o.epoch(&report);
+        }
+        Ok(EpochResult { report, score })
+    }
+
+    /// The epoch's commit point (order: see training_progress): the observers' files, the
+    /// resume files of this epoch, progress.json, then the previous epoch's resume files go,
+    /// and the checkpoint is copied to best.safetensors when validation improved.
+    pub fn commit_epoch(
+        &mut self,
+        result: &EpochResult,
+        seconds: f64,
+        observers: &mut [&mut dyn TrainingObserver],
+    ) -> Result<()> {
+        let epoch = self.progress.epochs_done;
+        let p = &mut self.progress;
+        let improved = result.score > p.best_score.unwrap_or(f64::NEG_INFINITY);
+        p.epochs_done = epoch + 1;
+        if improved {
+            p.best_score = result.score.is_finite().then_some(result.score);
+            p.best_epoch = epoch + 1;
+            p.since_best = 0;
+        } else {
+            p.since_best += 1;
+        }
+        p.elapsed_seconds += seconds;
+        for o in observers.iter_mut() {
+            o.commit(&self.dir)?;
+        }
+        let done = self.progress.epochs_done;
+        save_checkpoint(&self.varmap, &self.dir, &last_checkpoint(done))?;
+        self.optimizer
+            .save_state(&self.dir.file(&optimizer_state(done)))?;
+        self.progress.write(&self.dir)?;
+        for stale in [last_checkpoint(epoch), optimizer_state(epoch)] {
+            let _ = std::fs::remove_file(self.dir.file(&stale));
+        }
+        if improved {
+            save_checkpoint(&self.varmap, &self.dir, BEST_CHECKPOINT)?;
+        }
+        Ok(())
+    }
+
+    /// The checkpoint selected on validation, evaluated once on validation (for the record)
+    /// and once on test; writes predictions.csv, metrics.json and, last, DONE, then removes
+    /// the resume files. The test split is used here and nowhere before.
+    pub fn finish(self, code_version: Option<CodeVersion>) -> Result<(PathBuf, crate::RunMetrics)> {
+        let cfg = self.cfg;
+        let (best_epoch, epochs_run) = (self.progress.best_epoch, self.progress.epochs_done);
+        let dir = &self.dir;
+        let mut varmap = self.varmap;
+        varmap.load(dir.file(BEST_CHECKPOINT))?;
+        let val_eval = evaluate(self.model.as_ref(), &self.val, self.data, &cfg.wing)?;
+        let test_eval = evaluate(self.model.as_ref(), &self.test, self.data, &cfg.wing)?;
+        let metrics = crate::RunMetrics {
+            experiment: cfg.experiment.clone(),
+            dataset: cfg.dataset.clone(),
+            model: cfg.model.clone(),
+            method: Some(cfg.method_id().to_string()),
+            grid_point: cfg.grid_point.clone(),
+            seed: cfg.seed,
+            split: self.split.name.clone(),
+            // The fold of a k-fold split; 0 for other splits (as records have always said).
+            fold: Some(
+                self.split
+                    .name
+                    .strip_prefix("fold-")
+                    .and_then(|f| f.parse().ok())
+                    .unwrap_or(0),
+            ),
+            run_id: self.run_id.clone(),
+            best_epoch,
+            epochs_run,
+            train_seconds: self.progress.elapsed_seconds,
+            test: test_eval.metric_set(),
+            validation: Some(val_eval.metric_set()),
+            class_names: self.data.class_names(),
+            confusion_matrix: test_eval.fer.as_ref().map(|m| m.confusion_matrix.clone()),
+            provenance: Some(provenance_of_this_process(code_version, self.device)),
+            // `source` is where a reader found the record; the writer leaves it empty, so a
+            // run trained now equals the same run read back.
+            source: std::path::PathBuf::new(),
+        };
+        dir.write(
+            "predictions.csv",
+            predictions_csv(&test_eval.predictions, &self.data.class_names()).as_bytes(),
+        )?;
+        let json = serde_json::to_string_pretty(&metrics)
+            .map_err(|e| TrainError::Config(format!("metrics.json: {e}")))?;
+        dir.write(fer_runs::METRICS_FILE, json.as_bytes())?;
+        dir.mark_done()?;
+        // The resume state is no longer needed once the run is done.
+        for name in [
+            last_checkpoint(epochs_run),
+            optimizer_state(epochs_run),
+            PROGRESS_FILE.to_string(),
+        ] {
+            let _ = std::fs::remove_file(dir.file(&name));
+        }
+        Ok((dir.path().to_path_buf(), metrics))
+    }
+}
