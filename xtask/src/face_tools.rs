@@ -3,11 +3,11 @@
 //! progress bar per pipeline stage.
 
 use anyhow::{Context, Result};
-use fer_data::face::dlib_landmarker::DlibLandmarker;
-use fer_data::face::ert::ShapePredictor;
-use fer_data::face::mtcnn::{Mtcnn, MtcnnConfig};
-use fer_data::face::prepare::PrepareStage;
 use fer_data::{Expression, Record};
+use fer_face::dlib_landmarker::DlibLandmarker;
+use fer_face::ert::ShapePredictor;
+use fer_face::mtcnn::{Mtcnn, MtcnnConfig};
+use fer_face::prepare::PrepareStage;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

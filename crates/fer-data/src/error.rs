@@ -46,18 +46,6 @@ pub enum DataError {
         layout: &'static str,
         root: PathBuf,
     },
-    /// A model file (e.g. dlib's serialised shape predictor) whose bytes do not decode:
-    /// names the file and the byte offset where decoding stopped.
-    #[error("{path}: byte {offset}: {message}")]
-    ModelFormat {
-        path: PathBuf,
-        offset: u64,
-        message: String,
-    },
-    /// A model weight file (e.g. MTCNN's `pnet.pt`) that cannot be read, lacks a tensor or
-    /// holds one of the wrong shape.
-    #[error("weight file {path}: {message}")]
-    WeightFile { path: PathBuf, message: String },
     #[error("invalid setting: {0}")]
     Config(String),
     #[error(transparent)]

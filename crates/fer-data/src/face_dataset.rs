@@ -5,8 +5,8 @@
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
-use crate::augment::GrayF32;
 use crate::error::{DataError, Result};
+use crate::gray_f32::GrayF32;
 use crate::manifest::{DatasetFormat, Manifest};
 use crate::record::{Record, SplitHint};
 use crate::skipped_image::SkippedImage;

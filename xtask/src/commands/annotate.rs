@@ -4,11 +4,11 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use fer_data::face::ert::DlibRect;
-use fer_data::face::prepare::face_pipeline::{calibrate_fallback, detect_faces, locate_landmarks};
-use fer_data::face::prepare::prepare_config::LandmarkSource;
-use fer_data::face::FaceBox;
 use fer_data::Landmarks68;
+use fer_face::ert::DlibRect;
+use fer_face::prepare::face_pipeline::{calibrate_fallback, detect_faces, locate_landmarks};
+use fer_face::prepare::prepare_config::LandmarkSource;
+use fer_face::FaceBox;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 

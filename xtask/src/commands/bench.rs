@@ -6,7 +6,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use fer_data::face::ert::{DlibRect, ShapePredictor};
+use fer_face::ert::{DlibRect, ShapePredictor};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

@@ -3,9 +3,9 @@
 
 use anyhow::Result;
 use clap::Args;
-use fer_data::face::prepare::face_pipeline::detect_faces;
-use fer_data::face::FaceDetection;
 use fer_data::formats::record_image_loader::load_record_file;
+use fer_face::prepare::face_pipeline::detect_faces;
+use fer_face::FaceDetection;
 use std::path::PathBuf;
 
 use crate::face_models;

@@ -3,9 +3,9 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use fer_data::face::prepare::prepare_config::LandmarkSource;
-use fer_data::face::prepare::{FacePipeline, PrepareConfig};
 use fer_data::Record;
+use fer_face::prepare::prepare_config::LandmarkSource;
+use fer_face::prepare::{FacePipeline, PrepareConfig};
 use std::path::PathBuf;
 
 use crate::face_tools::{self, StageBars};

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::error::{DataError, Result};
-use crate::face::prepare::{PreparedSample, PREPARED_SAMPLES_CSV};
+use crate::prepared_sample::{PreparedSample, PREPARED_SAMPLES_CSV};
 use crate::{Manifest, Record};
 
 /// The records of the cache at `root`, in `samples.csv` order.

@@ -31,7 +31,7 @@ mod synth_sample;
 #[cfg(test)]
 mod tests;
 
-pub use contact_sheet::{class_colour, contact_sheet};
+pub use contact_sheet::{class_colour, contact_sheet, contact_sheet_of_tiles, SheetTile};
 pub use generator::{generate, generate_with_progress};
 pub use image_folder_writer::{write_image_folder, CONTACT_SHEET_PNG, LANDMARK_CSV};
 pub use synth_fer_config::SynthFerConfig;
