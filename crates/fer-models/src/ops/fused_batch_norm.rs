@@ -14,8 +14,8 @@ use candle_nn::{Init, VarBuilder};
 use rayon::prelude::*;
 use std::sync::Arc;
 
-use crate::cpu_slice::{contiguous_slice, float_kernel};
-use crate::lane_sum::{row_sum, LANES};
+use crate::ops::cpu_slice::{contiguous_slice, float_kernel};
+use crate::ops::lane_sum::{row_sum, LANES};
 
 /// The number of trained parameters in a variable map: every variable except the batch
 /// norms' running statistics, which are variables but are set by the forward pass, not by the
@@ -608,7 +608,7 @@ impl CustomOp3 for ChannelAffine {
 #[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
-    use crate::test_tensors::max_abs_diff as diff;
+    use crate::ops::test_tensors::max_abs_diff as diff;
     use candle_core::Device;
     use candle_nn::VarMap;
 

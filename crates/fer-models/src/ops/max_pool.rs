@@ -18,7 +18,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
-use crate::cpu_slice::{contiguous_slice, float_kernel};
+use crate::ops::cpu_slice::{contiguous_slice, float_kernel};
 
 /// Max pooling with a square kernel equal to its stride.
 pub fn max_pool2d(x: &Tensor, k: usize) -> candle_core::Result<Tensor> {
