@@ -9,7 +9,8 @@
 //! - `io`: pretrained and reference-checkpoint weights into a model's variables.
 //!
 //! At the root: the interface (`multi_task_model`, `task_outputs`, `model_config`,
-//! `model_registry`, `error`) and `mac_counter`, which `ops` and `nn` alike call.
+//! `model_registry`, `error`) and the two cost measures of a model (`mac_counter`, called by
+//! `ops` and `nn` alike, and `parameter_count`).
 
 pub mod error;
 pub mod io;
@@ -20,6 +21,7 @@ pub mod models;
 pub mod multi_task_model;
 pub mod nn;
 pub mod ops;
+pub mod parameter_count;
 pub mod task_outputs;
 
 pub use error::{ModelError, Result};

@@ -14,7 +14,7 @@
 //!   (CCAM's softmaxed channel scores).
 //! - The optimiser's update: `fused_adam` (Adam in place, used by fer-train's `Adam`).
 //! - Private helpers: `cpu_gemm`, `cpu_slice`, `lane_sum`, `flat_gradients`; for tests,
-//!   `test_tensors`.
+//!   `test_tensors` and `gradient_check`.
 
 pub mod channel_pool;
 pub mod co_attention_scores;
@@ -26,6 +26,8 @@ pub mod fused_batch_norm;
 pub mod fused_conv2d;
 pub mod fused_linear;
 pub mod gemm_conv2d;
+#[cfg(test)]
+mod gradient_check;
 mod lane_sum;
 pub mod max_pool;
 mod small_batch_gemm;
