@@ -53,7 +53,7 @@ pub fn time_model(name: &str, s: &TrainBenchSettings, device: &Device) -> Result
         .build(name, &cfg, vb)
         .with_context(|| format!("building {name}"))?;
     // Compared with PyTorch's `parameters()` to show both sides time the same network.
-    let parameters = fer_models::fused_batch_norm::trainable_parameter_count(&varmap);
+    let parameters = fer_models::parameter_count::trainable_parameter_count(&varmap);
     let mut opt = Adam::new(varmap.all_vars(), AdamConfig::paper());
     let b = s.batch;
     let x = Tensor::randn(0f32, 1.0, (b, cfg.in_channels, s.size, s.size), device)?;

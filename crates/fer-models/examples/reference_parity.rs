@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
-use fer_models::reference_checkpoint::{import_reference_checkpoint, ReferenceModel};
+use fer_models::io::reference_checkpoint::{import_reference_checkpoint, ReferenceModel};
 use fer_models::{seeded_var_builder, ModelRegistry};
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> Result<f32> {

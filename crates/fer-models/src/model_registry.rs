@@ -3,12 +3,12 @@
 
 use candle_nn::VarBuilder;
 
-use crate::attended_base_dcnn_fer::{AttendedBaseDcnnFer, SelfAttentionKind};
-use crate::cmcnn::Cmcnn;
-use crate::co_attention_unit::CoAttentionModules;
 use crate::error::{ModelError, Result};
 use crate::model_config::ModelConfig;
+use crate::models::attended_base_dcnn_fer::{AttendedBaseDcnnFer, SelfAttentionKind};
+use crate::models::cmcnn::Cmcnn;
 use crate::multi_task_model::MultiTaskModel;
+use crate::nn::co_attention_unit::CoAttentionModules;
 
 /// Builds a model from its settings and a variable builder.
 pub type ModelBuilder = fn(&ModelConfig, VarBuilder) -> Result<Box<dyn MultiTaskModel>>;
@@ -52,19 +52,19 @@ impl ModelRegistry {
             name: "hps",
             display_name: "HPS",
             summary: "hard parameter sharing: one BaseDCNN, FER and FLD heads (4.2, Tables 3-4)",
-            build: |cfg, vb| Ok(Box::new(crate::hps::Hps::new(cfg, vb)?)),
+            build: |cfg, vb| Ok(Box::new(crate::models::hps::Hps::new(cfg, vb)?)),
         });
         r.register(ModelEntry {
             name: "csn",
             display_name: "CSN",
             summary: "cross-stitch network: two BaseDCNN columns, units at every layer (4.2)",
-            build: |cfg, vb| Ok(Box::new(crate::csn::Csn::new(cfg, vb)?)),
+            build: |cfg, vb| Ok(Box::new(crate::models::csn::Csn::new(cfg, vb)?)),
         });
         r.register(ModelEntry {
             name: "ps-mcnn",
             display_name: "PS-MCNN",
             summary: "partially shared MCNN: two task nets + a shared net, no LCLoss (4.2)",
-            build: |cfg, vb| Ok(Box::new(crate::ps_mcnn::PsMcnn::new(cfg, vb)?)),
+            build: |cfg, vb| Ok(Box::new(crate::models::ps_mcnn::PsMcnn::new(cfg, vb)?)),
         });
         r.register(ModelEntry {
             name: "cmcnn",
@@ -155,7 +155,7 @@ impl ModelRegistry {
             display_name: "CMCNN-ResNet18",
             summary: "CMCNN on two ResNet-18 columns, Co-ATT after each stage (5.2, Tables 5-8)",
             build: |cfg, vb| {
-                Ok(Box::new(crate::cmcnn_resnet18::CmcnnResNet18::new(
+                Ok(Box::new(crate::models::cmcnn_resnet18::CmcnnResNet18::new(
                     cfg, vb,
                 )?))
             },

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use candle_core::{DType, Device, Tensor};
-use fer_models::co_attention_unit::{CoAttentionModules, CoAttentionUnit};
+use fer_models::nn::co_attention_unit::{CoAttentionModules, CoAttentionUnit};
 use fer_models::{seeded_var_builder, ModelConfig, SpatialKernel};
 
 const B: usize = 2;

@@ -262,7 +262,7 @@ fn trainable_parameters(varmap: &VarMap) -> usize {
 // # CMCNN 162818543, FER_DCNN 5921063, LM_DCNN 5937704 (e_ratio 0.2: CMCNN 155579727)
 #[test]
 fn parameter_counts_equal_the_reference_implementations() {
-    use fer_models::reference_checkpoint::ReferenceModel;
+    use fer_models::io::reference_checkpoint::ReferenceModel;
     for (kind, lm, e_ratio, want) in [
         (ReferenceModel::Cmcnn, 2048, 0.5, 162_818_543),
         (ReferenceModel::Cmcnn, 2048, 0.2, 155_579_727),

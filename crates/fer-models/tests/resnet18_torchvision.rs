@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use fer_models::pretrained_weights::{load_safetensors_into, LoadOptions};
+use fer_models::{load_safetensors_into, LoadOptions};
 use fer_models::{ModelConfig, MultiTaskModel, ResNet18};
 
 const RTOL: f32 = 1e-4;

@@ -6,7 +6,7 @@ use candle_core::{backprop::GradStore, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::fused_adam::{fused_adam_update, AdamStepConstants};
+use fer_models::ops::fused_adam::{fused_adam_update, AdamStepConstants};
 
 /// Adam's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -56,8 +56,9 @@ pub struct Adam {
     v: Vec<Option<Tensor>>,
     step: usize,
     cfg: AdamConfig,
-    /// Whether CPU variables use the in-place kernel of `fused_adam` (the default) rather
-    /// than candle's tensor operations; the two agree to float rounding (tested below).
+    /// Whether CPU variables use the in-place kernel of fer-models' `ops::fused_adam` (the
+    /// default) rather than candle's tensor operations; the two agree to float rounding
+    /// (tested below).
     fused: bool,
 }
 

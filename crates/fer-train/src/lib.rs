@@ -5,7 +5,6 @@ pub mod adam;
 pub mod allocator;
 pub mod error;
 pub mod evaluation;
-pub mod fused_adam;
 pub mod history_log;
 pub mod losses;
 pub mod metrics;

@@ -51,7 +51,7 @@ pub struct TrainConfig {
     pub pretrained: Option<PretrainedWeights>,
 }
 
-/// Pretrained weights to load before training (`fer_models::pretrained_weights`).
+/// Pretrained weights to load before training (`fer_models::io::pretrained_weights`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PretrainedWeights {
@@ -71,13 +71,9 @@ impl PretrainedWeights {
             Some(rest) => {
                 let mut parts = rest.splitn(3, '/');
                 match (parts.next(), parts.next(), parts.next()) {
-                    (Some(owner), Some(repo), Some(file)) if !file.is_empty() => {
-                        Ok(fer_models::pretrained_weights::resolve_hub_weights(
-                            &format!("{owner}/{repo}"),
-                            file,
-                            None,
-                        )?)
-                    }
+                    (Some(owner), Some(repo), Some(file)) if !file.is_empty() => Ok(
+                        fer_models::resolve_hub_weights(&format!("{owner}/{repo}"), file, None)?,
+                    ),
                     _ => Err(crate::TrainError::Config(format!(
                         "pretrained source '{}': expected hf:<owner>/<repo>/<file>",
                         self.source

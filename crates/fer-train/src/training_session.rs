@@ -94,9 +94,8 @@ impl<'a> TrainingSession<'a> {
         let model = registry.build(&cfg.model, &cfg.model_config, vb)?;
         if let (Some(p), Some(path)) = (&cfg.pretrained, pretrained) {
             for prefix in &p.prefixes {
-                let options =
-                    fer_models::pretrained_weights::LoadOptions::with_prefix(prefix.clone());
-                fer_models::pretrained_weights::load_safetensors_into(&varmap, path, &options)?;
+                let options = fer_models::LoadOptions::with_prefix(prefix.clone());
+                fer_models::load_safetensors_into(&varmap, path, &options)?;
             }
         }
         let tasks = model.tasks();

@@ -1,12 +1,12 @@
 //! `cargo xtask import-reference`: converts a checkpoint of the reference implementation
-//! (thuiar/cmcnn) into this framework's parameter names (fer_models::reference_checkpoint).
+//! (thuiar/cmcnn) into this framework's parameter names (fer_models::io::reference_checkpoint).
 
 use anyhow::{Context, Result};
 use candle_core::{DType, Device};
 use clap::Args;
 use std::path::PathBuf;
 
-use fer_models::reference_checkpoint::{import_reference_checkpoint, ReferenceModel};
+use fer_models::io::reference_checkpoint::{import_reference_checkpoint, ReferenceModel};
 use fer_models::seeded_var_builder;
 
 /// Import a reference-implementation checkpoint (its FER_DCNN, LM_DCNN or CMCNN state dict, as

@@ -82,7 +82,7 @@ pub fn run(args: ModelsArgs) -> Result<()> {
         }
         let (varmap, vb) = seeded_var_builder(0, DType::F32, &device);
         let model = (entry.build)(&cfg, vb).with_context(|| format!("building {}", entry.name))?;
-        let parameters = fer_models::fused_batch_norm::trainable_parameter_count(&varmap);
+        let parameters = fer_models::parameter_count::trainable_parameter_count(&varmap);
         let one = Tensor::zeros(
             (1, cfg.in_channels, args.size, args.size),
             DType::F32,

@@ -24,9 +24,9 @@
 //! - pooling is BaseDCNN's 2x2 max pooling after components 0, 1 and 3 (Table 1), nowhere else;
 //! - the heads are the paper's (Yu & Xu 3.1): `FerHead` on the FER branch's last output,
 //!   `FldHead` on the FLD branch's, both flattened (256 x s x s, s from the input size);
-//! - initialisation is PyTorch's default (`fer_models::layers`) rather than MTAN's Xavier, and
-//!   every batch norm uses `ModelConfig::bn_eps` (the reference code's 1e-3) rather than
-//!   PyTorch's 1e-5, so that the whole model follows one convention.
+//! - initialisation is PyTorch's default (`fer_models::nn::layers`) rather than MTAN's
+//!   Xavier, and every batch norm uses `ModelConfig::bn_eps` (the reference code's 1e-3)
+//!   rather than PyTorch's 1e-5, so that the whole model follows one convention.
 //!
 //! Cost: f_j runs at block j's resolution before the pooling, as in MTAN, so the two branches
 //! do several times the shared network's work: 0.86 G multiply-accumulates per 48 px image
@@ -36,13 +36,13 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use fer_models::base_dcnn::{BaseDcnn, CHANNELS, POOL_AFTER};
-use fer_models::fer_head::FerHead;
-use fer_models::fld_head::FldHead;
-use fer_models::fused_batch_norm::FusedBatchNorm;
-use fer_models::gemm_conv2d::GemmConv2d;
-use fer_models::layers;
-use fer_models::max_pool::max_pool2d;
+use fer_models::nn::base_dcnn::{BaseDcnn, CHANNELS, POOL_AFTER};
+use fer_models::nn::fer_head::FerHead;
+use fer_models::nn::fld_head::FldHead;
+use fer_models::nn::layers;
+use fer_models::ops::fused_batch_norm::FusedBatchNorm;
+use fer_models::ops::gemm_conv2d::GemmConv2d;
+use fer_models::ops::max_pool::max_pool2d;
 use fer_models::{ModelConfig, MultiTaskModel, Result, TaskOutputs, Tasks};
 
 /// The two tasks, in the order of the branch arrays: FER (main) first, FLD second.

@@ -5,8 +5,8 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 
-use fer_models::base_dcnn::BaseDcnn;
-use fer_models::max_pool::max_pool2d;
+use fer_models::nn::base_dcnn::BaseDcnn;
+use fer_models::ops::max_pool::max_pool2d;
 use fer_models::{
     seeded_var_builder, ModelConfig, ModelError, ModelRegistry, MultiTaskModel, Result, Tasks,
 };

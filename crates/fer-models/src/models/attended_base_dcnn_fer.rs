@@ -15,15 +15,15 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use crate::base_dcnn::{BaseDcnn, CHANNELS};
-use crate::cbam_channel_attention::CbamChannelAttention;
 use crate::error::Result;
-use crate::fer_head::FerHead;
 use crate::model_config::ModelConfig;
 use crate::multi_task_model::MultiTaskModel;
-use crate::salient_region_attention::SalientRegionAttention;
-use crate::spatial_attention::SpatialAttention;
-use crate::squeeze_excitation::SqueezeExcitation;
+use crate::nn::base_dcnn::{BaseDcnn, CHANNELS};
+use crate::nn::cbam_channel_attention::CbamChannelAttention;
+use crate::nn::fer_head::FerHead;
+use crate::nn::salient_region_attention::SalientRegionAttention;
+use crate::nn::spatial_attention::SpatialAttention;
+use crate::nn::squeeze_excitation::SqueezeExcitation;
 use crate::task_outputs::{TaskOutputs, Tasks};
 
 /// Which single-task attention.

@@ -7,10 +7,10 @@
 use candle_core::{DType, Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 
-use crate::fused_batch_norm::FusedBatchNorm;
-use crate::fused_linear::FusedLinear;
+use crate::ops::fused_batch_norm::FusedBatchNorm;
+use crate::ops::fused_linear::FusedLinear;
 
-use crate::gemm_conv2d::GemmConv2d;
+use crate::ops::gemm_conv2d::GemmConv2d;
 
 /// A 2-D convolution with bias (square kernel `k`, stride 1, padding `pad`).
 pub fn conv2d(

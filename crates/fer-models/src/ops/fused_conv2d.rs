@@ -18,10 +18,10 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
-use crate::cpu_gemm::gemm_into;
-use crate::cpu_slice::{check_bias, contiguous_slice, float_kernel};
-use crate::flat_gradients::split_flat_gradients;
-use crate::lane_sum::row_sum;
+use crate::ops::cpu_gemm::gemm_into;
+use crate::ops::cpu_slice::{check_bias, contiguous_slice, float_kernel};
+use crate::ops::flat_gradients::split_flat_gradients;
+use crate::ops::lane_sum::row_sum;
 
 /// The geometry of one convolution: input (B, C, H, W), kernel (C_out, C, k, k).
 #[derive(Debug, Clone, Copy)]
@@ -648,7 +648,7 @@ impl CustomOp3 for FusedConv2dBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_tensors::max_abs_diff as max_diff;
+    use crate::ops::test_tensors::max_abs_diff as max_diff;
     use candle_core::{Device, Var};
 
     fn values(shape: (usize, usize, usize, usize), seed: f64) -> Tensor {

@@ -18,7 +18,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
-use crate::cpu_slice::{contiguous_slice, float_kernel};
+use crate::ops::cpu_slice::{contiguous_slice, float_kernel};
 
 /// Max pooling with a square kernel equal to its stride.
 pub fn max_pool2d(x: &Tensor, k: usize) -> candle_core::Result<Tensor> {
@@ -302,6 +302,7 @@ impl CustomOp2 for MaxPool2dBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::gradient_check::checked_gradient;
     use candle_core::{Device, Var};
 
     /// Pseudo-random distinct values (no ties), deterministic.
@@ -329,55 +330,37 @@ mod tests {
         }
     }
 
+    /// Checks the gradient of `pool` from a (1, 2, h, w) input to a (1, 2, ho, wo) output
+    /// against finite differences, and that it sums to the sum of the output weights: every
+    /// output's gradient lands on one input, none is lost or scaled.
+    fn check_pool_gradient(
+        pool: impl Fn(&Tensor) -> candle_core::Result<Tensor>,
+        (h, w): (usize, usize),
+        (ho, wo): (usize, usize),
+        (x_seed, weight_seed): (u64, u64),
+    ) {
+        let x0 = values(2 * h * w, x_seed);
+        let weights = Tensor::from_vec(
+            values(2 * ho * wo, weight_seed),
+            (1, 2, ho, wo),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let g = checked_gradient(pool, &x0, (1, 2, h, w), &weights, 1e-6, &format!("{h}x{w}"));
+        let total: f64 = g.iter().sum();
+        let wsum = weights.sum_all().unwrap().to_scalar::<f64>().unwrap();
+        assert!((total - wsum).abs() < 1e-9);
+    }
+
     #[test]
     fn gradient_matches_finite_differences_for_even_and_odd_sizes() {
-        let dev = Device::Cpu;
         for (h, w) in [(4, 4), (5, 5), (25, 25), (6, 7)] {
-            let n = 2 * h * w;
-            let x0 = values(n, (h * 31 + w) as u64);
-            let ho_wo = 2 * (h / 2) * (w / 2);
-            let weights = Tensor::from_vec(values(ho_wo, 99), (1, 2, h / 2, w / 2), &dev).unwrap();
-            let loss = |x: &Tensor| -> f64 {
-                (max_pool2d(x, 2).unwrap() * &weights)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .to_scalar::<f64>()
-                    .unwrap()
-            };
-            let var = Var::from_tensor(&Tensor::from_vec(x0.clone(), (1, 2, h, w), &dev).unwrap())
-                .unwrap();
-            let l = (max_pool2d(var.as_tensor(), 2).unwrap() * &weights)
-                .unwrap()
-                .sum_all()
-                .unwrap();
-            let grads = l.backward().unwrap();
-            let g: Vec<f64> = grads
-                .get(var.as_tensor())
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
-            let eps = 1e-6;
-            for i in 0..n {
-                let mut xp = x0.clone();
-                xp[i] += eps;
-                let mut xm = x0.clone();
-                xm[i] -= eps;
-                let tp = Tensor::from_vec(xp, (1, 2, h, w), &dev).unwrap();
-                let tm = Tensor::from_vec(xm, (1, 2, h, w), &dev).unwrap();
-                let fd = (loss(&tp) - loss(&tm)) / (2.0 * eps);
-                assert!(
-                    (fd - g[i]).abs() < 1e-6,
-                    "{h}x{w} index {i}: fd {fd} vs grad {}",
-                    g[i]
-                );
-            }
-            // The gradient sums to the sum of the output weights: nothing is lost or scaled.
-            let total: f64 = g.iter().sum();
-            let wsum = weights.sum_all().unwrap().to_scalar::<f64>().unwrap();
-            assert!((total - wsum).abs() < 1e-9);
+            check_pool_gradient(
+                |x| max_pool2d(x, 2),
+                (h, w),
+                (h / 2, w / 2),
+                ((h * 31 + w) as u64, 99),
+            );
         }
     }
 
@@ -472,55 +455,15 @@ mod tests {
 
     #[test]
     fn general_pooling_gradient_matches_finite_differences() {
-        let dev = Device::Cpu;
         for (h, w) in [(4, 4), (5, 5), (7, 6), (25, 25), (8, 9)] {
             let (k, s, p) = (3, 2, 1);
-            let n = 2 * h * w;
             let (ho, wo) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
-            let x0 = values(n, (h * 13 + w) as u64);
-            let weights = Tensor::from_vec(values(2 * ho * wo, 77), (1, 2, ho, wo), &dev).unwrap();
-            let loss = |x: &Tensor| -> f64 {
-                (max_pool2d_with(x, k, s, p).unwrap() * &weights)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .to_scalar::<f64>()
-                    .unwrap()
-            };
-            let var = Var::from_tensor(&Tensor::from_vec(x0.clone(), (1, 2, h, w), &dev).unwrap())
-                .unwrap();
-            let grads = (max_pool2d_with(var.as_tensor(), k, s, p).unwrap() * &weights)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let g: Vec<f64> = grads
-                .get(var.as_tensor())
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
-            let eps = 1e-6;
-            for i in 0..n {
-                let mut xp = x0.clone();
-                xp[i] += eps;
-                let mut xm = x0.clone();
-                xm[i] -= eps;
-                let tp = Tensor::from_vec(xp, (1, 2, h, w), &dev).unwrap();
-                let tm = Tensor::from_vec(xm, (1, 2, h, w), &dev).unwrap();
-                let fd = (loss(&tp) - loss(&tm)) / (2.0 * eps);
-                assert!(
-                    (fd - g[i]).abs() < 1e-6,
-                    "{h}x{w} index {i}: fd {fd} vs grad {}",
-                    g[i]
-                );
-            }
-            // Overlapping windows: every output's gradient lands once, none is lost or scaled.
-            let total: f64 = g.iter().sum();
-            let wsum = weights.sum_all().unwrap().to_scalar::<f64>().unwrap();
-            assert!((total - wsum).abs() < 1e-9);
+            check_pool_gradient(
+                |x| max_pool2d_with(x, k, s, p),
+                (h, w),
+                (ho, wo),
+                ((h * 13 + w) as u64, 77),
+            );
         }
     }
 

@@ -11,10 +11,10 @@
 use candle_core::Tensor;
 use candle_nn::{Module, VarBuilder};
 
-use crate::fused_batch_norm::FusedBatchNorm;
+use crate::ops::fused_batch_norm::FusedBatchNorm;
 
-use crate::layers::{self, Linear};
 use crate::model_config::{FerHeadConfig, FerHeadStyle};
+use crate::nn::layers::{self, Linear};
 
 /// FER head: flat features -> hidden -> embedding -> class logits.
 #[derive(Debug, Clone)]
@@ -114,7 +114,7 @@ impl FerHead {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::test_tensors::max_abs_diff as diff;
+    use crate::ops::test_tensors::max_abs_diff as diff;
     use candle_core::{DType, Device, Var};
     use candle_nn::{ModuleT, VarMap};
 

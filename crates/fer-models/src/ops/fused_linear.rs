@@ -12,10 +12,10 @@
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithDType};
 
-use crate::cpu_gemm::gemm_into;
-use crate::cpu_slice::{check_bias, contiguous_slice, float_kernel};
-use crate::flat_gradients::split_flat_gradients;
-use crate::small_batch_gemm::SmallBatchGemm;
+use crate::ops::cpu_gemm::gemm_into;
+use crate::ops::cpu_slice::{check_bias, contiguous_slice, float_kernel};
+use crate::ops::flat_gradients::split_flat_gradients;
+use crate::ops::small_batch_gemm::SmallBatchGemm;
 
 /// (rows, in, out) of an (rows, in) input and an (out, in) weight.
 fn dims(x: &Layout, w: &Layout) -> candle_core::Result<(usize, usize, usize)> {
@@ -227,7 +227,7 @@ impl CustomOp3 for FusedLinearBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_tensors::{max_abs_diff as max_diff, sine_tensor as values};
+    use crate::ops::test_tensors::{max_abs_diff as max_diff, sine_tensor as values};
     use candle_core::{DType, Var};
 
     /// Output and gradients (x, W, b) against candle's matmul + broadcast add, in f64, with and

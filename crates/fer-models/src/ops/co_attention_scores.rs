@@ -17,7 +17,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor
 use num_traits::Float;
 use rayon::prelude::*;
 
-use crate::cpu_slice::{contiguous_slice, float_kernel};
+use crate::ops::cpu_slice::{contiguous_slice, float_kernel};
 
 /// (A_e (B, C_e), A_l (B, C_l)) of eqs. 5-6.
 pub fn co_attention_scores(s: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
@@ -170,7 +170,7 @@ impl CustomOp2 for CoAttentionScoresBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_tensors::{max_abs, sine_tensor};
+    use crate::ops::test_tensors::{max_abs, sine_tensor};
     use candle_core::Var;
 
     /// 3 sin(...): large enough that the softmaxes are far from uniform.

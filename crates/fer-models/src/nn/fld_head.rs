@@ -5,8 +5,8 @@
 use candle_core::Tensor;
 use candle_nn::{Module, VarBuilder};
 
-use crate::layers::{self, Linear};
 use crate::model_config::FldHeadConfig;
+use crate::nn::layers::{self, Linear};
 
 /// FLD head: flat features -> hidden -> (num_landmarks, 2).
 #[derive(Debug, Clone)]

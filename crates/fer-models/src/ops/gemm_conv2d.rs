@@ -8,7 +8,7 @@
 
 use candle_core::{Module, Tensor};
 
-use crate::fused_conv2d::FusedConv2d;
+use crate::ops::fused_conv2d::FusedConv2d;
 
 /// Output length of a convolution along one axis: floor((n + 2 pad - k) / stride) + 1, or 0
 /// when the kernel does not fit.
@@ -91,7 +91,7 @@ impl Module for GemmConv2d {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_tensors::max_abs_diff as max_diff;
+    use crate::ops::test_tensors::max_abs_diff as max_diff;
     use candle_core::{DType, Device, Var};
 
     fn rand(shape: (usize, usize, usize, usize), seed: u64) -> Tensor {

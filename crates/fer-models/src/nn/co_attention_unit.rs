@@ -13,10 +13,10 @@
 use candle_core::{Tensor, Var};
 use candle_nn::{Init, VarBuilder};
 
-use crate::channel_co_attention::ChannelCoAttention;
 use crate::model_config::CoAttentionConfig;
 use crate::multi_task_model::MixingParameter;
-use crate::spatial_attention::SpatialAttention;
+use crate::nn::channel_co_attention::ChannelCoAttention;
+use crate::nn::spatial_attention::SpatialAttention;
 
 /// Which modules a Co-ATT unit has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

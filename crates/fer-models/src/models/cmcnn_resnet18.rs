@@ -12,11 +12,11 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use crate::co_attention_unit::{CoAttentionModules, CoAttentionUnit};
 use crate::error::Result;
 use crate::model_config::ModelConfig;
+use crate::models::resnet18::ResNet18;
 use crate::multi_task_model::{MixingParameter, MultiTaskModel};
-use crate::resnet18::ResNet18;
+use crate::nn::co_attention_unit::{CoAttentionModules, CoAttentionUnit};
 use crate::task_outputs::{TaskOutputs, Tasks};
 
 /// Two ResNet-18 columns joined by Co-ATT units.

@@ -11,11 +11,11 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::channel_pool::{channel_max_mean, PooledOrder};
-use crate::fused_batch_norm::FusedBatchNorm;
-use crate::gemm_conv2d::GemmConv2d;
-use crate::layers;
 use crate::model_config::SpatialKernel;
+use crate::nn::layers;
+use crate::ops::channel_pool::{channel_max_mean, PooledOrder};
+use crate::ops::fused_batch_norm::FusedBatchNorm;
+use crate::ops::gemm_conv2d::GemmConv2d;
 
 /// The attention map generator. Parameter names: `conv.weight` and, for the reference
 /// variant, `bn.*`.

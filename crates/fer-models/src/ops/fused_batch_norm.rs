@@ -14,21 +14,8 @@ use candle_nn::{Init, VarBuilder};
 use rayon::prelude::*;
 use std::sync::Arc;
 
-use crate::cpu_slice::{contiguous_slice, float_kernel};
-use crate::lane_sum::{row_sum, LANES};
-
-/// The number of trained parameters in a variable map: every variable except the batch
-/// norms' running statistics, which are variables but are set by the forward pass, not by the
-/// optimiser (PyTorch keeps them as buffers, outside `parameters()`).
-pub fn trainable_parameter_count(varmap: &candle_nn::VarMap) -> usize {
-    let data = varmap.data().lock();
-    // A poisoned lock only says another thread panicked while holding it; the map is intact.
-    let data = data.unwrap_or_else(|e| e.into_inner());
-    data.iter()
-        .filter(|(n, _)| !n.ends_with("running_mean") && !n.ends_with("running_var"))
-        .map(|(_, v)| v.elem_count())
-        .sum()
-}
+use crate::ops::cpu_slice::{contiguous_slice, float_kernel};
+use crate::ops::lane_sum::{row_sum, LANES};
 
 /// Batch norm with trainable affine parameters and running statistics.
 #[derive(Debug, Clone)]
@@ -608,7 +595,7 @@ impl CustomOp3 for ChannelAffine {
 #[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
-    use crate::test_tensors::max_abs_diff as diff;
+    use crate::ops::test_tensors::max_abs_diff as diff;
     use candle_core::Device;
     use candle_nn::VarMap;
 

@@ -12,13 +12,13 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use crate::base_dcnn::BaseDcnn;
-use crate::cross_stitch_unit::CrossStitchUnit;
 use crate::error::Result;
-use crate::fer_head::FerHead;
-use crate::fld_head::FldHead;
 use crate::model_config::{FldHeadConfig, ModelConfig};
 use crate::multi_task_model::{MixingParameter, MultiTaskModel};
+use crate::nn::base_dcnn::BaseDcnn;
+use crate::nn::cross_stitch_unit::CrossStitchUnit;
+use crate::nn::fer_head::FerHead;
+use crate::nn::fld_head::FldHead;
 use crate::task_outputs::{TaskOutputs, Tasks};
 
 /// Two columns joined by cross-stitch units.

@@ -21,7 +21,7 @@ use candle_core::{
 };
 use rayon::prelude::*;
 
-use crate::cpu_slice::{contiguous_slice, float_kernel};
+use crate::ops::cpu_slice::{contiguous_slice, float_kernel};
 
 /// Which of the two pooled maps comes first along the output's channel axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,7 +337,7 @@ impl CustomOp3 for ChannelPoolBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_tensors::{max_abs, sine_tensor as values};
+    use crate::ops::test_tensors::{max_abs, sine_tensor as values};
     use candle_core::{Device, Var};
 
     /// Values and gradients against candle's cat + max + mean, in both orders, for a pair of

@@ -17,8 +17,8 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::gemm_conv2d::GemmConv2d;
-use crate::layers;
+use crate::nn::layers;
+use crate::ops::gemm_conv2d::GemmConv2d;
 
 /// SERD-style spatial attention.
 #[derive(Debug, Clone)]

@@ -5,12 +5,12 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use crate::base_dcnn::BaseDcnn;
 use crate::error::Result;
-use crate::fer_head::FerHead;
-use crate::fld_head::FldHead;
 use crate::model_config::ModelConfig;
 use crate::multi_task_model::MultiTaskModel;
+use crate::nn::base_dcnn::BaseDcnn;
+use crate::nn::fer_head::FerHead;
+use crate::nn::fld_head::FldHead;
 use crate::task_outputs::{TaskOutputs, Tasks};
 
 /// Shared BaseDCNN + two task heads.

@@ -10,8 +10,8 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::co_attention_scores::co_attention_scores;
-use crate::layers::{self, Linear};
+use crate::nn::layers::{self, Linear};
+use crate::ops::co_attention_scores::co_attention_scores;
 
 /// The per-task embedding f(·; W) of eqs. 2-3. Names `0.*` and `2.*` as the reference's
 /// `nn.Sequential(Linear, ReLU, Linear)`.

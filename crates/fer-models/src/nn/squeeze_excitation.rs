@@ -6,7 +6,7 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::layers::{self, Linear};
+use crate::nn::layers::{self, Linear};
 
 /// One SE block for `channels` channels.
 #[derive(Debug, Clone)]

@@ -23,12 +23,12 @@ use candle_core::{Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use crate::error::{ModelError, Result};
-use crate::fused_batch_norm::FusedBatchNorm;
-use crate::gemm_conv2d::GemmConv2d;
-use crate::layers::{self, Linear};
-use crate::max_pool::max_pool2d_with;
 use crate::model_config::ModelConfig;
 use crate::multi_task_model::MultiTaskModel;
+use crate::nn::layers::{self, Linear};
+use crate::ops::fused_batch_norm::FusedBatchNorm;
+use crate::ops::gemm_conv2d::GemmConv2d;
+use crate::ops::max_pool::max_pool2d_with;
 use crate::task_outputs::{TaskOutputs, Tasks};
 
 /// torchvision's batch-norm epsilon (`nn.BatchNorm2d` default).

@@ -10,12 +10,12 @@
 use candle_core::Tensor;
 use candle_nn::{Module, VarBuilder};
 
-use crate::fused_batch_norm::FusedBatchNorm;
+use crate::ops::fused_batch_norm::FusedBatchNorm;
 
-use crate::gemm_conv2d::GemmConv2d;
+use crate::ops::gemm_conv2d::GemmConv2d;
 
-use crate::layers;
-use crate::max_pool::max_pool2d;
+use crate::nn::layers;
+use crate::ops::max_pool::max_pool2d;
 
 /// Output channels of the six components (paper Table 1).
 pub const CHANNELS: [usize; 6] = [64, 96, 128, 128, 256, 256];
