@@ -1,5 +1,5 @@
 //! fer-catalog: every model this workspace can run, the paper's (fer-models) and the add-on
-//! baseline crates under `crates/baselines/` (ARCHITECTURE.md "Adding an MTL baseline").
+//! baseline crates under `crates/baselines/` (ARCHITECTURE.md "Baseline crates and the catalogue").
 //!
 //! The one place an add-on is registered: the runner (`cargo xtask`) and the tests that cover
 //! every model (fer-train's `train_every_model`) read this catalogue, so a new baseline is

@@ -1,6 +1,6 @@
 //! Settings shared by the models: input size and channels, number of classes, head sizes and
 //! batch-norm epsilon, with the paper's and the reference code's values as named presets, and
-//! the settings of add-on models (ARCHITECTURE.md "Adding an MTL baseline").
+//! the settings of add-on models (ARCHITECTURE.md "Baseline crates and the catalogue").
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
