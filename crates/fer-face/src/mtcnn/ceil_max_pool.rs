@@ -7,7 +7,7 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::cpu_slice::contiguous_f32;
+use fer_models::ops::cpu_slice::contiguous_slice;
 
 /// Output length of a ceil-mode pooling over `input` cells (torch's rule: ceil, but a window
 /// must start inside the input).
@@ -62,7 +62,7 @@ impl CustomOp1 for CeilMaxPool {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let input = contiguous_f32(storage, layout, self.name())?;
+        let input = contiguous_slice::<f32>(storage, layout)?;
         let (n, height, width, channels) = layout.shape().dims4()?;
         let (k, s) = (self.kernel, self.stride);
         let out_h = ceil_pool_output_len(height, k, s);

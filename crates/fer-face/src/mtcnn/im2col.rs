@@ -6,7 +6,7 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::cpu_slice::contiguous_f32;
+use fer_models::ops::cpu_slice::contiguous_slice;
 
 /// The im2col matrix (N * OH * OW, k * k * C) of an NHWC tensor (N, H, W, C), OH = H - k + 1.
 pub fn im2col(x: &Tensor, kernel: usize) -> candle_core::Result<Tensor> {
@@ -27,7 +27,7 @@ impl CustomOp1 for Im2Col {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let input = contiguous_f32(storage, layout, self.name())?;
+        let input = contiguous_slice::<f32>(storage, layout)?;
         let (n, height, width, channels) = layout.shape().dims4()?;
         let k = self.kernel;
         if height < k || width < k {

@@ -10,7 +10,6 @@ pub mod area_resize;
 pub mod candidate_box;
 pub mod ceil_max_pool;
 pub mod conv_layer;
-pub mod cpu_slice;
 pub mod crop_window;
 pub mod dense_layer;
 pub mod float_image;

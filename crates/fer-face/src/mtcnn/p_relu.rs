@@ -5,9 +5,9 @@
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 
-use super::cpu_slice::contiguous_f32;
 use super::torch_state_dict::TorchStateDict;
 use crate::Result;
+use fer_models::ops::cpu_slice::contiguous_slice;
 
 /// The slopes of one PReLU layer.
 #[derive(Debug, Clone)]
@@ -63,7 +63,7 @@ impl CustomOp1 for BiasPRelu<'_> {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let input = contiguous_f32(storage, layout, self.name())?;
+        let input = contiguous_slice::<f32>(storage, layout)?;
         let channels = self.bias.len();
         if layout.dims().last() != Some(&channels) || self.slopes.len() != channels {
             candle_core::bail!(

@@ -1,11 +1,11 @@
-//! The helpers our CPU custom ops share: the contiguous data of a storage and layout, and the
-//! dispatch of a kernel generic over f32 and f64.
+//! The helpers our CPU custom ops share: the contiguous data of a storage and layout (also used
+//! by the MTCNN ops of fer-face), and the dispatch of a kernel generic over f32 and f64.
 
 use candle_core::{CpuStorage, Layout, WithDType};
 
 /// The elements a contiguous layout covers; an error for strided layouts (callers make their
 /// inputs contiguous first).
-pub(crate) fn contiguous_slice<'a, T: WithDType>(
+pub fn contiguous_slice<'a, T: WithDType>(
     s: &'a CpuStorage,
     l: &Layout,
 ) -> candle_core::Result<&'a [T]> {

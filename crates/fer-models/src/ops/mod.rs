@@ -13,13 +13,14 @@
 //! - Attention pieces: `channel_pool` (SCAM's channel max and mean), `co_attention_scores`
 //!   (CCAM's softmaxed channel scores).
 //! - The optimiser's update: `fused_adam` (Adam in place, used by fer-train's `Adam`).
-//! - Private helpers: `cpu_gemm`, `cpu_slice`, `lane_sum`, `flat_gradients`; for tests,
+//! - Helpers: `cpu_slice` (public: fer-face's MTCNN ops use it too), and the private
+//!   `cpu_gemm`, `lane_sum`, `flat_gradients`; for tests,
 //!   `test_tensors` and `gradient_check`.
 
 pub mod channel_pool;
 pub mod co_attention_scores;
 mod cpu_gemm;
-mod cpu_slice;
+pub mod cpu_slice;
 mod flat_gradients;
 pub mod fused_adam;
 pub mod fused_batch_norm;
