@@ -16,3 +16,10 @@ pub struct ExperimentContext {
     /// Recorded in every run's provenance (None: not known).
     pub code_version: Option<CodeVersion>,
 }
+
+impl ExperimentContext {
+    /// The names tables and charts print for the registered models.
+    pub fn method_names(&self) -> fer_report::MethodNames {
+        fer_report::MethodNames::new(self.registry.display_names())
+    }
+}

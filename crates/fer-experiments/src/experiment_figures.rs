@@ -28,7 +28,7 @@ pub fn draw(
     manifests: &BTreeMap<String, PathBuf>,
     ctx: &ExperimentContext,
 ) -> Result<Vec<PathBuf>> {
-    let names = &MethodNames::new(ctx.registry.display_names());
+    let names = &ctx.method_names();
     let mut written = Vec::new();
     let mut push = |pair: (PathBuf, PathBuf)| {
         written.push(pair.0);

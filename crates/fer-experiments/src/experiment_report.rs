@@ -342,7 +342,7 @@ pub fn write_report(
     ctx: &ExperimentContext,
 ) -> Result<Vec<PathBuf>> {
     // Tables and charts name models as their registrations do.
-    let names = &MethodNames::new(ctx.registry.display_names());
+    let names = &ctx.method_names();
     let out_dir = results.join(output_name);
     let record = PlanRecord::read(&out_dir)?;
     let mut runs = Vec::new();

@@ -38,6 +38,7 @@ pub fn run(
         "# {}\n\nPaper: Yu & Xu 2021, {}. Median of {REPEATS} forward passes of a batch of {batch} in inference mode after one warm-up, on {:?}, measured in one process. The paper's times come from its own (GPU) machine: compare the ordering of methods, not the values.\n\n| Method | ms / batch (ours) | ms / batch (paper) |\n|:--|--:|--:|\n",
         spec.title, spec.paper_section, device
     );
+    let names = fer_report::MethodNames::new(registry.display_names());
     for run in &plan.runs {
         let cfg = &run.config;
         let id = cfg.method_id().to_string();
@@ -90,7 +91,7 @@ pub fn run(
         let _ = writeln!(
             md,
             "| {} | {ms:.1} | {} |",
-            fer_report::MethodNames::new(registry.display_names()).get(&id),
+            names.get(&id),
             paper_ms
                 .map(|p| format!("{p:.2}"))
                 .unwrap_or_else(|| "-".into())
