@@ -37,6 +37,8 @@ enum Command {
     Annotate(commands::annotate::AnnotateArgs),
     Detect(commands::detect::DetectArgs),
     Bench(commands::bench::BenchArgs),
+    Status(commands::status::StatusArgs),
+    RunPlanned(commands::run_planned::RunPlannedArgs),
     /// A worker process of `reproduce --jobs N` (started by the runner).
     #[command(name = "worker", hide = true)]
     Worker(commands::worker::WorkerArgs),
@@ -62,6 +64,8 @@ fn main() {
         Command::Annotate(a) => commands::annotate::run(a),
         Command::Detect(a) => commands::detect::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::Status(a) => commands::status::run(a),
+        Command::RunPlanned(a) => commands::run_planned::run(a),
         Command::Worker(a) => commands::worker::run(a),
     };
     if let Err(e) = result {

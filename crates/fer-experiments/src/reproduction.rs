@@ -12,6 +12,8 @@ use crate::experiment_report::{write_report, PlanRecord};
 use crate::experiment_spec::{ExperimentKind, ExperimentSpec};
 use crate::run_executor::{execute, ExecEnd, ExecOptions};
 use crate::run_plan::{FoldSelection, PlanOptions, RunPlan};
+use crate::slurm::sweep_submission::{check_local_only_options, submit_sweep, SubmitRequest};
+use crate::slurm::SlurmOptions;
 
 /// The user's options of one invocation (`reproduce` and `ablation`).
 #[derive(Debug, Clone, Default)]
@@ -49,6 +51,21 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Stop cleanly between epochs once this much time is spent.
     pub time_budget: Option<std::time::Duration>,
+    /// Where runs train: here, or as Slurm array tasks.
+    pub executor: Executor,
+    /// Set in the report job of a Slurm sweep: write the report, then submit only the runs
+    /// that became plannable and were never submitted.
+    pub followup: bool,
+}
+
+/// Where the runs of an invocation train.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Executor {
+    /// In this process, or `--jobs N` worker processes on this machine.
+    #[default]
+    Local,
+    /// As Slurm array tasks, one per run; the command submits and returns.
+    Slurm(SlurmOptions),
 }
 
 impl RunOptions {
@@ -321,6 +338,38 @@ pub fn run_experiments(
     if options.dry_run {
         for (spec, plan) in &plans {
             print_plan(spec, plan, &results)?;
+        }
+        return Ok(());
+    }
+    if let Executor::Slurm(slurm) = &options.executor {
+        check_local_only_options(options.jobs, options.time_budget.is_some())?;
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        for (spec, plan) in &plans {
+            if spec.kind == ExperimentKind::InferenceTime {
+                bail!(
+                    "{}: timing experiments measure this machine; run them with --executor local",
+                    spec.name
+                );
+            }
+            let out_dir = plan.output_dir(&results);
+            std::fs::create_dir_all(&out_dir)?;
+            PlanRecord::new(spec, plan, &results)?.write(&out_dir)?;
+            if options.followup {
+                let written = write_report(spec, &results, &plan.output_name, &device, ctx)?;
+                println!("{}: report written ({} files)", spec.name, written.len());
+            }
+            submit_sweep(
+                &SubmitRequest {
+                    spec,
+                    plan,
+                    results: &results,
+                    device: &options.device,
+                    options: slurm,
+                    followup: options.followup,
+                    args: &args,
+                },
+                ctx,
+            )?;
         }
         return Ok(());
     }

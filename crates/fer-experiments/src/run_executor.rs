@@ -24,6 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::device::parse_device;
 use crate::experiment_context::ExperimentContext;
 use crate::experiment_spec::ExperimentSpec;
+use crate::run_failure::RunFailure;
+use crate::run_lock::RunLock;
 use crate::run_plan::{PlannedDataset, PlannedRun, RunPlan};
 
 /// The subcommand that makes a copy of the program a worker: the program must route
@@ -68,6 +70,9 @@ pub enum ExecEnd {
     Complete,
     /// The time budget was spent; unfinished runs remain.
     OutOfTime,
+    /// The warning signal (a Slurm task's time limit or preemption) stopped a run after its
+    /// last committed epoch.
+    Stopped,
 }
 
 /// The run directory a planned config will use (fer-train's layout and run id).
@@ -118,11 +123,13 @@ pub fn execute(
                 device: &device,
                 deadline: opts.deadline,
                 claims: None,
+                quiet: false,
+                task_logs: Vec::new(),
             };
             run_here(&here, &fresh, ctx)?
         };
-        if end == ExecEnd::OutOfTime {
-            return Ok(ExecEnd::OutOfTime);
+        if end != ExecEnd::Complete {
+            return Ok(end);
         }
         stage = plan.resolve(&opts.results)?.runs;
     }
@@ -262,6 +269,8 @@ pub fn run_worker(plan_file: &Path, ctx: &ExperimentContext) -> Result<()> {
             .deadline_unix
             .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)),
         claims: Some(&plan.claims),
+        quiet: true,
+        task_logs: Vec::new(),
     };
     run_here(&here, &plan.runs, ctx)?;
     Ok(())
@@ -284,26 +293,36 @@ fn load_dataset(d: &PlannedDataset, tag: &str) -> Result<FaceDataset> {
 }
 
 /// What `run_here` trains with: the plan's datasets and where runs go.
-struct RunHere<'a> {
-    datasets: &'a [PlannedDataset],
-    transfer_classes: Option<&'a [Expression]>,
-    results: &'a Path,
-    device: &'a Device,
-    deadline: Option<std::time::SystemTime>,
+pub(crate) struct RunHere<'a> {
+    pub datasets: &'a [PlannedDataset],
+    pub transfer_classes: Option<&'a [Expression]>,
+    pub results: &'a Path,
+    pub device: &'a Device,
+    pub deadline: Option<std::time::SystemTime>,
     /// Set in a worker process: the folder where runs are claimed.
-    claims: Option<&'a Path>,
+    pub claims: Option<&'a Path>,
+    /// No progress bars (a worker process or a Slurm task writes to a log).
+    pub quiet: bool,
+    /// The logs of this process, named in failure records (a Slurm task's).
+    pub task_logs: Vec<PathBuf>,
 }
 
-fn run_here(here: &RunHere<'_>, runs: &[PlannedRun], ctx: &ExperimentContext) -> Result<ExecEnd> {
+/// Trains `runs` in this process: finished runs are skipped, a run another process holds
+/// (its [`RunLock`]) is left to it, and a failed run leaves a [`RunFailure`] while the others
+/// go on.
+pub(crate) fn run_here(
+    here: &RunHere<'_>,
+    runs: &[PlannedRun],
+    ctx: &ExperimentContext,
+) -> Result<ExecEnd> {
     let results = here.results;
     let mut data: HashMap<usize, FaceDataset> = HashMap::new();
     let mut splits: HashMap<(usize, u64), Vec<Split>> = HashMap::new();
     let mut transfers: HashMap<(usize, usize, u64), (FaceDataset, Split)> = HashMap::new();
-    let in_worker = here.claims.is_some();
-    let tag = if in_worker {
-        format!("[{}] ", worker_name())
-    } else {
-        String::new()
+    let in_worker = here.quiet;
+    let tag = match worker_name() {
+        name if !name.is_empty() => format!("[{name}] "),
+        _ => String::new(),
     };
     let total = runs.len();
     let mut failures = Vec::new();
@@ -368,6 +387,18 @@ fn run_here(here: &RunHere<'_>, runs: &[PlannedRun], ctx: &ExperimentContext) ->
                 continue;
             }
         }
+        // Never a run that another process trains (a second invocation, a Slurm task).
+        let Some(_lock) = RunLock::try_acquire(&dir)? else {
+            println!(
+                "{tag}[{}/{total}] {} {} {} seed {}: another process is training it; left to it",
+                i + 1,
+                cfg.dataset,
+                cfg.method_id(),
+                cfg.split,
+                cfg.seed
+            );
+            continue;
+        };
         for idx in std::iter::once(run.dataset).chain(run.transfer_target) {
             if let std::collections::hash_map::Entry::Vacant(e) = data.entry(idx) {
                 e.insert(load_dataset(&here.datasets[idx], &tag)?);
@@ -442,12 +473,14 @@ fn run_here(here: &RunHere<'_>, runs: &[PlannedRun], ctx: &ExperimentContext) ->
                 stop_after_epochs: None,
                 deadline,
                 code_version: ctx.code_version,
+                stop_requested: Some(crate::slurm::stop_signal::warning_received),
             },
         );
         // The epochs just measured improve the estimates for the runs still to start.
         timings = measure()?;
         match outcome {
             Ok(out) => {
+                RunFailure::clear(&dir);
                 let t = &out.metrics.test;
                 let score = match (t.acc_average, t.nrmse) {
                     (Some(a), Some(n)) => {
@@ -464,6 +497,15 @@ fn run_here(here: &RunHere<'_>, runs: &[PlannedRun], ctx: &ExperimentContext) ->
                     started.elapsed().as_secs_f64()
                 );
             }
+            Err(fer_train::TrainError::Interrupted { epochs_done, .. })
+                if crate::slurm::stop_signal::warning_received() =>
+            {
+                println!(
+                    "{tag}[{}/{total}] {what}: stopped by the warning signal after epoch {epochs_done}; it resumes from there",
+                    i + 1
+                );
+                return finish(failures, total, ExecEnd::Stopped);
+            }
             Err(fer_train::TrainError::Interrupted { epochs_done, .. }) => {
                 println!(
                     "{tag}[{}/{total}] {what}: time budget spent after epoch {epochs_done}; it resumes from there",
@@ -473,6 +515,16 @@ fn run_here(here: &RunHere<'_>, runs: &[PlannedRun], ctx: &ExperimentContext) ->
             }
             Err(e) => {
                 eprintln!("{tag}[{}/{total}] {what}: FAILED: {e}", i + 1);
+                let record = RunFailure {
+                    run_dir: dir.strip_prefix(results).unwrap_or(&dir).to_path_buf(),
+                    run: what.clone(),
+                    logs: here.task_logs.clone(),
+                    error: e.to_string().lines().last().unwrap_or_default().to_string(),
+                    failed_unix: crate::run_failure::unix_now(),
+                };
+                if let Err(w) = record.write(&dir) {
+                    eprintln!("{tag}could not write the failure record: {w}");
+                }
                 failures.push(format!("{what}: {e}"));
             }
         }

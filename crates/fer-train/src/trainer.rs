@@ -34,7 +34,7 @@ pub struct RunOutcome {
 }
 
 /// How the trainer reports progress and when it stops early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct TrainOptions {
     pub show_progress: bool,
     /// Stop (with `TrainError::Interrupted`) once this many epochs are committed, as an
@@ -45,6 +45,10 @@ pub struct TrainOptions {
     pub deadline: Option<Instant>,
     /// The code version recorded in `metrics.json` (the binary's build knows it).
     pub code_version: Option<CodeVersion>,
+    /// Asked between epochs: when it says true, stop (with `TrainError::Interrupted`) after
+    /// the epoch just committed. A cluster's warning signal before a time limit or
+    /// preemption sets it (fer-experiments' `stop_signal`).
+    pub stop_requested: Option<fn() -> bool>,
 }
 
 /// Trains one model on one split and evaluates it; skips a run whose directory is complete.
@@ -94,8 +98,19 @@ pub fn train_run(
     );
     let mut observers: [&mut dyn TrainingObserver; 3] = [&mut history, &mut steps, &mut display];
     session.resume(&mut observers)?;
+    if session.progress.epochs_done > 0 {
+        // Said once, so that a log shows where an interrupted or requeued run went on.
+        println!(
+            "{}: resuming after epoch {}",
+            session.dir().path().display(),
+            session.progress.epochs_done
+        );
+    }
     let mut last_epoch_seconds: Option<f64> = None;
     while !session.is_over() {
+        if opts.stop_requested.is_some_and(|asked| asked()) {
+            return interrupted(&session, &mut observers);
+        }
         // The time budget: an epoch that would end after the deadline is not started (the
         // first epoch of a session always runs, so a budget never stalls a campaign).
         if let (Some(deadline), Some(secs)) = (opts.deadline, last_epoch_seconds) {

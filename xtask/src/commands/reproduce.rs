@@ -84,6 +84,77 @@ pub struct RunArgs {
     /// from its last epoch.
     #[arg(long, value_parser = parse_duration)]
     pub time_budget: Option<std::time::Duration>,
+    /// Where runs train: `local` (this machine, `--jobs` workers) or `slurm` (one array task
+    /// per unfinished run, a report job after them; the command submits and returns). See
+    /// README "Running on a cluster".
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: ExecutorArg,
+    #[command(flatten)]
+    pub slurm: SlurmArgs,
+    /// Set by the report job of a Slurm sweep (writes the report, then submits the runs that
+    /// became plannable and were never submitted).
+    #[arg(long, hide = true)]
+    pub followup: bool,
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorArg {
+    #[default]
+    Local,
+    Slurm,
+}
+
+/// Slurm's resources for every task (`--executor slurm`).
+#[derive(Args, Clone, Default)]
+pub struct SlurmArgs {
+    /// Slurm partition of the tasks and the report job.
+    #[arg(long, help_heading = "Slurm (--executor slurm)")]
+    pub partition: Option<String>,
+    /// Time limit per task (HH:MM:SS); a task requeues itself before it and resumes.
+    #[arg(long, help_heading = "Slurm (--executor slurm)")]
+    pub time: Option<String>,
+    /// CPUs per task; the task computes with that many threads.
+    #[arg(long, help_heading = "Slurm (--executor slurm)")]
+    pub cpus_per_task: Option<usize>,
+    /// Memory per task (e.g. 8G).
+    #[arg(long, help_heading = "Slurm (--executor slurm)")]
+    pub mem: Option<String>,
+    /// Generic resources per task (e.g. gpu:1, with --device cuda).
+    #[arg(long, help_heading = "Slurm (--executor slurm)")]
+    pub gres: Option<String>,
+    /// At most this many tasks of the sweep run at once (--array=0-N%P).
+    #[arg(long, help_heading = "Slurm (--executor slurm)")]
+    pub array_parallelism: Option<usize>,
+    /// Slurm account to charge.
+    #[arg(long, help_heading = "Slurm (--executor slurm)")]
+    pub account: Option<String>,
+    /// A further sbatch option, e.g. --sbatch-arg=--qos=long (repeatable).
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        help_heading = "Slurm (--executor slurm)"
+    )]
+    pub sbatch_arg: Vec<String>,
+    /// Seconds before the time limit at which Slurm warns a task (SIGUSR1): it finishes
+    /// its epoch, commits it and requeues itself.
+    #[arg(long, default_value_t = 300, help_heading = "Slurm (--executor slurm)")]
+    pub signal_lead: u64,
+}
+
+impl SlurmArgs {
+    fn options(&self) -> fer_experiments::SlurmOptions {
+        fer_experiments::SlurmOptions {
+            partition: self.partition.clone(),
+            time: self.time.clone(),
+            cpus_per_task: self.cpus_per_task,
+            mem: self.mem.clone(),
+            gres: self.gres.clone(),
+            array_parallelism: self.array_parallelism,
+            account: self.account.clone(),
+            sbatch_args: self.sbatch_arg.clone(),
+            signal_lead_seconds: self.signal_lead,
+        }
+    }
 }
 
 /// `3h`, `2h30m`, `90m`, `45s`, `1h5m30s` or plain seconds.
@@ -140,6 +211,11 @@ impl RunArgs {
             preset: self.preset.clone(),
             dry_run: self.dry_run,
             time_budget: self.time_budget,
+            executor: match self.executor {
+                ExecutorArg::Local => fer_experiments::Executor::Local,
+                ExecutorArg::Slurm => fer_experiments::Executor::Slurm(self.slurm.options()),
+            },
+            followup: self.followup,
         }
     }
 }
