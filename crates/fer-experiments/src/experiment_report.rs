@@ -152,6 +152,51 @@ impl PlanRecord {
         Ok(())
     }
 
+    /// A plan of some methods only (`--methods`) keeps the runs the previous plan.json lists
+    /// for the other methods, so the report still covers every method of the experiment.
+    pub fn merged_with_previous(mut self, out_dir: &Path) -> Result<Self> {
+        if !out_dir.join(PLAN_FILE).is_file() {
+            return Ok(self);
+        }
+        let previous = Self::read(out_dir)?;
+        if previous.experiment != self.experiment || previous.output_name != self.output_name {
+            return Ok(self);
+        }
+        // A run directory is <experiment>/<dataset>/<method>/<id>.
+        let key = |p: &PathBuf| -> Option<(String, String)> {
+            let parts: Vec<String> = p
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            Some((parts.get(1)?.clone(), parts.get(2)?.clone()))
+        };
+        let planned: std::collections::BTreeSet<(String, String)> =
+            self.run_dirs.iter().filter_map(key).collect();
+        let kept = |p: &&PathBuf| key(p).is_some_and(|k| !planned.contains(&k));
+        let mut run_dirs: Vec<PathBuf> = previous.run_dirs.iter().filter(kept).cloned().collect();
+        let mut tuning: Vec<PathBuf> = previous
+            .tuning_run_dirs
+            .iter()
+            .filter(kept)
+            .cloned()
+            .collect();
+        run_dirs.append(&mut self.run_dirs);
+        tuning.append(&mut self.tuning_run_dirs);
+        self.run_dirs = run_dirs;
+        self.tuning_run_dirs = tuning;
+        for s in previous.seeds {
+            if !self.seeds.contains(&s) {
+                self.seeds.push(s);
+            }
+        }
+        for e in previous.max_epochs {
+            if !self.max_epochs.contains(&e) {
+                self.max_epochs.push(e);
+            }
+        }
+        Ok(self)
+    }
+
     pub fn read(out_dir: &Path) -> Result<Self> {
         let path = out_dir.join(PLAN_FILE);
         let text = std::fs::read_to_string(&path).with_context(|| {
@@ -804,5 +849,55 @@ mod tests {
             .iter()
             .all(|r| r.grid_point.as_deref() == Some("l=0.2")));
         assert_eq!(kept.len(), 2);
+    }
+}
+
+#[cfg(test)]
+mod plan_record_tests {
+    use super::*;
+
+    fn record(run_dirs: &[&str]) -> PlanRecord {
+        PlanRecord {
+            experiment: "t4".into(),
+            output_name: "t4".into(),
+            command: "cargo xtask reproduce t4".into(),
+            datasets: vec![],
+            seeds: vec![1],
+            max_epochs: vec![50],
+            run_dirs: run_dirs.iter().map(PathBuf::from).collect(),
+            tuning_run_dirs: vec![],
+            awaiting_selection: 0,
+        }
+    }
+
+    /// `reproduce --methods hps` once narrowed plan.json to HPS, and the report dropped every
+    /// other method; the other methods' runs are now kept.
+    #[test]
+    fn a_plan_of_some_methods_keeps_the_other_methods_runs() {
+        let dir = std::env::temp_dir().join(format!("fer-plan-merge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        record(&["t4/ck/hps/a", "t4/ck/csn/b", "t4/ck/cmcnn/c"])
+            .write(&dir)
+            .unwrap();
+        let merged = record(&["t4/ck/hps/a", "t4/ck/hps/d"])
+            .merged_with_previous(&dir)
+            .unwrap();
+        let dirs: Vec<String> = merged
+            .run_dirs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(
+            dirs,
+            vec!["t4/ck/csn/b", "t4/ck/cmcnn/c", "t4/ck/hps/a", "t4/ck/hps/d"]
+        );
+        // Another experiment's plan is not mixed in.
+        let mut other = record(&["x/ck/hps/a"]);
+        other.output_name = "x".into();
+        assert_eq!(
+            other.clone().merged_with_previous(&dir).unwrap().run_dirs,
+            other.run_dirs
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -306,6 +306,24 @@ fn print_remaining(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::P
     Ok(())
 }
 
+/// Writes plan.json; a plan of some methods only keeps the other methods' runs of the
+/// previous plan, so the report still covers them.
+fn write_plan_record(
+    spec: &ExperimentSpec,
+    plan: &RunPlan,
+    results: &std::path::Path,
+    options: &RunOptions,
+    out_dir: &std::path::Path,
+) -> Result<()> {
+    let record = PlanRecord::new(spec, plan, results)?;
+    let record = if options.methods.is_empty() {
+        record
+    } else {
+        record.merged_with_previous(out_dir)?
+    };
+    record.write(out_dir)
+}
+
 /// Plans every experiment first (so a missing dataset stops everything before any run),
 /// then runs and reports them one after another.
 pub fn run_experiments(
@@ -353,7 +371,7 @@ pub fn run_experiments(
             }
             let out_dir = plan.output_dir(&results);
             std::fs::create_dir_all(&out_dir)?;
-            PlanRecord::new(spec, plan, &results)?.write(&out_dir)?;
+            write_plan_record(spec, plan, &results, options, &out_dir)?;
             if options.followup {
                 let written = write_report(spec, &results, &plan.output_name, &device, ctx)?;
                 println!("{}: report written ({} files)", spec.name, written.len());
@@ -393,7 +411,7 @@ pub fn run_experiments(
             plan.datasets.len(),
             out_dir.display()
         );
-        PlanRecord::new(spec, plan, &results)?.write(&out_dir)?;
+        write_plan_record(spec, plan, &results, options, &out_dir)?;
         let exec = ExecOptions {
             results: results.clone(),
             device: options.device.clone(),
@@ -402,7 +420,7 @@ pub fn run_experiments(
         };
         let end = execute(spec, plan, &exec, ctx)?;
         // Selections made during this invocation add final runs to the record.
-        PlanRecord::new(spec, plan, &results)?.write(&out_dir)?;
+        write_plan_record(spec, plan, &results, options, &out_dir)?;
         if end == ExecEnd::OutOfTime {
             out_of_time = true;
             print_remaining(spec, plan, &results)?;

@@ -85,6 +85,23 @@ pub struct SweepStatus {
     pub queue_note: Option<String>,
 }
 
+/// `ckplus48 hps fold-0 seed 1 [fld_loss_weight=0.2]` from the run's config.yaml.
+fn config_label(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("config.yaml")).ok()?;
+    let c: fer_train::TrainConfig = serde_yaml::from_str(&text).ok()?;
+    Some(format!(
+        "{} {} {} seed {}{}",
+        c.dataset,
+        c.method_id(),
+        c.split,
+        c.seed,
+        c.grid_point
+            .as_deref()
+            .map(|g| format!(" [{g}]"))
+            .unwrap_or_default()
+    ))
+}
+
 fn epochs_done(dir: &Path) -> usize {
     std::fs::read_to_string(dir.join("history.csv"))
         .map(|t| t.lines().skip(1).filter(|l| !l.trim().is_empty()).count())
@@ -131,6 +148,8 @@ pub fn sweep_status_with(
             label: failure
                 .as_ref()
                 .map(|f| f.run.clone())
+                .or_else(|| config_label(&dir))
+                .map(|l| format!("{l} ({})", rel.display()))
                 .unwrap_or_else(|| rel.display().to_string()),
             error: failure.map(|f| f.error),
             logs,

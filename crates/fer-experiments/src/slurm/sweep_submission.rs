@@ -137,19 +137,18 @@ pub fn submit_sweep(
             finished += 1;
             continue;
         }
+        let task = latest.get(&rel);
+        if task.is_some_and(|t| live.contains_key(&(t.array_job_id.clone(), t.task))) {
+            in_queue += 1;
+            continue;
+        }
         if RunLock::is_held(&dir) {
             held += 1;
             continue;
         }
-        if let Some(t) = latest.get(&rel) {
-            if live.contains_key(&(t.array_job_id.clone(), t.task)) {
-                in_queue += 1;
-                continue;
-            }
-            if req.followup {
-                failed_before += 1;
-                continue;
-            }
+        if task.is_some() && req.followup {
+            failed_before += 1;
+            continue;
         }
         to_submit.push((run.clone(), rel));
     }
@@ -309,10 +308,39 @@ pub fn submit_sweep(
     );
     println!("  scripts and logs: {}", slurm_dir.display());
     println!(
-        "  watch: squeue --me    or    cargo xtask status {}",
-        req.spec.source.display()
+        "  watch: squeue --me    or    {}",
+        status_command(req, ctx, &results)
     );
     Ok(Some(submission))
+}
+
+/// The `status` command for this experiment, as a user types it.
+fn status_command(req: &SubmitRequest<'_>, ctx: &ExperimentContext, results: &Path) -> String {
+    let spec = req.spec;
+    let in_workspace = spec.source.parent() == Some(ctx.workspace.experiments_dir().as_path());
+    let mut words = vec![
+        "cargo xtask status".to_string(),
+        if in_workspace {
+            spec.name.clone()
+        } else {
+            super::batch_script::shell_quote(&spec.source.to_string_lossy())
+        },
+    ];
+    if let Some(tag) = req
+        .plan
+        .output_name
+        .strip_prefix(&format!("{}-", spec.name))
+    {
+        words.push(format!("--tag {}", super::batch_script::shell_quote(tag)));
+    }
+    let default_results = std::path::absolute(ctx.workspace.results_dir()).ok();
+    if default_results.as_deref() != Some(results) {
+        words.push(format!(
+            "--results {}",
+            super::batch_script::shell_quote(&results.to_string_lossy())
+        ));
+    }
+    words.join(" ")
 }
 
 /// Refuses local-only options with the Slurm executor.
