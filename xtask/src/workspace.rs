@@ -21,6 +21,23 @@ pub fn workspace() -> Workspace {
     Workspace::new(root())
 }
 
+/// An experiment's spec, the results folder and its output name (`<name>` or
+/// `<name>-<tag>`), as `report`, `status` and `records` take them.
+pub fn experiment_output(
+    ctx: &ExperimentContext,
+    experiment: &str,
+    tag: Option<&str>,
+    results: Option<PathBuf>,
+) -> anyhow::Result<(fer_experiments::ExperimentSpec, PathBuf, String)> {
+    let spec = fer_experiments::ExperimentSpec::load(&ctx.workspace, experiment)?;
+    let results = results.unwrap_or_else(results_dir);
+    let output = match tag {
+        Some(t) => format!("{}-{t}", spec.name),
+        None => spec.name.clone(),
+    };
+    Ok((spec, results, output))
+}
+
 /// `results/` under the workspace root.
 pub fn results_dir() -> PathBuf {
     workspace().results_dir()

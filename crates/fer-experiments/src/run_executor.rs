@@ -344,6 +344,15 @@ pub(crate) fn run_here(
             }
         }
         let d = &here.datasets[run.dataset];
+        // `[3/12] ckplus48 hps fold-0 seed 1`, the start of every line about this run.
+        let head = format!(
+            "{tag}[{}/{total}] {} {} {} seed {}",
+            i + 1,
+            cfg.dataset,
+            cfg.method_id(),
+            cfg.split,
+            cfg.seed
+        );
         // A finished run needs neither its data nor a model: skip it before loading anything
         // (when its record is whole and its own; otherwise the trainer names the problem and
         // trains it again).
@@ -351,14 +360,7 @@ pub(crate) fn run_here(
         if dir.join(fer_train::DONE_MARKER).is_file()
             && fer_train::check_finished_record(&dir, cfg, &cfg.to_yaml()?).is_ok()
         {
-            println!(
-                "{tag}[{}/{total}] {} {} {} seed {}: finished before",
-                i + 1,
-                cfg.dataset,
-                cfg.method_id(),
-                cfg.split,
-                cfg.seed
-            );
+            println!("{head}: finished before");
             continue;
         }
         // Under a time budget a run is started only when what is left of it, as measured on
@@ -374,12 +376,7 @@ pub(crate) fn run_here(
             let needed = expected_seconds_left(&timings, cfg, &run_dir_of(results, cfg)?);
             if now + std::time::Duration::from_secs_f64(needed) > deadline {
                 println!(
-                    "{tag}[{}/{total}] {} {} {} seed {}: not started, it needs about {} and {} of the budget is left",
-                    i + 1,
-                    cfg.dataset,
-                    cfg.method_id(),
-                    cfg.split,
-                    cfg.seed,
+                    "{head}: not started, it needs about {} and {} of the budget is left",
                     crate::campaign_estimate::human_duration(needed),
                     crate::campaign_estimate::human_duration((deadline - now).as_secs_f64())
                 );
@@ -389,14 +386,7 @@ pub(crate) fn run_here(
         }
         // Never a run that another process trains (a second invocation, a Slurm task).
         let Some(_lock) = RunLock::try_acquire(&dir)? else {
-            println!(
-                "{tag}[{}/{total}] {} {} {} seed {}: another process is training it; left to it",
-                i + 1,
-                cfg.dataset,
-                cfg.method_id(),
-                cfg.split,
-                cfg.seed
-            );
+            println!("{head}: another process is training it; left to it");
             continue;
         };
         for idx in std::iter::once(run.dataset).chain(run.transfer_target) {

@@ -26,12 +26,7 @@ pub struct RunFailure {
 /// The failure record of a run directory results/<experiment>/<dataset>/<method>/<id>.
 pub fn failure_path(run_dir: &Path) -> PathBuf {
     let id = run_dir.file_name().unwrap_or_default();
-    let experiment_dir = run_dir
-        .parent()
-        .and_then(Path::parent)
-        .and_then(Path::parent)
-        .unwrap_or(run_dir);
-    experiment_dir
+    crate::run_lock::experiment_dir_of(run_dir)
         .join(FAILURE_DIR)
         .join(format!("{}.json", id.to_string_lossy()))
 }

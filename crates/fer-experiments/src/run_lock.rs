@@ -18,15 +18,19 @@ pub struct RunLock {
     _file: File,
 }
 
-/// The lock file of a run directory results/<experiment>/<dataset>/<method>/<id>.
-pub fn lock_path(run_dir: &Path) -> PathBuf {
-    let id = run_dir.file_name().unwrap_or_default();
-    let experiment_dir = run_dir
+/// The experiment folder of a run directory results/<experiment>/<dataset>/<method>/<id>.
+pub fn experiment_dir_of(run_dir: &Path) -> &Path {
+    run_dir
         .parent()
         .and_then(Path::parent)
         .and_then(Path::parent)
-        .unwrap_or(run_dir);
-    experiment_dir
+        .unwrap_or(run_dir)
+}
+
+/// The lock file of a run directory results/<experiment>/<dataset>/<method>/<id>.
+pub fn lock_path(run_dir: &Path) -> PathBuf {
+    let id = run_dir.file_name().unwrap_or_default();
+    experiment_dir_of(run_dir)
         .join(LOCK_DIR)
         .join(format!("{}.lock", id.to_string_lossy()))
 }

@@ -30,12 +30,12 @@ pub struct RecordsArgs {
 }
 
 pub fn run(args: RecordsArgs) -> anyhow::Result<()> {
-    let spec = ExperimentSpec::load(&workspace::workspace(), &args.experiment)?;
-    let results = args.results.unwrap_or_else(workspace::results_dir);
-    let output = match &args.tag {
-        Some(t) => format!("{}-{t}", spec.name),
-        None => spec.name.clone(),
-    };
+    let (spec, results, output) = workspace::experiment_output(
+        &workspace::context(),
+        &args.experiment,
+        args.tag.as_deref(),
+        args.results,
+    )?;
     let files = record_files(&spec, &results, &output)?;
     let mut bytes = 0u64;
     for path in &files {

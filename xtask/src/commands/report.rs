@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
-use fer_experiments::{parse_device, write_report, ExperimentSpec};
+use fer_experiments::{parse_device, write_report};
 
 use crate::workspace;
 
@@ -28,12 +28,8 @@ pub struct ReportArgs {
 
 pub fn run(args: ReportArgs) -> Result<()> {
     let ctx = workspace::context();
-    let spec = ExperimentSpec::load(&ctx.workspace, &args.experiment)?;
-    let results = args.results.unwrap_or_else(workspace::results_dir);
-    let output = match &args.tag {
-        Some(t) => format!("{}-{t}", spec.name),
-        None => spec.name.clone(),
-    };
+    let (spec, results, output) =
+        workspace::experiment_output(&ctx, &args.experiment, args.tag.as_deref(), args.results)?;
     let device = parse_device(&args.device)?;
     for w in write_report(&spec, &results, &output, &device, &ctx)? {
         println!("  {}", w.display());

@@ -5,8 +5,6 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
-use fer_experiments::ExperimentSpec;
-
 use crate::workspace;
 
 /// Show, per dataset and method, the runs done, running, queued, failed and not submitted,
@@ -26,12 +24,8 @@ pub struct StatusArgs {
 
 pub fn run(args: StatusArgs) -> Result<()> {
     let ctx = workspace::context();
-    let spec = ExperimentSpec::load(&ctx.workspace, &args.experiment)?;
-    let results = args.results.unwrap_or_else(workspace::results_dir);
-    let output = match &args.tag {
-        Some(t) => format!("{}-{t}", spec.name),
-        None => spec.name.clone(),
-    };
+    let (_, results, output) =
+        workspace::experiment_output(&ctx, &args.experiment, args.tag.as_deref(), args.results)?;
     let out_dir = results.join(&output);
     if !out_dir.join(fer_experiments::PLAN_FILE).is_file() {
         anyhow::bail!(

@@ -89,17 +89,7 @@ pub struct SweepStatus {
 fn config_label(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dir.join("config.yaml")).ok()?;
     let c: fer_train::TrainConfig = serde_yaml::from_str(&text).ok()?;
-    Some(format!(
-        "{} {} {} seed {}{}",
-        c.dataset,
-        c.method_id(),
-        c.split,
-        c.seed,
-        c.grid_point
-            .as_deref()
-            .map(|g| format!(" [{g}]"))
-            .unwrap_or_default()
-    ))
+    Some(super::sweep_submission::run_label(&c))
 }
 
 fn epochs_done(dir: &Path) -> usize {

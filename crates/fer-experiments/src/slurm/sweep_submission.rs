@@ -50,8 +50,7 @@ fn resubmit_command(args: &[String]) -> String {
 }
 
 /// A one-line label of a run (`ckplus48 hps fold-0 seed 1 [fld_loss_weight=0.2]`).
-pub fn run_label(run: &PlannedRun) -> String {
-    let c = &run.config;
+pub fn run_label(c: &fer_train::TrainConfig) -> String {
     format!(
         "{} {} {} seed {}{}",
         c.dataset,
@@ -202,7 +201,7 @@ pub fn submit_sweep(
             .iter()
             .map(|(r, _)| r.clone())
             .collect();
-        let labels: Vec<String> = runs.iter().map(run_label).collect();
+        let labels: Vec<String> = runs.iter().map(|r| run_label(&r.config)).collect();
         let tasks_file = slurm_dir.join(format!("tasks-{number}-{}.json", k + 1));
         let tasks = WorkerPlan {
             runs,
