@@ -4,6 +4,7 @@
 
 mod code_version;
 mod commands;
+mod epoch_benchmark;
 mod face_models;
 mod face_tools;
 mod train_benchmark;

@@ -30,10 +30,17 @@ fn writes_the_csv_and_says_when_there_is_no_pytorch_reference() {
 
     let csv = std::fs::read_to_string(out_dir.join("train-cpu.csv")).expect("train-cpu.csv");
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].starts_with("model,device,measure,seconds,images_per_s,torch_seconds"));
-    let measures: Vec<&str> = lines[1..]
+    assert!(lines[0].starts_with(
+        "model,device,size,measure,seconds,images_per_s,torch_best_seconds,torch_best_setting,ratio,torch_default_seconds"
+    ));
+    // The machine's fp32 GEMM rate comes first: the peak every step is judged against.
+    let gemm: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!((gemm[0], gemm[3]), ("gemm-2048", "fp32_peak"));
+    let peak: f64 = gemm[14].parse().expect("peak GFLOP/s");
+    assert!(peak > 1.0, "{}", lines[1]);
+    let measures: Vec<&str> = lines[2..]
         .iter()
-        .map(|l| l.split(',').nth(2).expect("measure column"))
+        .map(|l| l.split(',').nth(3).expect("measure column"))
         .collect();
     assert_eq!(
         measures,
@@ -45,14 +52,14 @@ fn writes_the_csv_and_says_when_there_is_no_pytorch_reference() {
             "optimiser"
         ]
     );
-    for line in &lines[1..] {
+    for line in &lines[2..] {
         let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(f[0], "base-dcnn-fer");
-        let seconds: f64 = f[3].parse().expect("seconds");
-        let rate: f64 = f[4].parse().expect("images/s");
+        assert_eq!((f[0], f[2]), ("base-dcnn-fer", "48"));
+        let seconds: f64 = f[4].parse().expect("seconds");
+        let rate: f64 = f[5].parse().expect("images/s");
         assert!(seconds > 0.0 && (rate - 4.0 / seconds).abs() < 0.05 * rate + 0.01);
         assert!(
-            f[5].is_empty() && f[7].is_empty(),
+            f[6].is_empty() && f[8].is_empty() && f[9].is_empty() && f[11].is_empty(),
             "torch columns filled: {line}"
         );
         // Trainable parameters of BaseDCNN-FER at 48 px: the six convolutions of Table 1
@@ -60,7 +67,32 @@ fn writes_the_csv_and_says_when_there_is_no_pytorch_reference() {
         // its two batch norms (18,434,000 + 4,000 + 256,128 + 256 + 903). The same sum at
         // 100 px (flat 36,864) is 75,192,727, which is what PyTorch's
         // `sum(p.numel() for p in model.parameters())` prints for bench/torch_reference.py.
-        assert_eq!(f[8], "19896727");
+        assert_eq!(f[18], "19896727");
+        // Multiply-accumulates of one 48 px forward pass, by hand from Table 1: convolutions
+        // 48²·64·9 + 24²·96·64·9 + 12²·128·96·9 + 12²·128·128·9 + 6²·256·128·9 + 6²·256·256·9
+        // = 102,187,008 and the head 9216·2000 + 2000·128 + 128·7 = 18,688,896: 120,875,904.
+        // GFLOP/s x seconds gives back 2 FLOPs per MAC x batch 4 (x 3 for a training step).
+        let flops_per_pass = 2.0 * 120_875_904.0 * 4.0;
+        let expected = match f[3] {
+            "inference" => Some(flops_per_pass),
+            "train_step" => Some(3.0 * flops_per_pass),
+            _ => None,
+        };
+        match expected {
+            Some(flops) => {
+                let gflops: f64 = f[14].parse().expect("GFLOP/s");
+                let back = gflops * 1e9 * seconds;
+                assert!(
+                    (back - flops).abs() < 0.01 * flops,
+                    "{line}: {back} vs {flops}"
+                );
+                let fraction: f64 = f[15].parse().expect("peak fraction");
+                assert!((fraction - gflops / peak).abs() < 0.002, "{line}");
+                let rss: f64 = f[16].parse().expect("rss");
+                assert!(rss > 10.0, "{line}");
+            }
+            None => assert!(f[14].is_empty(), "{line}"),
+        }
     }
     let meta = std::fs::read_to_string(out_dir.join("train-cpu.json")).expect("train-cpu.json");
     let meta: serde_json::Value = serde_json::from_str(&meta).expect("json");
