@@ -121,9 +121,14 @@ impl PlanRecord {
         Ok(Self {
             experiment: spec.name.clone(),
             output_name: plan.output_name.clone(),
+            // As the user typed it (a Slurm report job's `--followup` is the runner's own).
             command: format!(
                 "cargo xtask {}",
-                std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+                std::env::args()
+                    .skip(1)
+                    .filter(|a| a != "--followup")
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ),
             datasets: plan
                 .datasets
