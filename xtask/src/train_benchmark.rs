@@ -15,7 +15,7 @@ use fer_train::{cross_entropy, wing_loss, Adam, AdamConfig, WingLossConfig};
 use std::time::Instant;
 
 /// What is timed for one model, in seconds per batch (medians).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct ModelTimings {
     pub parameters: usize,
     pub inference_s: f64,

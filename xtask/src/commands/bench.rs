@@ -64,6 +64,11 @@ pub struct BenchArgs {
     /// they import) or bench/torch_reference.py (PyTorch); FER_BENCH_PYTHON, else python3.
     #[arg(long)]
     pub python: Option<String>,
+    /// `train`: time the one model of --models at the one size of --sizes in this process and
+    /// print its timings as JSON. The bench runs every model in a fresh process this way, so
+    /// that one model's memory (kept by our allocator) never counts in the next one's peak.
+    #[arg(long, hide = true)]
+    pub child: bool,
 }
 
 /// One line of the benchmark CSV.
@@ -451,8 +456,49 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map(|v| format!("{v:.digits$}")).unwrap_or_default()
 }
 
+/// Times one model at one size in a fresh copy of this program (`--child`).
+fn time_in_child(
+    args: &BenchArgs,
+    name: &str,
+    size: usize,
+) -> Result<train_benchmark::ModelTimings> {
+    let exe = std::env::current_exe().context("finding this program")?;
+    let out = std::process::Command::new(exe)
+        .args(["bench", "train", "--child", "--models", name])
+        .args(["--sizes", &size.to_string()])
+        .args(["--batch", &args.batch.to_string()])
+        .args(["--passes", &args.passes.unwrap_or(10).to_string()])
+        .args(["--warmup", &args.warmup.to_string()])
+        .args(["--device", &args.device])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("starting the process that times one model")?;
+    if !out.status.success() {
+        bail!("timing {name} at {size} px failed ({})", out.status);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .with_context(|| format!("timing {name} at {size} px printed {line:?}, not timings"))
+}
+
 fn run_train(args: &BenchArgs, out_dir: &Path) -> Result<()> {
     let device = fer_experiments::parse_device(&args.device)?;
+    if args.child {
+        let (Some(name), Some(&size)) = (args.models.first(), args.sizes.first()) else {
+            bail!("--child times one model at one size");
+        };
+        let settings = TrainBenchSettings {
+            models: vec![name.clone()],
+            batch: args.batch.max(1),
+            size,
+            passes: args.passes.unwrap_or(10).max(1),
+            warmup: args.warmup,
+        };
+        let t = train_benchmark::time_model(name, &settings, &device)?;
+        println!("{}", serde_json::to_string(&t)?);
+        return Ok(());
+    }
     let tag = if device.is_cuda() { "cuda" } else { "cpu" };
     let threads = candle_core::utils::get_num_threads();
     // The peak a training step is judged against: our fp32 matrix multiply at full size.
@@ -485,25 +531,32 @@ fn run_train(args: &BenchArgs, out_dir: &Path) -> Result<()> {
         );
         for name in &settings.models {
             bar.set_message(format!("timing {name} at {size} px"));
-            ours.push(train_benchmark::time_model(name, &settings, &device)?);
+            ours.push(time_in_child(args, name, size)?);
             bar.inc(1);
         }
         bar.finish_and_clear();
         // After ours, so the two never compete for the cores.
-        let torch = train_benchmark::torch_reference(&python(args), &settings, tag);
-        if let Some((json, version)) = &torch {
-            torch_version = Some(version.clone());
-            torch_threads = json.get("threads").cloned();
+        // PyTorch in a fresh process per model too.
+        let mut torch_by_model = std::collections::BTreeMap::new();
+        for name in &settings.models {
+            let one = TrainBenchSettings {
+                models: vec![name.clone()],
+                ..settings.clone()
+            };
+            if let Some((json, version)) =
+                train_benchmark::torch_reference(&python(args), &one, tag)
+            {
+                torch_version = Some(version);
+                torch_threads = json.get("threads").cloned();
+                torch_by_model.insert(name.clone(), train_benchmark::torch_variants(&json, name));
+            }
         }
         println!(
             "{:<14} {:>4} {:<11} {:>9} {:>9} {:>9} {:>7} {:>9} {:>7}",
             "model", "px", "measure", "s", "images/s", "torch s", "ratio", "bf16 s", "GFLOP/s"
         );
         for (name, t) in settings.models.iter().zip(&ours) {
-            let variants = torch
-                .as_ref()
-                .map(|(json, _)| train_benchmark::torch_variants(json, name))
-                .unwrap_or_default();
+            let variants = torch_by_model.get(name).cloned().unwrap_or_default();
             if let Some(th) = variants.values().next() {
                 if th.parameters != t.parameters {
                     eprintln!(
@@ -622,7 +675,7 @@ fn run_train(args: &BenchArgs, out_dir: &Path) -> Result<()> {
         "ratio_bf16": "PyTorch's best bf16-autocast time / our fp32 time (we have no bf16 mode yet)",
         "gflop_per_s": "counted forward MACs x 2 (x 3 for a training step: backward = 2 forwards) / seconds",
         "peak_fraction": "gflop_per_s / the fp32 GEMM rate of the first row",
-        "rss_mb": "peak resident memory of the process while the model was built and timed (VmHWM reset before each model; ours keeps freed memory, so later models can read high)",
+        "rss_mb": "peak resident memory (VmHWM) of a fresh process that builds and times the one model; PyTorch's is reset before each of its settings",
     });
     let meta_path = out_dir.join(format!("train-{tag}.json"));
     fer_train::run_dir::write_atomic(&meta_path, serde_json::to_string_pretty(&meta)?.as_bytes())?;
