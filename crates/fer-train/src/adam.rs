@@ -6,7 +6,7 @@ use candle_core::{backprop::GradStore, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use fer_models::ops::fused_adam::{fused_adam_update, AdamStepConstants};
+use fer_models::ops::fused_adam::{fused_adam_update, fused_adam_update_host, AdamStepConstants};
 
 /// Adam's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -54,6 +54,10 @@ pub struct Adam {
     vars: Vec<Var>,
     m: Vec<Option<Tensor>>,
     v: Vec<Option<Tensor>>,
+    /// The moments of f32 CPU variables under the fused kernel, in buffers of our own: the
+    /// one-pass update writes them where they are (see `fused_adam_update_host`). A variable
+    /// has its moments here or in `m`/`v`, never both.
+    host: Vec<Option<(Vec<f32>, Vec<f32>)>>,
     step: usize,
     cfg: AdamConfig,
     /// Whether CPU variables use the in-place kernel of fer-models' `ops::fused_adam` (the
@@ -81,6 +85,7 @@ impl Adam {
             vars,
             m: vec![None; n],
             v: vec![None; n],
+            host: vec![None; n],
             step: 0,
             cfg,
             fused: true,
@@ -117,6 +122,17 @@ impl Adam {
             if let Some(v) = &self.v[i] {
                 tensors.insert(format!("v.{name}"), v.clone());
             }
+            if let Some((m, v)) = &self.host[i] {
+                let p = self.vars[i].as_tensor();
+                tensors.insert(
+                    format!("m.{name}"),
+                    Tensor::from_slice(m, p.shape(), p.device())?,
+                );
+                tensors.insert(
+                    format!("v.{name}"),
+                    Tensor::from_slice(v, p.shape(), p.device())?,
+                );
+            }
         }
         let tmp = path.with_extension("safetensors.tmp");
         candle_core::safetensors::save(&tensors, &tmp)?;
@@ -134,6 +150,8 @@ impl Adam {
         for (i, name) in self.names.iter().enumerate() {
             self.m[i] = tensors.remove(&format!("m.{name}"));
             self.v[i] = tensors.remove(&format!("v.{name}"));
+            // Taken into host buffers again at the next step.
+            self.host[i] = None;
         }
         self.step = step;
         Ok(())
@@ -161,6 +179,27 @@ impl Adam {
                 continue;
             };
             let p = var.as_tensor();
+            if self.fused
+                && p.device().is_cpu()
+                && p.is_contiguous()
+                && p.dtype() == candle_core::DType::F32
+            {
+                // Moments start at zero, as PyTorch's; a resumed state moves into host
+                // buffers once.
+                let (mut m, mut v) = match self.host[i].take() {
+                    Some(h) => h,
+                    None => match (self.m[i].take(), self.v[i].take()) {
+                        (Some(m), Some(v)) => (
+                            m.flatten_all()?.to_vec1::<f32>()?,
+                            v.flatten_all()?.to_vec1::<f32>()?,
+                        ),
+                        _ => (vec![0.0; p.elem_count()], vec![0.0; p.elem_count()]),
+                    },
+                };
+                fused_adam_update_host(p, g, &mut m, &mut v, &constants)?;
+                self.host[i] = Some((m, v));
+                continue;
+            }
             if self.fused && p.device().is_cpu() && p.is_contiguous() {
                 // Moments start at zero, as PyTorch's; updated in place from then on.
                 let m = match &self.m[i] {
