@@ -35,6 +35,13 @@ pub fn experiment_output(
         Some(t) => format!("{}-{t}", spec.name),
         None => spec.name.clone(),
     };
+    if !fer_runs::is_safe_name(&output) {
+        anyhow::bail!(
+            "--tag {:?}: {output:?} is not a safe folder name: use {}",
+            tag.unwrap_or_default(),
+            fer_runs::SAFE_NAME_RULE
+        );
+    }
     Ok((spec, results, output))
 }
 

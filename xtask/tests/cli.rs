@@ -147,3 +147,72 @@ fn score_reports_malformed_csv_by_file_and_line_and_scores_a_good_one() {
     // classes sorted: anger, happy, sad; recalls 0, 1, 0.5 -> ACC_average 0.5
     assert_eq!(v["fer"]["acc_average"].as_f64(), Some(0.5));
 }
+
+/// Names become folders under results/: an experiment name, a method id, a `--tag` or a
+/// `--experiment` that would leave the results folder (or hide in it) is refused by name, and
+/// nothing is written anywhere.
+#[test]
+fn names_that_would_escape_the_results_folder_are_refused() {
+    let dir = temp("escape");
+    let results = dir.join("deep/results");
+    std::fs::create_dir_all(&results).expect("results");
+    let experiment = |name: &str, method: &str| {
+        let path = dir.join(format!("exp-{}.yaml", method.len() + name.len()));
+        std::fs::write(
+            &path,
+            format!("name: \"{name}\"\ntitle: t\nkind: training\ndatasets:\n  - key: s\n    manifest: synthfer\nmethods:\n  - id: \"{method}\"\n    model: base-dcnn-fer\nseeds: [1]\n"),
+        )
+        .expect("experiment");
+        path
+    };
+    let results_arg = results.to_string_lossy().to_string();
+    for (name, method, needle) in [
+        (
+            "../../x",
+            "base-dcnn-fer",
+            "name \"../../x\" is not a safe name",
+        ),
+        ("", "base-dcnn-fer", "name \"\" is not a safe name"),
+        ("ok", "../m", "method id \"../m\" is not a safe name"),
+    ] {
+        let path = experiment(name, method);
+        let out = xtask(&[
+            "reproduce",
+            &path.to_string_lossy(),
+            "--results",
+            &results_arg,
+            "--dry-run",
+        ]);
+        assert_one_line_error(
+            &out,
+            &[needle, &path.file_name().unwrap().to_string_lossy()],
+        );
+    }
+    let out = xtask(&[
+        "reproduce",
+        "demo",
+        "--tag",
+        "../../escaped",
+        "--results",
+        &results_arg,
+    ]);
+    assert_one_line_error(&out, &["\"demo-../../escaped\"", "not a safe name"]);
+    let out = xtask(&["status", "demo", "--tag", "../x", "--results", &results_arg]);
+    assert_one_line_error(&out, &["--tag \"../x\"", "not a safe folder name"]);
+    let out = xtask(&[
+        "train",
+        "--dataset",
+        "synthfer",
+        "--model",
+        "base-dcnn-fer",
+        "--experiment",
+        "../out",
+        "--results",
+        &results_arg,
+    ]);
+    assert_one_line_error(&out, &["experiment name \"../out\" is not a safe name"]);
+    assert!(is_empty_dir(&results), "nothing under results/");
+    assert!(!dir.join("deep/escaped").exists() && !dir.join("escaped").exists());
+    assert!(!dir.join("deep/out").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

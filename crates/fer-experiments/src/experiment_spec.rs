@@ -273,8 +273,22 @@ impl ExperimentSpec {
         if self.seeds.is_empty() {
             bail!("{at}: `seeds` is empty");
         }
+        if !fer_runs::is_safe_name(&self.name) {
+            bail!(
+                "{at}: name {:?} is not a safe name: use {}",
+                self.name,
+                fer_runs::SAFE_NAME_RULE
+            );
+        }
         let mut ids = std::collections::BTreeSet::new();
         for m in &self.methods {
+            if !fer_runs::is_safe_name(&m.id) {
+                bail!(
+                    "{at}: method id {:?} is not a safe name: use {}",
+                    m.id,
+                    fer_runs::SAFE_NAME_RULE
+                );
+            }
             if !ids.insert(m.id.as_str()) {
                 bail!("{at}: method id '{}' appears twice", m.id);
             }

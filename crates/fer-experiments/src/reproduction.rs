@@ -351,7 +351,11 @@ pub fn run_experiments(
         }
     }
     if !problems.is_empty() {
-        bail!("nothing was run:\n{}", problems.join("\n\n"));
+        // One experiment's problem on one line; several, one paragraph each.
+        match problems.as_slice() {
+            [one] => bail!("nothing was run: {one}"),
+            _ => bail!("nothing was run:\n{}", problems.join("\n\n")),
+        }
     }
     if options.dry_run {
         for (spec, plan) in &plans {

@@ -419,6 +419,13 @@ impl RunPlan {
             .output_name
             .clone()
             .unwrap_or_else(|| spec.name.clone());
+        // `--tag` and `--preset` name the output folder too.
+        if !fer_runs::is_safe_name(&output_name) {
+            bail!(
+                "output folder {output_name:?} (the experiment's name with --tag or --preset) is not a safe name: use {}",
+                fer_runs::SAFE_NAME_RULE
+            );
+        }
         let selected = select_datasets(spec, &opts.datasets)?;
         if opts.data_root.is_some() && selected.len() != 1 {
             bail!("--data-root needs exactly one dataset (--datasets NAME)");

@@ -7,7 +7,9 @@
 mod error;
 mod run_files;
 mod run_record;
+mod safe_name;
 
 pub use error::{Result, RunsError};
 pub use run_files::{run_id, write_atomic, CONFIG_FILE, DONE_FILE, METRICS_FILE};
 pub use run_record::{MetricSet, RecordProblem, RunProvenance, RunRecord};
+pub use safe_name::{is_safe_name, SAFE_NAME_RULE};

@@ -194,6 +194,7 @@ impl TrainConfig {
     /// Checks the settings that the types cannot.
     pub fn validate(&self) -> crate::Result<()> {
         let bad = |m: String| Err(crate::TrainError::Config(m));
+        self.check_path_names()?;
         if self.batch_size < 2 {
             return bad(format!(
                 "batch_size must be at least 2 (batch norm), got {}",
@@ -218,9 +219,28 @@ impl TrainConfig {
         self.method.as_deref().unwrap_or(&self.model)
     }
 
+    /// The names that become the run's folders (experiment, dataset, method) are plain
+    /// names, so that no run can write outside the results folder.
+    pub fn check_path_names(&self) -> crate::Result<()> {
+        for (what, name) in [
+            ("experiment", self.experiment.as_str()),
+            ("dataset", self.dataset.as_str()),
+            ("method", self.method_id()),
+        ] {
+            if !fer_runs::is_safe_name(name) {
+                return Err(crate::TrainError::Config(format!(
+                    "{what} name {name:?} is not a safe name: use {}",
+                    fer_runs::SAFE_NAME_RULE
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The run directory of this config under `results_root`:
     /// `<experiment>/<dataset>/<method>/<run id>` (the layout `RunDir` creates).
     pub fn run_dir(&self, results_root: &std::path::Path) -> crate::Result<std::path::PathBuf> {
+        self.check_path_names()?;
         let id = crate::run_dir::run_id(&self.to_yaml()?);
         Ok(results_root
             .join(&self.experiment)
