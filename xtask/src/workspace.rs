@@ -5,15 +5,49 @@ use std::path::PathBuf;
 
 use fer_experiments::{ExperimentContext, Workspace};
 
-/// The workspace root (the folder with the top-level Cargo.toml), or FER_WORKSPACE_ROOT when
-/// set: a prebuilt binary run elsewhere (the GPU bundle, bench/gpu.sh) has no source tree at
-/// the path it was compiled in, and finds bench/, data-manifests/ and experiments/ there.
+/// The workspace root, found once per process:
+/// 1. FER_WORKSPACE_ROOT when set (a prebuilt binary run elsewhere: the GPU bundle, a Slurm
+///    task, a campaign binary copied out of target/);
+/// 2. else the nearest folder at or above the working directory whose Cargo.toml is this
+///    workspace, so results go into the checkout the user stands in, even when several
+///    clones share one CARGO_TARGET_DIR (and so one binary);
+/// 3. else the folder this binary was compiled in, with a note saying so.
 pub fn root() -> PathBuf {
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(find_root).clone()
+}
+
+fn find_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("FER_WORKSPACE_ROOT") {
         return PathBuf::from(dir);
     }
+    let cwd = std::env::current_dir().ok();
+    if let Some(found) = cwd
+        .as_deref()
+        .and_then(|c| c.ancestors().find(|d| is_this_workspace(d)))
+    {
+        return found.to_path_buf();
+    }
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.parent().map(PathBuf::from).unwrap_or(here)
+    let compiled = here.parent().map(PathBuf::from).unwrap_or(here);
+    eprintln!(
+        "note: {} is not inside a checkout of this workspace; using the one this program was built in, {} (set FER_WORKSPACE_ROOT to choose)",
+        cwd.map(|c| c.display().to_string()).unwrap_or_else(|| "the working directory".into()),
+        compiled.display()
+    );
+    compiled
+}
+
+/// Whether `dir` holds this workspace: a Cargo.toml with `[workspace]` and the xtask member,
+/// and the experiments/ folder the runner reads.
+fn is_this_workspace(dir: &std::path::Path) -> bool {
+    let Ok(toml) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+        return false;
+    };
+    toml.contains("[workspace]")
+        && toml.contains("\"xtask\"")
+        && dir.join("xtask/Cargo.toml").is_file()
+        && dir.join("experiments").is_dir()
 }
 
 /// The workspace's folders.

@@ -216,3 +216,57 @@ fn names_that_would_escape_the_results_folder_are_refused() {
     assert!(!dir.join("deep/out").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Results go where the user stands: the runner takes its workspace (experiments/,
+/// data-manifests/, results/) from the nearest checkout at or above the working directory, not
+/// from the folder it was compiled in (clones sharing one CARGO_TARGET_DIR share the binary),
+/// and says so when it has to fall back to that folder.
+#[test]
+fn the_workspace_is_the_checkout_the_user_stands_in() {
+    let dir = temp("cwd-root");
+    let ws = dir.join("other-clone");
+    for sub in ["xtask", "experiments", "data-manifests", "deep/sub"] {
+        std::fs::create_dir_all(ws.join(sub)).expect("dirs");
+    }
+    std::fs::write(
+        ws.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"crates/fer-*\", \"xtask\"]\n",
+    )
+    .expect("toml");
+    std::fs::write(ws.join("xtask/Cargo.toml"), "").expect("xtask toml");
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data-manifests/synthfer.yaml");
+    std::fs::copy(&ours, ws.join("data-manifests/synthfer.yaml")).expect("manifest");
+    std::fs::write(
+        ws.join("experiments/only-here.yaml"),
+        "name: only-here\ntitle: t\nkind: training\ndatasets:\n  - key: s\n    manifest: synthfer\nmethods:\n  - id: base-dcnn-fer\nseeds: [1]\n",
+    )
+    .expect("experiment");
+    let run = |cwd: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["reproduce", "only-here", "--dry-run"])
+            .current_dir(cwd)
+            .env_remove("FER_WORKSPACE_ROOT")
+            .output()
+            .expect("run xtask")
+    };
+    let out = run(&ws.join("deep/sub"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(&ws.join("results/only-here").display().to_string()),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("note:"), "{stderr}");
+    // Outside any checkout: the compile-time workspace, said in a note (and it has no such
+    // experiment).
+    let out = run(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("note:") && stderr.contains("FER_WORKSPACE_ROOT"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no experiment 'only-here'"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
