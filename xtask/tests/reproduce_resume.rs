@@ -217,3 +217,50 @@ fn a_missing_dataset_stops_reproduce_before_any_run() {
     assert!(!results.exists(), "no results folder was created");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two `reproduce` of one experiment started together never train a run twice: each run's
+/// lock (results/<exp>/.locks/) leaves a run another process trains to it, and a run finished
+/// meanwhile is reused.
+#[test]
+fn two_invocations_started_together_train_every_run_once() {
+    let dir = temp("together");
+    let experiment = write_experiment(&dir);
+    let results = dir.join("results");
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .env("RAYON_NUM_THREADS", "1")
+            .arg("reproduce")
+            .arg(&experiment)
+            .args(["--folds", "2", "--results"])
+            .arg(&results)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (a, b) = (start(), start());
+    let mut log = String::new();
+    for child in [a, b] {
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        log.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
+    // Two methods x two folds: four runs, each trained by exactly one of the two.
+    let trained = log
+        .lines()
+        .filter(|l| l.contains(": ACC_average") && !l.contains("finished before"))
+        .count();
+    assert_eq!(trained, 4, "{log}");
+    let dirs = run_dirs(&results.join("tiny"));
+    assert_eq!(dirs.len(), 4);
+    for (d, done) in &dirs {
+        assert!(done, "{} finished", d.display());
+        let history = std::fs::read_to_string(d.join("history.csv")).expect("history");
+        assert_eq!(history.lines().count(), 3, "two epochs, once: {history}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
