@@ -20,6 +20,7 @@ pub mod experiment_report;
 pub mod experiment_spec;
 pub mod grid_selection;
 pub mod inference_timing;
+pub mod litter;
 pub mod reproduction;
 pub mod run_executor;
 pub mod run_failure;

@@ -408,6 +408,12 @@ pub fn run_experiments(
             crate::inference_timing::run(spec, plan, &device, &out_dir, &ctx.registry)?;
             continue;
         }
+        for removed in crate::litter::clean_litter(&out_dir) {
+            println!(
+                "removed {} (left by a process that is gone)",
+                removed.display()
+            );
+        }
         println!(
             "{}: {} runs ({} datasets) -> {}",
             spec.name,
