@@ -270,3 +270,39 @@ fn the_workspace_is_the_checkout_the_user_stands_in() {
     assert!(stderr.contains("no experiment 'only-here'"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A method whose model is not registered stops `reproduce` at plan time, by name, before any
+/// run of any experiment trains (it used to pass `--dry-run` and fail after other runs).
+#[test]
+fn an_unknown_model_in_an_experiment_stops_it_before_any_run() {
+    let dir = temp("unknown-model");
+    let results = dir.join("results");
+    let path = dir.join("bad-model.yaml");
+    std::fs::write(
+        &path,
+        "name: bad-model\ntitle: t\nkind: training\ndatasets:\n  - key: s\n    manifest: synthfer\nmethods:\n  - id: base-dcnn-fer\n  - id: mystery\n    model: no-such-model\nseeds: [1]\n",
+    )
+    .expect("experiment");
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let mut args = vec![
+            "reproduce",
+            path.to_str().expect("utf-8 path"),
+            "--results",
+            results.to_str().expect("utf-8 path"),
+        ];
+        args.extend_from_slice(extra);
+        let out = xtask(&args);
+        assert_one_line_error(
+            &out,
+            &[
+                "bad-model.yaml",
+                "method 'mystery'",
+                "'no-such-model'",
+                "not registered",
+                "cmcnn",
+            ],
+        );
+        assert!(!results.exists(), "nothing written");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

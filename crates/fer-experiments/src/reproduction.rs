@@ -345,6 +345,21 @@ pub fn run_experiments(
             spec.preset = p.clone();
             spec.validate()?;
         }
+        // An unknown model fails here, before any run of any experiment trains.
+        if let Some(m) = spec
+            .methods
+            .iter()
+            .find(|m| ctx.registry.get(m.model()).is_err())
+        {
+            problems.push(format!(
+                "{}: method '{}' uses model '{}', which is not registered (known: {})",
+                spec.source.display(),
+                m.id,
+                m.model(),
+                ctx.registry.names().join(", ")
+            ));
+            continue;
+        }
         match RunPlan::new(&spec, &options.plan_options(&spec), &ctx.workspace) {
             Ok(plan) => plans.push((spec, plan)),
             Err(e) => problems.push(format!("{name}: {e:#}")),
