@@ -306,3 +306,32 @@ fn an_unknown_model_in_an_experiment_stops_it_before_any_run() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An input side outside 16-512 px is refused by its flag before anything is allocated (a
+/// 2000 px dataset used to abort with a 256 GB allocation failure).
+#[test]
+fn an_input_size_outside_16_to_512_is_refused_by_its_flag() {
+    for args in [
+        &[
+            "train",
+            "--dataset",
+            "synthfer",
+            "--model",
+            "hps",
+            "--size",
+            "2000",
+        ][..],
+        &["reproduce", "demo", "--size", "100000"][..],
+        &["bench", "train", "--sizes", "48,8"][..],
+    ] {
+        let out = xtask(args);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.lines()
+                .next()
+                .is_some_and(|l| l.contains("--size") && l.contains("outside 16-512")),
+            "{err}"
+        );
+    }
+}

@@ -195,6 +195,12 @@ impl TrainConfig {
     pub fn validate(&self) -> crate::Result<()> {
         let bad = |m: String| Err(crate::TrainError::Config(m));
         self.check_path_names()?;
+        let size = self.model_config.input_size;
+        if !(16..=512).contains(&size) {
+            return bad(format!(
+                "model_config.input_size {size} is outside 16-512 px (the paper uses 100)"
+            ));
+        }
         if self.batch_size < 2 {
             return bad(format!(
                 "batch_size must be at least 2 (batch norm), got {}",

@@ -52,7 +52,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
     /// `train`: input sides in pixels: the paper's 100 and the 48 the CK+48 campaign trains at.
-    #[arg(long, alias = "size", value_delimiter = ',', default_value = "100,48")]
+    #[arg(long, alias = "size", value_delimiter = ',', default_value = "100,48", value_parser = crate::commands::reproduce::parse_size)]
     pub sizes: Vec<usize>,
     /// `train`: device, cpu or cuda[:N] (cuda needs a build with `--features cuda`).
     #[arg(long, default_value = "cpu")]

@@ -44,8 +44,8 @@ pub struct RunArgs {
     /// Upper bound on epochs per run (paper: 50 with early stopping after 8).
     #[arg(long)]
     pub max_epochs: Option<usize>,
-    /// Input side in pixels (paper: 100; 48 trains 48x48 data without upsampling).
-    #[arg(long)]
+    /// Input side in pixels (paper: 100; 48 trains 48x48 data without upsampling), 16-512.
+    #[arg(long, value_parser = parse_size)]
     pub size: Option<usize>,
     /// A quick look: the first seed, two folds, two epochs, 48 px, no grid search; results go
     /// to results/<experiment>-quick/ so they never mix with full runs.
@@ -155,6 +155,19 @@ impl SlurmArgs {
             signal_lead_seconds: self.signal_lead,
         }
     }
+}
+
+/// An input side in pixels, refused outside 16-512 before anything is allocated (a 2000 px
+/// CK+ would need hundreds of GB).
+pub fn parse_size(text: &str) -> Result<usize> {
+    let size: usize = text
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("'{text}' is not a number of pixels"))?;
+    if !(16..=512).contains(&size) {
+        bail!("{size} px is outside 16-512 (the paper uses 100; CK+48 trains at 48)");
+    }
+    Ok(size)
 }
 
 /// `3h`, `2h30m`, `90m`, `45s`, `1h5m30s` or plain seconds.

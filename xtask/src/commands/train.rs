@@ -22,8 +22,8 @@ pub struct TrainArgs {
     /// Registered model name (see the list in the error message of an unknown name).
     #[arg(long)]
     model: String,
-    /// Input size in pixels (100 as the paper; 48 for 48x48 data without upsampling).
-    #[arg(long, default_value_t = 48)]
+    /// Input size in pixels (100 as the paper; 48 for 48x48 data without upsampling), 16-512.
+    #[arg(long, default_value_t = 48, value_parser = |t: &str| crate::commands::reproduce::parse_size(t).map(|s| s as u32))]
     size: u32,
     #[arg(long, default_value_t = 50)]
     epochs: usize,
