@@ -113,6 +113,30 @@ pub fn score_predictions_csv(path: &Path) -> Result<ScoreReport> {
     };
     let (true_lm, pred_lm) = (lm_cols("true"), lm_cols("pred"));
     let has_lms = true_lm.is_some() && pred_lm.is_some();
+    // Landmarks are scored from four column groups, all or none: a partial set would drop
+    // NRMSE without a word.
+    let groups = ["true_x", "true_y", "pred_x", "pred_y"];
+    let present: Vec<&str> = groups
+        .iter()
+        .copied()
+        .filter(|g| cols.iter().any(|c| c.starts_with(&format!("{g}_"))))
+        .collect();
+    if !present.is_empty() && !has_lms {
+        let incomplete: Vec<String> = groups
+            .iter()
+            .filter(|g| (0..68).any(|i| find(&format!("{g}_{i}")).is_none()))
+            .map(|g| format!("{g}_0..{g}_67"))
+            .collect();
+        return Err(perr(
+            1,
+            format!(
+                "landmark columns are incomplete (missing some of {}): give all four groups true_x_*, true_y_*, pred_x_*, pred_y_* for 68 points, or none",
+                incomplete.join(", ")
+            ),
+        ));
+    }
+    let id_col = find("id");
+    let mut seen_ids: std::collections::HashMap<String, usize> = Default::default();
 
     let mut rows: Vec<(String, String)> = Vec::new();
     let (mut p_pts, mut t_pts) = (Vec::new(), Vec::new());
@@ -127,6 +151,17 @@ pub fn score_predictions_csv(path: &Path) -> Result<ScoreReport> {
                 line_no,
                 format!("{} fields, the header has {}", f.len(), cols.len()),
             ));
+        }
+        if let Some(c) = id_col {
+            if let Some(first) = seen_ids.insert(f[c].to_string(), line_no) {
+                return Err(perr(
+                    line_no,
+                    format!(
+                        "id '{}' appears again (first on line {first}): each sample is scored once",
+                        f[c]
+                    ),
+                ));
+            }
         }
         if !f[t_col].is_empty() || !f[p_col].is_empty() {
             if f[t_col].is_empty() || f[p_col].is_empty() {
@@ -145,12 +180,19 @@ pub fn score_predictions_csv(path: &Path) -> Result<ScoreReport> {
                 let mut p = [[0.0f32; 2]; 68];
                 for (j, &(x, y)) in c.iter().enumerate() {
                     for (k, col) in [x, y].into_iter().enumerate() {
-                        p[j][k] = f[col].parse().map_err(|_| {
-                            perr(
-                                line_no,
-                                format!("column `{}`: '{}' is not a number", cols[col], f[col]),
-                            )
-                        })?;
+                        p[j][k] = f[col]
+                            .parse::<f32>()
+                            .ok()
+                            .filter(|v| v.is_finite())
+                            .ok_or_else(|| {
+                                perr(
+                                    line_no,
+                                    format!(
+                                        "column `{}`: '{}' is not a finite number",
+                                        cols[col], f[col]
+                                    ),
+                                )
+                            })?;
                     }
                 }
                 Ok(Some(p))
@@ -254,6 +296,46 @@ mod tests {
         );
         let e = score_predictions_csv(&p).unwrap_err().to_string();
         assert!(e.contains("bad.csv:3:"), "{e}");
+        // An id twice, named with both lines.
+        let p = tmp(
+            "dup.csv",
+            "id,true_label,pred_label\na,happy,sad\nb,sad,sad\na,sad,sad\n",
+        );
+        let e = score_predictions_csv(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("dup.csv:4:") && e.contains("id 'a'") && e.contains("line 2"),
+            "{e}"
+        );
+        // Landmark columns of three groups of four: refused, not scored without NRMSE.
+        let mut header = "id,true_label,pred_label".to_string();
+        for g in ["true_x", "true_y", "pred_x"] {
+            for i in 0..68 {
+                header.push_str(&format!(",{g}_{i}"));
+            }
+        }
+        let p = tmp("partial.csv", &format!("{header}\n"));
+        let e = score_predictions_csv(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("partial.csv:1:") && e.contains("pred_y_0..pred_y_67"),
+            "{e}"
+        );
+        // A non-finite coordinate is named by column and line.
+        let mut preds = vec![Prediction {
+            id: "a".into(),
+            true_label: 0,
+            pred_label: Some(0),
+            true_landmarks: Some([[1.0f32, 2.0]; 68]),
+            pred_landmarks: Some([[1.0f32, 2.0]; 68]),
+        }];
+        if let Some(p) = preds[0].pred_landmarks.as_mut() {
+            p[5][1] = f32::NAN;
+        }
+        let p = tmp("nan.csv", &predictions_csv(&preds, &["anger".to_string()]));
+        let e = score_predictions_csv(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("nan.csv:2:") && e.contains("pred_y_5") && e.contains("finite"),
+            "{e}"
+        );
         let p = tmp("nohdr.csv", "id,label\n");
         let e = score_predictions_csv(&p).unwrap_err().to_string();
         assert!(
