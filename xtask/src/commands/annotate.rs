@@ -123,25 +123,43 @@ fn read_boxes(path: &Path) -> Result<Vec<GivenBox>> {
         let rect = if failed {
             None
         } else {
+            // A box is a finite number of pixels within a million of the origin (a 1e30 box
+            // used to become i64::MAX), with its right edge right of its left and its bottom
+            // below its top.
             let n = |k: usize| -> Result<i64> {
-                f[idx[k]]
+                let v = f[idx[k]]
                     .parse::<f64>()
-                    .map(|v| v.round() as i64)
-                    .map_err(|_| {
-                        anyhow::anyhow!(
-                            "{}:{}: '{}' is not a number",
+                    .ok()
+                    .filter(|v| v.is_finite() && v.abs() <= 1e6)
+                    .with_context(|| {
+                        format!(
+                            "{}:{}: column `{}`: '{}' is not a finite coordinate (|value| <= 1e6 px)",
                             path.display(),
                             i + 1,
+                            cols[idx[k]],
                             f[idx[k]]
                         )
-                    })
+                    })?;
+                Ok(v.round() as i64)
             };
-            Some(DlibRect {
+            let r = DlibRect {
                 left: n(1)?,
                 top: n(2)?,
                 right: n(3)?,
                 bottom: n(4)?,
-            })
+            };
+            if r.right <= r.left || r.bottom <= r.top {
+                bail!(
+                    "{}:{}: box ({}, {}, {}, {}) is inverted or has zero area: need box_left < box_right and box_top < box_bottom",
+                    path.display(),
+                    i + 1,
+                    r.left,
+                    r.top,
+                    r.right,
+                    r.bottom
+                );
+            }
+            Some(r)
         };
         out.push(GivenBox {
             image: f[idx[0]].to_string(),
@@ -235,4 +253,46 @@ pub fn run(args: AnnotateArgs) -> Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxes(name: &str, rows: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("xtask-boxes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!("image,success,box_left,box_top,box_right,box_bottom\n{rows}"),
+        )
+        .expect("csv");
+        match read_boxes(&path) {
+            Ok(b) => format!("ok {}", b.len()),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn non_finite_huge_inverted_and_empty_boxes_are_refused_by_line() {
+        assert_eq!(
+            boxes("good.csv", "a.png,1,1,2,30,40\nb.png,0,,,,\n"),
+            "ok 2"
+        );
+        let e = boxes("nan.csv", "a.png,1,NaN,2,30,40\n");
+        assert!(
+            e.contains("nan.csv:2:") && e.contains("box_left") && e.contains("'NaN'"),
+            "{e}"
+        );
+        let e = boxes("huge.csv", "a.png,1,1,2,1e30,40\n");
+        assert!(e.contains("huge.csv:2:") && e.contains("box_right"), "{e}");
+        let e = boxes("inverted.csv", "a.png,1,1,2,30,40\nb.png,1,30,2,1,40\n");
+        assert!(
+            e.contains("inverted.csv:3:") && e.contains("inverted"),
+            "{e}"
+        );
+        let e = boxes("empty.csv", "a.png,1,5,5,5,9\n");
+        assert!(e.contains("empty.csv:2:") && e.contains("zero area"), "{e}");
+    }
 }
