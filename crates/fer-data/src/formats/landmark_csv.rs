@@ -61,14 +61,25 @@ pub fn read_landmark_csv(path: &Path) -> Result<HashMap<String, Option<Landmarks
             None => true,
         };
         let landmarks = if success {
+            // NaN, inf and values beyond f32 (1e39) are refused here: a non-finite label
+            // would poison the wing loss and every validation NRMSE of the run.
             let parse = |c: usize| -> Result<f32> {
-                fields[c].parse::<f32>().map_err(|_| {
-                    DataError::parse(
+                match fields[c].parse::<f32>() {
+                    Ok(v) if v.is_finite() => Ok(v),
+                    Ok(_) => Err(DataError::parse(
+                        path,
+                        line_no,
+                        format!(
+                            "column `{}`: '{}' is not a finite coordinate",
+                            columns[c], fields[c]
+                        ),
+                    )),
+                    Err(_) => Err(DataError::parse(
                         path,
                         line_no,
                         format!("column `{}`: '{}' is not a number", columns[c], fields[c]),
-                    )
-                })
+                    )),
+                }
             };
             let xs = xs_cols
                 .iter()
@@ -157,6 +168,16 @@ mod tests {
         let p = temp_file("nan.csv", &format!("{}\n{}\n", landmark_csv_header(), bad));
         let e = read_landmark_csv(&p).unwrap_err().to_string();
         assert!(e.contains("nan.csv:2:") && e.contains("five"), "{e}");
+
+        for (value, file) in [("NaN", "nan2.csv"), ("inf", "inf.csv"), ("1e39", "big.csv")] {
+            let bad = row("a.png", 0.0).replacen(",5", &format!(",{value}"), 1);
+            let p = temp_file(file, &format!("{}\n{}\n", landmark_csv_header(), bad));
+            let e = read_landmark_csv(&p).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("{file}:2:")) && e.contains("not a finite coordinate"),
+                "{e}"
+            );
+        }
 
         let p = temp_file("nohdr.csv", "image,x_0\n");
         let e = read_landmark_csv(&p).unwrap_err().to_string();
