@@ -95,6 +95,43 @@ fn program_copy(slurm_dir: &Path) -> Result<PathBuf> {
     Ok(dest)
 }
 
+/// What a submission does with one planned run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitDecision {
+    /// Its record is whole: nothing to do.
+    Finished,
+    /// Its latest task is queued or running.
+    InQueue,
+    /// A process holds its lock (a local run, a task of another ledger).
+    HeldElsewhere,
+    /// The report job's follow-up never resubmits a run that was submitted before (it failed
+    /// or was cancelled): the user decides, with the command `status` prints.
+    LeftForTheUser,
+    Submit,
+}
+
+/// The submission's plan for one run, from what is known of it. Nothing is queued twice: a
+/// run whose task is queued or running, or that a process trains, is left alone.
+pub fn submit_decision(
+    done: bool,
+    queued_or_running: bool,
+    held: bool,
+    submitted_before: bool,
+    followup: bool,
+) -> SubmitDecision {
+    if done {
+        SubmitDecision::Finished
+    } else if queued_or_running {
+        SubmitDecision::InQueue
+    } else if held {
+        SubmitDecision::HeldElsewhere
+    } else if submitted_before && followup {
+        SubmitDecision::LeftForTheUser
+    } else {
+        SubmitDecision::Submit
+    }
+}
+
 /// Submits the runs of `req.plan` that need a task; returns the submission (None when there
 /// was nothing to submit).
 pub fn submit_sweep(
@@ -132,22 +169,28 @@ pub fn submit_sweep(
             continue;
         }
         let rel = dir.strip_prefix(&results).unwrap_or(&dir).to_path_buf();
-        if dir.join(fer_train::DONE_MARKER).is_file() {
-            finished += 1;
-            continue;
-        }
+        let done = dir.join(fer_train::DONE_MARKER).is_file();
         let task = latest.get(&rel);
-        if task.is_some_and(|t| live.contains_key(&(t.array_job_id.clone(), t.task))) {
-            in_queue += 1;
-            continue;
-        }
-        if RunLock::is_held(&dir) {
-            held += 1;
-            continue;
-        }
-        if task.is_some() && req.followup {
-            failed_before += 1;
-            continue;
+        let queued = task.is_some_and(|t| live.contains_key(&(t.array_job_id.clone(), t.task)));
+        let locked = !done && !queued && RunLock::is_held(&dir);
+        match submit_decision(done, queued, locked, task.is_some(), req.followup) {
+            SubmitDecision::Finished => {
+                finished += 1;
+                continue;
+            }
+            SubmitDecision::InQueue => {
+                in_queue += 1;
+                continue;
+            }
+            SubmitDecision::HeldElsewhere => {
+                held += 1;
+                continue;
+            }
+            SubmitDecision::LeftForTheUser => {
+                failed_before += 1;
+                continue;
+            }
+            SubmitDecision::Submit => {}
         }
         to_submit.push((run.clone(), rel));
     }
@@ -356,6 +399,24 @@ pub fn check_local_only_options(jobs: usize, time_budget: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_is_queued_twice_and_a_followup_never_retries_a_failure() {
+        use SubmitDecision::*;
+        // (done, queued or running, held, submitted before, followup)
+        let d = submit_decision;
+        assert_eq!(d(true, true, true, true, true), Finished);
+        assert_eq!(d(false, true, false, true, false), InQueue);
+        assert_eq!(d(false, true, false, true, true), InQueue);
+        assert_eq!(d(false, false, true, false, false), HeldElsewhere);
+        // Submitted, no longer queued, unfinished: the user's resubmission takes it...
+        assert_eq!(d(false, false, false, true, false), Submit);
+        // ...the report job's follow-up does not.
+        assert_eq!(d(false, false, false, true, true), LeftForTheUser);
+        // Never submitted (a final run whose grid was just selected): both submit it.
+        assert_eq!(d(false, false, false, false, true), Submit);
+        assert_eq!(d(false, false, false, false, false), Submit);
+    }
 
     #[test]
     fn the_resubmit_command_drops_the_followup_flag() {
