@@ -3,9 +3,10 @@
 //! `/` or a leading `.` could write outside the results folder or hide there, so only plain
 //! names are accepted.
 
-/// The rule, as error messages state it.
+/// The rule, as error messages state it. `>` is allowed for the dataset of a transfer run,
+/// `<train>-><test>` (Table 9); it cannot climb out of a folder.
 pub const SAFE_NAME_RULE: &str =
-    "letters, digits, '-', '_' and '.', not starting with '.' (it becomes a folder under results/)";
+    "letters, digits, '-', '_', '.' and '>', not starting with '.' (it becomes a folder under results/)";
 
 /// Whether `name` may become one folder under results/.
 pub fn is_safe_name(name: &str) -> bool {
@@ -13,7 +14,7 @@ pub fn is_safe_name(name: &str) -> bool {
         && !name.starts_with('.')
         && name
             .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '>'))
 }
 
 #[cfg(test)]
