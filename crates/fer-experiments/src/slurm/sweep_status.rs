@@ -92,10 +92,9 @@ fn config_label(dir: &Path) -> Option<String> {
     Some(super::sweep_submission::run_label(&c))
 }
 
+/// Epochs committed in a run's history.csv (the campaign estimate reads the same rows).
 fn epochs_done(dir: &Path) -> usize {
-    std::fs::read_to_string(dir.join("history.csv"))
-        .map(|t| t.lines().skip(1).filter(|l| !l.trim().is_empty()).count())
-        .unwrap_or(0)
+    crate::campaign_estimate::history_seconds(dir).len()
 }
 
 /// The status of the experiment whose outputs are at `out_dir` under `results`. `queue` is
