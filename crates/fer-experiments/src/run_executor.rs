@@ -215,14 +215,12 @@ fn run_workers(
             failed.join(", ")
         );
     }
-    // Under a budget, workers that left runs unstarted (or stopped one) ran out of time.
+    // Under a budget, workers that left runs of this round unstarted (or stopped one) ran out
+    // of time. Only this round's runs count: final runs that the round's tuning made
+    // plannable are the next round's, not a sign that time ran out.
     let mut unfinished = false;
     if opts.deadline.is_some() {
-        for r in plan
-            .runs
-            .iter()
-            .chain(plan.resolve(&opts.results)?.runs.iter())
-        {
+        for r in runs {
             if !run_dir_of(&opts.results, &r.config)?
                 .join(fer_train::DONE_MARKER)
                 .is_file()
