@@ -10,6 +10,7 @@
 
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
+use fer_models::ops::matmul_precision::{autocast, Precision};
 use fer_models::seeded_var_builder;
 use fer_train::{cross_entropy, wing_loss, Adam, AdamConfig, WingLossConfig};
 use std::time::Instant;
@@ -35,6 +36,9 @@ pub struct TrainBenchSettings {
     pub size: usize,
     pub passes: usize,
     pub warmup: usize,
+    /// Precision of our convolutions and linear layers (`--precision`; PyTorch's side always
+    /// times every one of its settings).
+    pub precision: Precision,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -106,6 +110,7 @@ pub fn inference_flops(name: &str, s: &TrainBenchSettings) -> Result<f64> {
 /// Times one registered model on random inputs (seeded, so every run times the same numbers).
 pub fn time_model(name: &str, s: &TrainBenchSettings, device: &Device) -> Result<ModelTimings> {
     reset_peak_rss();
+    let _precision = autocast(s.precision)?;
     let registry = fer_catalog::model_registry();
     let mut cfg = fer_models::ModelConfig::paper();
     cfg.input_size = s.size;

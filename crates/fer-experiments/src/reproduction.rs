@@ -6,6 +6,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use fer_models::ops::matmul_precision::Precision;
+
 use crate::error::{bail, Result};
 use crate::experiment_context::ExperimentContext;
 use crate::experiment_report::{write_report, PlanRecord};
@@ -30,6 +32,8 @@ pub struct RunOptions {
     pub max_epochs: Option<usize>,
     /// Input side in pixels.
     pub size: Option<usize>,
+    /// Precision of every run's multiplications (None: the experiment's, fp32 by default).
+    pub precision: Option<Precision>,
     /// A quick look: the first seed, two folds, two epochs, 48 px, no grid search, results in
     /// results/<experiment>-quick/.
     pub quick: bool,
@@ -78,12 +82,15 @@ impl RunOptions {
             folds: self.folds.clone(),
             max_epochs: self.max_epochs,
             size: self.size,
+            precision: self.precision,
             grid: !self.no_grid,
             data_root: self.data_root.clone(),
+            // bf16 runs go to their own folder so that a table never mixes precisions.
             output_name: self
                 .tag
-                .as_ref()
-                .or(self.preset.as_ref().filter(|p| *p != "paper"))
+                .as_deref()
+                .or(self.preset.as_deref().filter(|p| *p != "paper"))
+                .or(self.precision.filter(|p| !p.is_fp32()).map(Precision::name))
                 .map(|t| format!("{}-{t}", spec.name)),
         };
         if self.quick {

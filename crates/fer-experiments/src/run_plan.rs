@@ -7,6 +7,7 @@ use crate::error::{bail, Context, ExperimentError, Result};
 use std::path::PathBuf;
 
 use fer_data::{Manifest, ProtocolSpec};
+use fer_models::ops::matmul_precision::Precision;
 use fer_train::TrainConfig;
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +67,8 @@ pub struct PlanOptions {
     pub folds: Option<FoldSelection>,
     pub max_epochs: Option<usize>,
     pub size: Option<usize>,
+    /// Precision of every run's multiplications (`--precision`).
+    pub precision: Option<Precision>,
     /// Search the methods' grids (otherwise the first value of every grid axis).
     pub grid: bool,
     /// Replaces the root of the (single) dataset.
@@ -332,6 +335,9 @@ impl RunSettings<'_> {
         }
         if let Some(e) = self.opts.max_epochs {
             base.max_epochs = e;
+        }
+        if let Some(p) = self.opts.precision {
+            base.precision = p;
         }
         let mut out = Vec::new();
         for (label, overrides) in grid_points(&method.grid, self.opts.grid) {

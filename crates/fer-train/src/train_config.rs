@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use fer_data::AugmentConfig;
+use fer_models::ops::matmul_precision::Precision;
 use fer_models::ModelConfig;
 
 use crate::adam::AdamConfig;
@@ -49,6 +50,12 @@ pub struct TrainConfig {
     /// ResNet18 and CMCNN-ResNet18 from pretrained weights).
     #[serde(default)]
     pub pretrained: Option<PretrainedWeights>,
+    /// Precision of the convolutions' and linear layers' multiplications (`--precision`):
+    /// fp32, the default and the paper's, or bf16 with fp32 accumulation (opt-in mixed
+    /// precision; weights, optimiser state, batch-norm statistics, losses and reductions stay
+    /// fp32). Left out of the YAML when fp32, so the run ids of fp32 runs do not change.
+    #[serde(default, skip_serializing_if = "Precision::is_fp32")]
+    pub precision: Precision,
 }
 
 /// Pretrained weights to load before training (`fer_models::io::pretrained_weights`).
@@ -112,6 +119,7 @@ impl TrainConfig {
             wing: WingLossConfig::default(),
             augment: Some(AugmentConfig::paper()),
             pretrained: None,
+            precision: Precision::Fp32,
         }
     }
 
@@ -217,6 +225,9 @@ impl TrainConfig {
             ));
         }
         self.model_config.validate()?;
+        if let Some(problem) = self.precision.support_problem() {
+            return bad(format!("precision: {problem}"));
+        }
         Ok(())
     }
 

@@ -77,6 +77,9 @@ pub fn train_run(
     if let Some(finished) = reuse_finished(&run_path, cfg, &yaml)? {
         return Ok(finished);
     }
+    // Every forward and backward pass of this run (training and evaluation) multiplies at the
+    // configured precision; the guard restores the thread's previous setting on return.
+    let _precision = fer_models::ops::matmul_precision::autocast(cfg.precision)?;
     let mut session = TrainingSession::build(
         cfg,
         data,

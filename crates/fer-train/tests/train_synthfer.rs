@@ -146,6 +146,57 @@ fn same_seed_same_metrics_and_checkpoint_reloads_identically() -> Result<()> {
     Ok(())
 }
 
+/// `precision: bf16` trains (the loss falls), is bit-reproducible for a seed like fp32, gives
+/// numbers of its own, and is recorded in config.yaml and so in the run id; fp32 is left out of
+/// the YAML, so fp32 run ids are those of before the setting existed.
+#[test]
+fn bf16_precision_is_reproducible_recorded_and_distinct() -> Result<()> {
+    use fer_models::ops::matmul_precision::Precision;
+    if let Some(problem) = Precision::Bf16.support_problem() {
+        eprintln!("skipped: {problem}");
+        return Ok(());
+    }
+    let (data, split) = dataset(40, 6)?;
+    let registry = ModelRegistry::with_paper_models();
+    let opts = TrainOptions {
+        show_progress: false,
+        stop_after_epochs: None,
+        ..Default::default()
+    };
+    let fp32 = config("cmcnn", 2, 5);
+    assert!(!fp32.to_yaml()?.contains("precision"));
+    let mut bf16 = fp32.clone();
+    bf16.precision = Precision::Bf16;
+    let (root_a, root_b) = (temp_results("bf16-a"), temp_results("bf16-b"));
+    let a = train_run(&bf16, &data, &split, &registry, &Device::Cpu, &root_a, opts)?;
+    let b = train_run(&bf16, &data, &split, &registry, &Device::Cpu, &root_b, opts)?;
+    let f = train_run(&fp32, &data, &split, &registry, &Device::Cpu, &root_b, opts)?;
+    let steps = |dir: &std::path::Path| std::fs::read_to_string(dir.join("steps.csv"));
+    assert_eq!(steps(&a.run_dir)?, steps(&b.run_dir)?);
+    assert_eq!(a.metrics.test, b.metrics.test);
+    assert_ne!(steps(&a.run_dir)?, steps(&f.run_dir)?);
+    assert_ne!(a.run_dir.file_name(), f.run_dir.file_name());
+    let yaml = std::fs::read_to_string(a.run_dir.join("config.yaml"))?;
+    assert!(yaml.lines().any(|l| l == "precision: bf16"), "{yaml}");
+    let history = std::fs::read_to_string(a.run_dir.join("history.csv"))?;
+    let losses: Vec<f64> = history
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split(',').collect();
+            // train_loss_fer + train_loss_fld
+            Some(cols.get(2)?.parse::<f64>().ok()? + cols.get(3)?.parse::<f64>().ok()?)
+        })
+        .collect();
+    assert!(
+        losses.len() == 2 && losses[1] < losses[0],
+        "training loss per epoch: {losses:?}\n{history}"
+    );
+    std::fs::remove_dir_all(&root_a)?;
+    std::fs::remove_dir_all(&root_b)?;
+    Ok(())
+}
+
 #[test]
 fn unknown_model_fails_before_writing_anything() -> Result<()> {
     let (data, split) = dataset(12, 4)?;

@@ -7,6 +7,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use fer_face::ert::{DlibRect, ShapePredictor};
+use fer_models::ops::matmul_precision::Precision;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -69,6 +70,9 @@ pub struct BenchArgs {
     /// that one model's memory (kept by our allocator) never counts in the next one's peak.
     #[arg(long, hide = true)]
     pub child: bool,
+    /// With --child: the precision of our convolutions and linear layers.
+    #[arg(long, hide = true, default_value = "fp32", value_parser = crate::commands::reproduce::parse_precision)]
+    pub child_precision: Precision,
 }
 
 /// One line of the benchmark CSV.
@@ -419,9 +423,11 @@ fn run_epoch(args: &BenchArgs, out_dir: &Path) -> Result<()> {
 fn train_target(model: &str, measure: &str, cuda: bool) -> &'static str {
     match (cuda, model, measure) {
         (false, "base-dcnn-fer", "train_step") => {
-            ">= 1.5x PyTorch best fp32; >= 50 % of the fp32 GEMM peak"
+            ">= 1.5x PyTorch best fp32; >= 50 % of the fp32 GEMM peak; bf16 >= 1.0x PyTorch bf16 autocast"
         }
-        (false, "cmcnn", "train_step") => ">= 1.5x PyTorch best fp32",
+        (false, "cmcnn", "train_step") => {
+            ">= 1.5x PyTorch best fp32; bf16 >= 1.0x PyTorch bf16 autocast"
+        }
         (false, "resnet18", "train_step") => ">= 1.0x PyTorch best fp32",
         (false, _, "inference") => ">= 1.5x PyTorch best fp32",
         (true, "cmcnn", "train_step") => ">= 0.8x PyTorch eager",
@@ -461,6 +467,7 @@ fn time_in_child(
     args: &BenchArgs,
     name: &str,
     size: usize,
+    precision: Precision,
 ) -> Result<train_benchmark::ModelTimings> {
     let exe = std::env::current_exe().context("finding this program")?;
     let out = std::process::Command::new(exe)
@@ -470,11 +477,16 @@ fn time_in_child(
         .args(["--passes", &args.passes.unwrap_or(10).to_string()])
         .args(["--warmup", &args.warmup.to_string()])
         .args(["--device", &args.device])
+        .args(["--child-precision", precision.name()])
         .stderr(std::process::Stdio::inherit())
         .output()
         .context("starting the process that times one model")?;
     if !out.status.success() {
-        bail!("timing {name} at {size} px failed ({})", out.status);
+        bail!(
+            "timing {name} at {size} px in {} failed ({})",
+            precision.name(),
+            out.status
+        );
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().last().unwrap_or_default();
@@ -494,6 +506,7 @@ fn run_train(args: &BenchArgs, out_dir: &Path) -> Result<()> {
             size,
             passes: args.passes.unwrap_or(10).max(1),
             warmup: args.warmup,
+            precision: args.child_precision,
         };
         let t = train_benchmark::time_model(name, &settings, &device)?;
         println!("{}", serde_json::to_string(&t)?);
@@ -506,12 +519,12 @@ fn run_train(args: &BenchArgs, out_dir: &Path) -> Result<()> {
     println!("fp32 GEMM (2048^3, {threads} threads): {peak:.1} GFLOP/s");
     let mut csv = String::from(
         "model,device,size,measure,seconds,images_per_s,torch_best_seconds,torch_best_setting,ratio,\
-         torch_default_seconds,ratio_default,torch_bf16_seconds,torch_bf16_setting,ratio_bf16,\
+         torch_default_seconds,ratio_default,bf16_seconds,torch_bf16_seconds,torch_bf16_setting,ratio_bf16,\
          gflop_per_s,peak_fraction,rss_mb,torch_rss_mb,parameters,torch_parameters,batch,passes,\
          threads,target\n",
     );
     csv.push_str(&format!(
-        "gemm-2048,{tag},,fp32_peak,{:.4},,,,,,,,,,{peak:.1},1.00,,,,,,,{threads},\n",
+        "gemm-2048,{tag},,fp32_peak,{:.4},,,,,,,,,,,{peak:.1},1.00,,,,,,,{threads},\n",
         2.0 * 2048f64.powi(3) / peak / 1e9
     ));
     let mut torch_version = None;
@@ -523,15 +536,25 @@ fn run_train(args: &BenchArgs, out_dir: &Path) -> Result<()> {
             size,
             passes: args.passes.unwrap_or(10).max(1),
             warmup: args.warmup,
+            precision: Precision::Fp32,
         };
+        // Our bf16 mode where this processor has AVX-512 BF16 (never emulated).
+        let bf16_here = !device.is_cuda() && Precision::Bf16.support_problem().is_none();
         let mut ours = Vec::new();
+        let mut ours_bf16 = Vec::new();
         let bar = indicatif::ProgressBar::new(settings.models.len() as u64).with_style(
             indicatif::ProgressStyle::with_template("{msg:<36} [{bar:30}] {pos}/{len} {elapsed}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         for name in &settings.models {
             bar.set_message(format!("timing {name} at {size} px"));
-            ours.push(time_in_child(args, name, size)?);
+            ours.push(time_in_child(args, name, size, Precision::Fp32)?);
+            ours_bf16.push(if bf16_here {
+                bar.set_message(format!("timing {name} at {size} px in bf16"));
+                Some(time_in_child(args, name, size, Precision::Bf16)?)
+            } else {
+                None
+            });
             bar.inc(1);
         }
         bar.finish_and_clear();
@@ -552,10 +575,20 @@ fn run_train(args: &BenchArgs, out_dir: &Path) -> Result<()> {
             }
         }
         println!(
-            "{:<14} {:>4} {:<11} {:>9} {:>9} {:>9} {:>7} {:>9} {:>7}",
-            "model", "px", "measure", "s", "images/s", "torch s", "ratio", "bf16 s", "GFLOP/s"
+            "{:<14} {:>4} {:<11} {:>9} {:>9} {:>9} {:>7} {:>9} {:>11} {:>7} {:>7}",
+            "model",
+            "px",
+            "measure",
+            "s",
+            "images/s",
+            "torch s",
+            "ratio",
+            "bf16 s",
+            "torch bf16",
+            "ratio",
+            "GFLOP/s"
         );
-        for (name, t) in settings.models.iter().zip(&ours) {
+        for ((name, t), t16) in settings.models.iter().zip(&ours).zip(&ours_bf16) {
             let variants = torch_by_model.get(name).cloned().unwrap_or_default();
             if let Some(th) = variants.values().next() {
                 if th.parameters != t.parameters {
@@ -623,19 +656,21 @@ fn run_train(args: &BenchArgs, out_dir: &Path) -> Result<()> {
                 let rate = settings.batch as f64 / s;
                 let best_s = best.map(|(_, x)| of(x));
                 let default_s = default.map(of);
-                let bf16_s = b16.map(|(_, x)| of(x));
+                let torch_bf16_s = b16.map(|(_, x)| of(x));
+                let bf16_s = t16.as_ref().map(of);
                 let gflops = flops.map(|f| f / s / 1e9);
                 let whole = matches!(measure, "inference" | "train_step");
                 csv.push_str(&format!(
-                    "{name},{tag},{size},{measure},{s:.4},{rate:.2},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{threads},{}\n",
+                    "{name},{tag},{size},{measure},{s:.4},{rate:.2},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{threads},{}\n",
                     opt(best_s, 4),
                     best.map(|(n, _)| train_benchmark::setting_words(n)).unwrap_or_default(),
                     opt(best_s.map(|b| b / s), 2),
                     opt(default_s, 4),
                     opt(default_s.map(|d| d / s), 2),
                     opt(bf16_s, 4),
+                    opt(torch_bf16_s, 4),
                     b16.map(|(n, _)| train_benchmark::setting_words(n)).unwrap_or_default(),
-                    opt(bf16_s.map(|b| b / s), 2),
+                    opt(torch_bf16_s.zip(bf16_s).map(|(b, o)| b / o), 2),
                     opt(gflops, 1),
                     opt(gflops.map(|g| g / peak), 3),
                     if whole { opt(t.peak_rss_mb, 0) } else { String::new() },
@@ -647,10 +682,12 @@ fn run_train(args: &BenchArgs, out_dir: &Path) -> Result<()> {
                     train_target(name, measure, device.is_cuda()),
                 ));
                 println!(
-                    "{name:<14} {size:>4} {measure:<11} {s:>9.3} {rate:>9.1} {:>9} {:>7} {:>9} {:>7}",
+                    "{name:<14} {size:>4} {measure:<11} {s:>9.3} {rate:>9.1} {:>9} {:>7} {:>9} {:>11} {:>7} {:>7}",
                     opt(best_s, 3),
                     opt(best_s.map(|b| b / s), 2),
                     opt(bf16_s, 3),
+                    opt(torch_bf16_s, 3),
+                    opt(torch_bf16_s.zip(bf16_s).map(|(b, o)| b / o), 2),
                     opt(gflops, 1)
                 );
             }
@@ -672,7 +709,8 @@ fn run_train(args: &BenchArgs, out_dir: &Path) -> Result<()> {
         "torch_threads": torch_threads,
         "ratio": "torch_*_seconds / seconds: above 1 means faster than PyTorch",
         "torch_best": "the faster of fused Adam channels-first and fused Adam channels_last (fp32), per model and measure (inference and training step separately)",
-        "ratio_bf16": "PyTorch's best bf16-autocast time / our fp32 time (we have no bf16 mode yet)",
+        "bf16_seconds": "our time with --precision bf16 (bf16 multiplies, fp32 accumulation, fp32 weights and optimiser); empty where the processor has no AVX-512 BF16",
+        "ratio_bf16": "PyTorch's best bf16-autocast time / our bf16 time",
         "gflop_per_s": "counted forward MACs x 2 (x 3 for a training step: backward = 2 forwards) / seconds",
         "peak_fraction": "gflop_per_s / the fp32 GEMM rate of the first row",
         "rss_mb": "peak resident memory (VmHWM) of a fresh process that builds and times the one model; PyTorch's is reset before each of its settings",

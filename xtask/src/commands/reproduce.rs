@@ -6,6 +6,7 @@ use clap::Args;
 use std::path::PathBuf;
 
 use fer_experiments::{known_experiments, FoldSelection, RunOptions};
+use fer_models::ops::matmul_precision::Precision;
 
 use crate::workspace;
 
@@ -47,6 +48,11 @@ pub struct RunArgs {
     /// Input side in pixels (paper: 100; 48 trains 48x48 data without upsampling), 16-512.
     #[arg(long, value_parser = parse_size)]
     pub size: Option<usize>,
+    /// Precision of the convolutions' and linear layers' multiplications: fp32 (the default,
+    /// the paper's) or bf16 (fp32 accumulation, AVX-512 BF16 processors only; results go to
+    /// results/<experiment>-bf16/ unless --tag is given).
+    #[arg(long, value_parser = parse_precision)]
+    pub precision: Option<Precision>,
     /// A quick look: the first seed, two folds, two epochs, 48 px, no grid search; results go
     /// to results/<experiment>-quick/ so they never mix with full runs.
     #[arg(long)]
@@ -159,6 +165,20 @@ impl SlurmArgs {
 
 /// An input side in pixels, refused outside 16-512 before anything is allocated (a 2000 px
 /// CK+ would need hundreds of GB).
+/// `--precision`: a known name that this processor runs natively, or an error saying which.
+pub fn parse_precision(text: &str) -> Result<Precision> {
+    let precision = Precision::parse(text).map_err(|_| {
+        anyhow::anyhow!(
+            "unknown precision '{text}' (known: {})",
+            Precision::NAMES.join(", ")
+        )
+    })?;
+    if let Some(problem) = precision.support_problem() {
+        bail!("{problem}");
+    }
+    Ok(precision)
+}
+
 pub fn parse_size(text: &str) -> Result<usize> {
     let size: usize = text
         .trim()
@@ -214,6 +234,7 @@ impl RunArgs {
             folds: self.folds.clone(),
             max_epochs: self.max_epochs,
             size: self.size,
+            precision: self.precision,
             quick: self.quick,
             no_grid: self.no_grid,
             jobs: self.jobs,

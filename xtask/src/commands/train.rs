@@ -58,6 +58,11 @@ pub struct TrainArgs {
     /// cmcnn-resnet18).
     #[arg(long)]
     pretrained_prefix: Vec<String>,
+    /// Precision of the convolutions' and linear layers' multiplications: fp32 (the paper's)
+    /// or bf16 (fp32 accumulation; AVX-512 BF16 processors only). Recorded in config.yaml and
+    /// the run id.
+    #[arg(long, default_value = "fp32", value_parser = crate::commands::reproduce::parse_precision)]
+    precision: fer_models::ops::matmul_precision::Precision,
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
@@ -93,6 +98,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     cfg.max_epochs = args.epochs;
     cfg.optimizer.lr = args.lr;
     cfg.optimizer.eps = args.adam_eps;
+    cfg.precision = args.precision;
     if let Some(source) = args.pretrained {
         let prefixes = if args.pretrained_prefix.is_empty() {
             vec![String::new()]

@@ -109,9 +109,12 @@ impl Module for Linear {
             *last = out_f;
         }
         let flat = x.reshape((rows, in_f))?.contiguous()?;
+        let op = FusedLinear {
+            precision: crate::ops::matmul_precision::current(),
+        };
         let y = match self.inner.bias() {
-            Some(b) => flat.apply_op3(self.inner.weight(), b, FusedLinear)?,
-            None => flat.apply_op2(self.inner.weight(), FusedLinear)?,
+            Some(b) => flat.apply_op3(self.inner.weight(), b, op)?,
+            None => flat.apply_op2(self.inner.weight(), op)?,
         };
         y.reshape(out_dims)
     }
@@ -125,4 +128,68 @@ pub fn batch_norm(
     vb: VarBuilder,
 ) -> candle_core::Result<FusedBatchNorm> {
     FusedBatchNorm::new(features, eps, vb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::matmul_precision::{autocast, Precision};
+    use crate::ops::test_tensors::{bf16_rounded, max_abs_diff, sine_tensor};
+    use candle_core::Var;
+
+    /// Under `autocast(Bf16)` a linear layer multiplies bf16-rounded operands with fp32 sums,
+    /// forward and backward (the weight and input gradients also round the upstream gradient),
+    /// for a batch-sized input (which in fp32 takes the small-batch kernel) and a larger one.
+    #[test]
+    fn bf16_autocast_linear_multiplies_rounded_operands() {
+        let Ok(guard) = autocast(Precision::Bf16) else {
+            eprintln!("skipped: this processor has no AVX-512 BF16");
+            return;
+        };
+        drop(guard);
+        for (rows, fin, fout) in [(32, 3000, 50), (130, 77, 9)] {
+            let f32s = |t: Tensor| t.to_dtype(DType::F32).unwrap();
+            let x = Var::from_tensor(&f32s(sine_tensor((rows, fin), 0.2))).unwrap();
+            let w = Var::from_tensor(&f32s(sine_tensor((fout, fin), 1.1))).unwrap();
+            let b = Var::from_tensor(&f32s(sine_tensor(fout, 2.3))).unwrap();
+            let up = f32s(sine_tensor((rows, fout), 3.7));
+            let layer = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+            let (ours, grads) = {
+                let _bf16 = autocast(Precision::Bf16).unwrap();
+                let y = layer.forward(x.as_tensor()).unwrap();
+                let g = (&y * &up).unwrap().sum_all().unwrap().backward().unwrap();
+                (y, g)
+            };
+            let rx = Var::from_tensor(&bf16_rounded(x.as_tensor())).unwrap();
+            let rw = Var::from_tensor(&bf16_rounded(w.as_tensor())).unwrap();
+            let rb = Var::from_tensor(&b.as_tensor().to_dtype(DType::F64).unwrap()).unwrap();
+            let theirs = rx
+                .as_tensor()
+                .matmul(&rw.as_tensor().t().unwrap())
+                .unwrap()
+                .broadcast_add(rb.as_tensor())
+                .unwrap();
+            let g2 = (&theirs * bf16_rounded(&up))
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            // Sums of up to 3000 products of magnitude <= 1 in fp32.
+            assert!(
+                max_abs_diff(&ours, &theirs) < 1e-3,
+                "({rows}, {fin}, {fout})"
+            );
+            // db is a reduction, not a product: fp32 sums of the unrounded gradient.
+            let db = up.to_dtype(DType::F64).unwrap().sum(0).unwrap();
+            assert!(max_abs_diff(grads.get(b.as_tensor()).unwrap(), &db) < 1e-4);
+            for (v, r) in [(&x, &rx), (&w, &rw)] {
+                let d = max_abs_diff(
+                    grads.get(v.as_tensor()).unwrap(),
+                    g2.get(r.as_tensor()).unwrap(),
+                );
+                assert!(d < 1e-3, "gradient differs by {d} ({rows}, {fin}, {fout})");
+            }
+        }
+    }
 }

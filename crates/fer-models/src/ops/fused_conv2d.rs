@@ -22,6 +22,7 @@ use crate::ops::cpu_gemm::gemm_into;
 use crate::ops::cpu_slice::{check_bias, contiguous_slice, float_kernel};
 use crate::ops::flat_gradients::split_flat_gradients;
 use crate::ops::lane_sum::row_sum;
+use crate::ops::matmul_precision::Precision;
 
 /// The geometry of one convolution: input (B, C, H, W), kernel (C_out, C, k, k).
 #[derive(Debug, Clone, Copy)]
@@ -379,7 +380,13 @@ where
     }
 }
 
-fn forward<T: WithDType>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
+fn forward<T: WithDType>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    g: &Geometry,
+    precision: Precision,
+) -> Vec<T> {
     let (ckk, hw) = (g.ckk(), g.hw_out());
     let plan = Plan::new(g);
     let (img, out_img) = (g.c * g.h * g.w, g.c_out * hw);
@@ -416,6 +423,7 @@ fn forward<T: WithDType>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geometry) -> 
                 (w, ckk as isize, 1),
                 (&s.cols[..ckk * ld], ld as isize, 1),
                 plan.parallelism(),
+                precision,
             );
             if n > 1 {
                 for j in 0..n {
@@ -431,7 +439,14 @@ fn forward<T: WithDType>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geometry) -> 
 }
 
 /// Returns [dx (if `need_dx`) | dW | db], flat.
-fn backward<T: WithDType>(x: &[T], w: &[T], dy: &[T], g: &Geometry, need_dx: bool) -> Vec<T> {
+fn backward<T: WithDType>(
+    x: &[T],
+    w: &[T],
+    dy: &[T],
+    g: &Geometry,
+    need_dx: bool,
+    precision: Precision,
+) -> Vec<T> {
     let (ckk, hw) = (g.ckk(), g.hw_out());
     let plan = Plan::new(g);
     let (img, out_img) = (g.c * g.h * g.w, g.c_out * hw);
@@ -469,6 +484,7 @@ fn backward<T: WithDType>(x: &[T], w: &[T], dy: &[T], g: &Geometry, need_dx: boo
             (dyg, ld as isize, 1),
             (&s.cols[..ckk * ld], 1, ld as isize),
             plan.parallelism(),
+            precision,
         );
         for (d, row) in s.db.iter_mut().zip(dyg.chunks(ld)) {
             *d += T::from_f64(row_sum(row, |v| v));
@@ -482,6 +498,7 @@ fn backward<T: WithDType>(x: &[T], w: &[T], dy: &[T], g: &Geometry, need_dx: boo
                 (w, 1, ckk as isize),
                 (dyg, ld as isize, 1),
                 plan.parallelism(),
+                precision,
             );
             dxg.fill(T::zero());
             for j in 0..n {
@@ -501,10 +518,12 @@ fn backward<T: WithDType>(x: &[T], w: &[T], dy: &[T], g: &Geometry, need_dx: boo
 }
 
 /// The convolution: `x.apply_op3(w, b, op)` with a bias, `x.apply_op2(w, op)` without.
+/// `precision` is that of its forward's caller (`matmul_precision`), kept for the backward.
 #[derive(Debug, Clone, Copy)]
 pub struct FusedConv2d {
     pub pad: usize,
     pub stride: usize,
+    pub precision: Precision,
 }
 
 impl FusedConv2d {
@@ -523,6 +542,7 @@ impl FusedConv2d {
             bias.map(|(s, l)| contiguous_slice::<T>(s, l))
                 .transpose()?,
             &g,
+            self.precision,
         ));
         Ok((out, shape))
     }
@@ -640,6 +660,7 @@ impl CustomOp3 for FusedConv2dBackward {
             contiguous_slice::<T>(s3, l3)?,
             &g,
             self.need_dx,
+            self.conv.precision,
         ));
         Ok((out, Shape::from(n)))
     }
@@ -674,7 +695,11 @@ mod tests {
         ] {
             let x = values((b, c_in, s, s), 0.3);
             let w = Var::from_tensor(&values((c_out, c_in, k, k), 1.7)).unwrap();
-            let op = FusedConv2d { pad, stride };
+            let op = FusedConv2d {
+                pad,
+                stride,
+                precision: Precision::Fp32,
+            };
             let ours = x.apply_op2(w.as_tensor(), op).unwrap();
             let theirs = x.conv2d(w.as_tensor(), pad, stride, 1, 1).unwrap();
             assert_eq!(ours.dims(), theirs.dims());
@@ -782,7 +807,11 @@ mod tests {
     fn weight_gradient_is_reproducible() {
         let x = values((16, 3, 9, 9), 0.5);
         let w = Var::from_tensor(&values((6, 3, 3, 3), 1.3)).unwrap();
-        let op = FusedConv2d { pad: 1, stride: 1 };
+        let op = FusedConv2d {
+            pad: 1,
+            stride: 1,
+            precision: Precision::Fp32,
+        };
         let r = values((16, 6, 9, 9), 2.2);
         let grad = || {
             let y = x.apply_op2(w.as_tensor(), op).unwrap();
@@ -805,7 +834,11 @@ mod tests {
         let x = values((1, 2, 4, 4), 0.1);
         let w = values((3, 2, 3, 3), 0.2);
         let b = values((1, 1, 1, 2), 0.3).reshape(2).unwrap();
-        let op = FusedConv2d { pad: 1, stride: 1 };
+        let op = FusedConv2d {
+            pad: 1,
+            stride: 1,
+            precision: Precision::Fp32,
+        };
         let e = x.apply_op3(&w, &b, op).unwrap_err().to_string();
         assert!(e.contains("conv2d: bias of shape [2] for 3 outputs"), "{e}");
     }

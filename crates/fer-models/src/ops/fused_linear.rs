@@ -15,6 +15,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, WithD
 use crate::ops::cpu_gemm::gemm_into;
 use crate::ops::cpu_slice::{check_bias, contiguous_slice, float_kernel};
 use crate::ops::flat_gradients::split_flat_gradients;
+use crate::ops::matmul_precision::Precision;
 use crate::ops::small_batch_gemm::SmallBatchGemm;
 
 /// (rows, in, out) of an (rows, in) input and an (out, in) weight.
@@ -32,6 +33,7 @@ fn forward<T: WithDType + SmallBatchGemm>(
     w: &[T],
     b: Option<&[T]>,
     (rows, fin, fout): (usize, usize, usize),
+    precision: Precision,
 ) -> Vec<T> {
     let mut y = vec![T::zero(); rows * fout];
     if let Some(b) = b {
@@ -40,8 +42,11 @@ fn forward<T: WithDType + SmallBatchGemm>(
         }
     }
     // y (rows x out) = x (rows x in) · Wᵀ (in x out); a batch-sized x takes the dot-product
-    // kernel, which does not repack the weight (small_batch_gemm.rs).
-    if T::small_batch_gemm(x, w, &mut y, (rows, fin, fout), b.is_some()) {
+    // kernel, which does not repack the weight (small_batch_gemm.rs). It multiplies in fp32, so
+    // bf16 takes the GEMM.
+    if precision == Precision::Fp32
+        && T::small_batch_gemm(x, w, &mut y, (rows, fin, fout), b.is_some())
+    {
         return y;
     }
     gemm_into(
@@ -51,6 +56,7 @@ fn forward<T: WithDType + SmallBatchGemm>(
         (x, fin as isize, 1),
         (w, 1, fin as isize),
         gemm::Parallelism::Rayon(rayon::current_num_threads()),
+        precision,
     );
     y
 }
@@ -62,6 +68,7 @@ fn backward<T: WithDType>(
     dy: &[T],
     (rows, fin, fout): (usize, usize, usize),
     need_dx: bool,
+    precision: Precision,
 ) -> Vec<T> {
     let nx = if need_dx { rows * fin } else { 0 };
     let mut out = vec![T::zero(); nx + fout * fin + fout];
@@ -76,6 +83,7 @@ fn backward<T: WithDType>(
             (dy, fout as isize, 1),
             (w, fin as isize, 1),
             gemm::Parallelism::Rayon(rayon::current_num_threads()),
+            precision,
         );
     }
     // dW (out x in) = dyᵀ (out x rows) · x (rows x in)
@@ -86,6 +94,7 @@ fn backward<T: WithDType>(
         (dy, 1, fout as isize),
         (x, fin as isize, 1),
         gemm::Parallelism::Rayon(rayon::current_num_threads()),
+        precision,
     );
     for row in dy.chunks(fout) {
         for (d, &g) in db.iter_mut().zip(row) {
@@ -95,12 +104,16 @@ fn backward<T: WithDType>(
     out
 }
 
-/// The layer's op: `x.apply_op3(w, b, FusedLinear)` with a bias, `x.apply_op2(w, FusedLinear)`
-/// without; x is (rows, in), contiguous.
-#[derive(Debug, Clone, Copy)]
-pub struct FusedLinear;
+/// The layer's op: `x.apply_op3(w, b, op)` with a bias, `x.apply_op2(w, op)` without; x is
+/// (rows, in), contiguous. `precision` is that of its forward's caller (`matmul_precision`),
+/// kept for the backward.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FusedLinear {
+    pub precision: Precision,
+}
 
 fn run_forward(
+    precision: Precision,
     (sx, lx): (&CpuStorage, &Layout),
     (sw, lw): (&CpuStorage, &Layout),
     bias: Option<(&CpuStorage, &Layout)>,
@@ -113,12 +126,14 @@ fn run_forward(
         bias.map(|(s, l)| contiguous_slice::<T>(s, l))
             .transpose()?,
         d,
+        precision,
     ));
     Ok((out, Shape::from((d.0, d.2))))
 }
 
 /// (dx if the input needs it, dW, db).
 fn gradients(
+    precision: Precision,
     x: &Tensor,
     w: &Tensor,
     grad: &Tensor,
@@ -127,7 +142,7 @@ fn gradients(
     let flat = x.apply_op3_no_bwd(
         &w.contiguous()?,
         &grad.contiguous()?,
-        &FusedLinearBackward { need_dx },
+        &FusedLinearBackward { need_dx, precision },
     )?;
     split_flat_gradients(&flat, x, w, need_dx)
 }
@@ -146,7 +161,7 @@ impl CustomOp3 for FusedLinear {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        run_forward((s1, l1), (s2, l2), Some((s3, l3)))
+        run_forward(self.precision, (s1, l1), (s2, l2), Some((s3, l3)))
     }
 
     fn bwd(
@@ -157,7 +172,7 @@ impl CustomOp3 for FusedLinear {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, db) = gradients(x, w, grad)?;
+        let (dx, dw, db) = gradients(self.precision, x, w, grad)?;
         Ok((dx, Some(dw), Some(db)))
     }
 }
@@ -174,7 +189,7 @@ impl CustomOp2 for FusedLinear {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        run_forward((s1, l1), (s2, l2), None)
+        run_forward(self.precision, (s1, l1), (s2, l2), None)
     }
 
     fn bwd(
@@ -184,7 +199,7 @@ impl CustomOp2 for FusedLinear {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, _) = gradients(x, w, grad)?;
+        let (dx, dw, _) = gradients(self.precision, x, w, grad)?;
         Ok((dx, Some(dw)))
     }
 }
@@ -192,6 +207,7 @@ impl CustomOp2 for FusedLinear {
 /// The backward kernel, as an op on (x, W, dy).
 struct FusedLinearBackward {
     need_dx: bool,
+    precision: Precision,
 }
 
 impl CustomOp3 for FusedLinearBackward {
@@ -219,6 +235,7 @@ impl CustomOp3 for FusedLinearBackward {
             contiguous_slice::<T>(s3, l3)?,
             d,
             self.need_dx,
+            self.precision,
         ));
         Ok((out, Shape::from(n)))
     }
@@ -249,9 +266,9 @@ mod tests {
             let w = Var::from_tensor(&values((fout, fin), 1.1)).unwrap();
             let b = Var::from_tensor(&values((1, fout), 2.3).reshape(fout).unwrap()).unwrap();
             let ours = if bias {
-                xt.apply_op3(w.as_tensor(), b.as_tensor(), FusedLinear)
+                xt.apply_op3(w.as_tensor(), b.as_tensor(), FusedLinear::default())
             } else {
-                xt.apply_op2(w.as_tensor(), FusedLinear)
+                xt.apply_op2(w.as_tensor(), FusedLinear::default())
             }
             .unwrap();
             let mut theirs = xt.matmul(&w.as_tensor().t().unwrap()).unwrap();
@@ -295,7 +312,7 @@ mod tests {
         let w = Var::from_tensor(&f32v((fout, fin), 1.1)).unwrap();
         let b = Var::from_tensor(&f32v((1, fout), 2.3).reshape(fout).unwrap()).unwrap();
         let ours = x
-            .apply_op3(w.as_tensor(), b.as_tensor(), FusedLinear)
+            .apply_op3(w.as_tensor(), b.as_tensor(), FusedLinear::default())
             .unwrap();
         let theirs = x
             .matmul(&w.as_tensor().t().unwrap())
@@ -334,7 +351,10 @@ mod tests {
         let x = values((2, 3), 0.1);
         let w = values((4, 3), 0.2);
         let b = values((1, 5), 0.3).reshape(5).unwrap();
-        let e = x.apply_op3(&w, &b, FusedLinear).unwrap_err().to_string();
+        let e = x
+            .apply_op3(&w, &b, FusedLinear::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("linear: bias of shape [5] for 4 outputs"), "{e}");
     }
 }

@@ -79,6 +79,7 @@ impl Module for GemmConv2d {
         let op = FusedConv2d {
             pad: self.pad,
             stride: s,
+            precision: crate::ops::matmul_precision::current(),
         };
         let x = x.contiguous()?;
         match &self.bias {
@@ -175,6 +176,76 @@ mod tests {
                     (b, c_in, c_out, h, w, k, pad, stride)
                 );
             }
+        }
+    }
+
+    /// Under `autocast(Bf16)` the layer multiplies bf16-rounded operands with fp32 sums: its
+    /// output and gradients equal candle's f64 convolution of the rounded input, weight and
+    /// upstream gradient, to fp32 accumulation error, and differ from the fp32 result.
+    #[test]
+    fn bf16_autocast_multiplies_rounded_operands() {
+        use crate::ops::matmul_precision::{autocast, Precision};
+        use crate::ops::test_tensors::bf16_rounded;
+        let Ok(guard) = autocast(Precision::Bf16) else {
+            eprintln!("skipped: this processor has no AVX-512 BF16");
+            return;
+        };
+        drop(guard);
+        for (b, c_in, c_out, h, w, k, pad, stride) in [
+            (2, 3, 8, 12, 10, 3, 1, 1),
+            (5, 16, 4, 6, 6, 3, 1, 2),
+            (1, 1, 40, 20, 20, 7, 3, 2),
+        ] {
+            let f32s = |t: Tensor| t.to_dtype(DType::F32).unwrap();
+            let x = Var::from_tensor(&f32s(rand((b, c_in, h, w), 1))).unwrap();
+            let wv = Var::from_tensor(&f32s(rand((c_out, c_in, k, k), 2))).unwrap();
+            let bv =
+                Var::from_tensor(&f32s(rand((1, 1, 1, c_out), 3).reshape(c_out).unwrap())).unwrap();
+            let (ho, wo) = (out_size(h, k, pad, stride), out_size(w, k, pad, stride));
+            let up = f32s(rand((b, c_out, ho, wo), 4));
+            let conv = GemmConv2d::with_stride(
+                wv.as_tensor().clone(),
+                Some(bv.as_tensor().clone()),
+                pad,
+                stride,
+            );
+            let (ours, grads) = {
+                let _bf16 = autocast(Precision::Bf16).unwrap();
+                let y = conv.forward(x.as_tensor()).unwrap();
+                let g = (&y * &up).unwrap().sum_all().unwrap().backward().unwrap();
+                (y, g)
+            };
+            let fp32 = conv.forward(x.as_tensor()).unwrap();
+
+            let rx = Var::from_tensor(&bf16_rounded(x.as_tensor())).unwrap();
+            let rw = Var::from_tensor(&bf16_rounded(wv.as_tensor())).unwrap();
+            let rb = Var::from_tensor(&bv.as_tensor().to_dtype(DType::F64).unwrap()).unwrap();
+            let theirs = rx
+                .as_tensor()
+                .conv2d(rw.as_tensor(), pad, stride, 1, 1)
+                .unwrap()
+                .broadcast_add(&rb.as_tensor().reshape((1, c_out, 1, 1)).unwrap())
+                .unwrap();
+            let g2 = (&theirs * bf16_rounded(&up))
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let case = (b, c_in, c_out, h, w, k, pad, stride);
+            assert!(max_diff(&ours, &theirs) < 1e-5, "{case:?}");
+            assert!(max_diff(&fp32, &theirs) > 1e-4, "{case:?}: bf16 not used");
+            for (v, r) in [(&x, &rx), (&wv, &rw)] {
+                let d = max_diff(
+                    grads.get(v.as_tensor()).unwrap(),
+                    g2.get(r.as_tensor()).unwrap(),
+                );
+                // dW sums b·H'·W' products (up to 800 here).
+                assert!(d < 1e-4, "gradient differs by {d} for case {case:?}");
+            }
+            // db is a reduction, not a product: fp32 sums of the unrounded gradient.
+            let db = up.to_dtype(DType::F64).unwrap().sum((0, 2, 3)).unwrap();
+            assert!(max_diff(grads.get(bv.as_tensor()).unwrap(), &db) < 1e-4);
         }
     }
 

@@ -12,11 +12,14 @@
 //!   `fused_batch_norm`, `max_pool`.
 //! - Attention pieces: `channel_pool` (SCAM's channel max and mean), `co_attention_scores`
 //!   (CCAM's softmaxed channel scores).
+//! - Mixed precision: `matmul_precision` (the fp32/bf16 setting, scoped like PyTorch's
+//!   autocast) and `bf16_gemm` (its AVX-512 BF16 GEMM).
 //! - The optimiser's update: `fused_adam` (Adam in place, used by fer-train's `Adam`).
 //! - Helpers: `cpu_slice` (public: fer-face's MTCNN ops use it too), and the private
 //!   `cpu_gemm`, `lane_sum`, `flat_gradients`; for tests,
 //!   `test_tensors` and `gradient_check`.
 
+mod bf16_gemm;
 pub mod channel_pool;
 pub mod co_attention_scores;
 mod cpu_gemm;
@@ -30,6 +33,7 @@ pub mod gemm_conv2d;
 #[cfg(test)]
 mod gradient_check;
 mod lane_sum;
+pub mod matmul_precision;
 pub mod max_pool;
 mod small_batch_gemm;
 #[cfg(test)]

@@ -27,3 +27,11 @@ pub(crate) fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
     );
     max_abs(&(a - b).expect("tensors of one shape"))
 }
+
+/// `t` with every value rounded to bf16 (nearest even), as f64: the operands the bf16 kernels
+/// multiply.
+pub(crate) fn bf16_rounded(t: &Tensor) -> Tensor {
+    t.to_dtype(DType::BF16)
+        .and_then(|t| t.to_dtype(DType::F64))
+        .expect("a float tensor")
+}
