@@ -222,12 +222,12 @@ impl FaceDataset {
                 let path = r.path.as_ref().ok_or_else(|| {
                     DataError::Config(format!("record {} has no image path", r.id))
                 })?;
-                match image::open(path) {
+                match crate::image_file::decode_image_file(path) {
                     Ok(img) => sample_of(r, img.into_luma8(), size, classes).map(Ok),
-                    Err(e) => Ok(Err(SkippedImage {
+                    Err(reason) => Ok(Err(SkippedImage {
                         id: r.id.clone(),
                         path: path.clone(),
-                        reason: e.to_string(),
+                        reason,
                     })),
                 }
             })

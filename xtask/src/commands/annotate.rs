@@ -183,7 +183,7 @@ pub fn run(args: AnnotateArgs) -> Result<()> {
                     return line(&g.image, None);
                 };
                 let path = args.images.join(&g.image);
-                match image::open(&path) {
+                match fer_data::read_image(&path) {
                     Ok(img) => {
                         let points = predictor.predict(&img.into_luma8(), rect);
                         let l = Landmarks68::from_xs_ys(

@@ -117,9 +117,7 @@ fn ert_inputs(shared: &Path) -> Result<Vec<(image::GrayImage, DlibRect)>> {
                 .with_context(|| format!("{}:{}: bad box field '{}'", csv.display(), i + 1, f[k]))
         };
         let path = shared.join("datasets/ckplus48").join(f[0]);
-        let img = image::open(&path)
-            .with_context(|| format!("{}: not a readable image", path.display()))?
-            .into_luma8();
+        let img = fer_data::read_image(&path)?.into_luma8();
         out.push((
             img,
             DlibRect {
@@ -183,9 +181,7 @@ fn mtcnn_inputs(shared: &Path) -> Result<Vec<image::RgbImage>> {
         .take(256)
         .map(|rel| {
             let p = dir.join(rel);
-            Ok(image::open(&p)
-                .with_context(|| format!("{}: not a readable image", p.display()))?
-                .into_rgb8())
+            Ok(fer_data::read_image(&p)?.into_rgb8())
         })
         .collect()
 }

@@ -18,10 +18,7 @@ pub fn load_record_file(r: &Record) -> Result<image::DynamicImage> {
         .path
         .as_ref()
         .ok_or_else(|| DataError::Config(format!("record {} has no image file", r.id)))?;
-    image::open(path).map_err(|e| DataError::Image {
-        path: path.clone(),
-        message: e.to_string(),
-    })
+    crate::image_file::read_image(path)
 }
 
 /// The loader for the records `import_records(manifest, root)` returns.
@@ -32,10 +29,7 @@ pub fn record_image_loader(manifest: &Manifest, root: Option<&Path>) -> Result<R
                 .path
                 .as_ref()
                 .ok_or_else(|| DataError::Config(format!("record {} has no image file", r.id)))?;
-            image::open(path).map_err(|e| DataError::Image {
-                path: path.clone(),
-                message: e.to_string(),
-            })
+            crate::image_file::read_image(path)
         }));
     }
     // The CSV's pixels are decoded once; records are looked up by id.

@@ -25,10 +25,10 @@ pub fn write_cache_contact_sheet(
     let mut images = Vec::with_capacity(chosen.len());
     for s in &chosen {
         let path = cache_dir.join(&s.image);
-        let img = image::open(&path)
-            .map_err(|e| FaceError::Image {
+        let img = fer_data::image_file::decode_image_file(&path)
+            .map_err(|message| FaceError::Image {
                 path: path.clone(),
-                message: e.to_string(),
+                message,
             })?
             .into_luma8();
         images.push(img);
