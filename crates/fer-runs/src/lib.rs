@@ -5,6 +5,7 @@
 //! [`write_atomic`].
 
 mod error;
+pub mod fault_injection;
 mod run_files;
 mod run_record;
 mod safe_name;

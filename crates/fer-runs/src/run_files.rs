@@ -36,11 +36,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .unwrap_or_else(|| "file".into());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let written = (|| {
+        crate::fault_injection::step(|| format!("create {}", tmp.display()));
         let mut file = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
         std::io::Write::write_all(&mut file, bytes).map_err(|e| io(&tmp, e))?;
         // fsync before the rename: otherwise a crash can leave the new name pointing at an
         // empty file on some filesystems, which is what the rename is meant to prevent.
         file.sync_all().map_err(|e| io(&tmp, e))?;
+        crate::fault_injection::step(|| format!("rename to {}", path.display()));
         std::fs::rename(&tmp, path).map_err(|e| io(path, e))
     })();
     if written.is_err() {

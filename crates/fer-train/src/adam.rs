@@ -134,8 +134,15 @@ impl Adam {
                 );
             }
         }
-        let tmp = path.with_extension("safetensors.tmp");
+        // A dot name, so that a kill's leftover is removed with the other temporary files.
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.tmp"));
+        fer_runs::fault_injection::step(|| format!("create {}", tmp.display()));
         candle_core::safetensors::save(&tensors, &tmp)?;
+        fer_runs::fault_injection::step(|| format!("rename to {}", path.display()));
         std::fs::rename(&tmp, path).map_err(|e| crate::TrainError::io(path, e))?;
         Ok(())
     }

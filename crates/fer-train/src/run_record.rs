@@ -107,6 +107,25 @@ pub fn remove_temporary_files(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// In a finished run directory, removes what a kill between DONE and the removal of the resume
+/// state left: temporary files, `last-*`/`optimizer-*` checkpoints and progress.json.
+pub fn remove_resume_leftovers(dir: &Path) -> Result<()> {
+    remove_temporary_files(dir)?;
+    let entries = std::fs::read_dir(dir).map_err(|e| TrainError::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| TrainError::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let resume_state = name == crate::training_progress::PROGRESS_FILE
+            || ((name.starts_with("last-") || name.starts_with("optimizer-"))
+                && name.ends_with(".safetensors"));
+        if resume_state {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|e| TrainError::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

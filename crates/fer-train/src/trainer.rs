@@ -188,11 +188,14 @@ fn reuse_finished(run_path: &Path, cfg: &TrainConfig, yaml: &str) -> Result<Opti
         return Ok(None);
     }
     match check_finished_record(run_path, cfg, yaml) {
-        Ok(metrics) => Ok(Some(RunOutcome {
-            run_dir: run_path.to_path_buf(),
-            metrics,
-            skipped: true,
-        })),
+        Ok(metrics) => {
+            crate::run_record::remove_resume_leftovers(run_path)?;
+            Ok(Some(RunOutcome {
+                run_dir: run_path.to_path_buf(),
+                metrics,
+                skipped: true,
+            }))
+        }
         Err(problem) => {
             eprintln!("{}: {problem}; training it again", run_path.display());
             crate::run_record::clear_run_dir(run_path)?;

@@ -43,8 +43,34 @@ fn optimizer_state(epoch: usize) -> String {
 fn save_checkpoint(varmap: &VarMap, dir: &RunDir, name: &str) -> Result<()> {
     let path = dir.file(name);
     let tmp = dir.file(&format!(".{name}.tmp"));
+    fer_runs::fault_injection::step(|| format!("create {}", tmp.display()));
     varmap.save(&tmp)?;
+    fer_runs::fault_injection::step(|| format!("rename to {}", path.display()));
     std::fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))?;
+    Ok(())
+}
+
+/// Removes a resume file that is no longer needed (best effort: one left behind is removed
+/// with the rest once the run is done).
+fn remove_resume_file(dir: &RunDir, name: &str) {
+    let path = dir.file(name);
+    fer_runs::fault_injection::step(|| format!("remove {}", path.display()));
+    let _ = std::fs::remove_file(path);
+}
+
+/// Removes every `last-*`/`optimizer-*` file but those of epoch `keep`.
+fn remove_stale_resume_files(dir: &RunDir, keep: Option<usize>) -> Result<()> {
+    let kept = keep.map(|e| [last_checkpoint(e), optimizer_state(e)]);
+    let entries = std::fs::read_dir(dir.path()).map_err(|e| TrainError::io(dir.path(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| TrainError::io(dir.path(), e))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let resume_file = (name.starts_with("last-") || name.starts_with("optimizer-"))
+            && name.ends_with(".safetensors");
+        if resume_file && !kept.as_ref().is_some_and(|k| k.contains(&name)) {
+            remove_resume_file(dir, &name);
+        }
+    }
     Ok(())
 }
 
@@ -198,6 +224,9 @@ impl<'a> TrainingSession<'a> {
             }
             whole
         });
+        // A kill after a commit but before the previous epoch's files were removed leaves them
+        // behind: everything but the committed epoch's resume files goes.
+        remove_stale_resume_files(dir, resumable.as_ref().map(|p| p.epochs_done))?;
         if let Some(p) = resumable {
             self.varmap
                 .load(dir.file(&last_checkpoint(p.epochs_done)))?;
@@ -342,7 +371,7 @@ impl<'a> TrainingSession<'a> {
             .save_state(&self.dir.file(&optimizer_state(done)))?;
         self.progress.write(&self.dir)?;
         for stale in [last_checkpoint(epoch), optimizer_state(epoch)] {
-            let _ = std::fs::remove_file(self.dir.file(&stale));
+            remove_resume_file(&self.dir, &stale);
         }
         if improved {
             save_checkpoint(&self.varmap, &self.dir, BEST_CHECKPOINT)?;
@@ -404,7 +433,7 @@ impl<'a> TrainingSession<'a> {
             optimizer_state(epochs_run),
             PROGRESS_FILE.to_string(),
         ] {
-            let _ = std::fs::remove_file(dir.file(&name));
+            remove_resume_file(dir, &name);
         }
         Ok((dir.path().to_path_buf(), metrics))
     }
