@@ -7,10 +7,16 @@ mod commands;
 mod epoch_benchmark;
 mod face_models;
 mod face_tools;
+mod fuzzing;
 mod train_benchmark;
 mod workspace;
 
 use clap::{Parser, Subcommand};
+
+/// The system allocator with a per-allocation limit that only `fuzz` sets.
+#[global_allocator]
+static ALLOCATOR: fuzzing::allocation_limit::LimitedAllocator =
+    fuzzing::allocation_limit::LimitedAllocator;
 
 /// Reproduce and extend "Co-attentive multi-task convolutional neural network for facial
 /// expression recognition" (Yu & Xu, Pattern Recognition 2021) in Rust.
@@ -38,6 +44,7 @@ enum Command {
     Annotate(commands::annotate::AnnotateArgs),
     Detect(commands::detect::DetectArgs),
     Bench(commands::bench::BenchArgs),
+    Fuzz(commands::fuzz::FuzzArgs),
     Status(commands::status::StatusArgs),
     RunPlanned(commands::run_planned::RunPlannedArgs),
     /// A worker process of `reproduce --jobs N` (started by the runner).
@@ -57,6 +64,7 @@ fn main() {
         Command::Records(a) => commands::records::run(a),
         Command::Synth(a) => commands::synth::run(a),
         Command::Score(a) => commands::score::run(a),
+        Command::Fuzz(a) => commands::fuzz::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::Models(a) => commands::models::run(a),
         Command::ImportReference(a) => commands::import_reference::run(a),

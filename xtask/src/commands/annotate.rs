@@ -73,14 +73,14 @@ fn line(image: &str, face: Option<(&[String; 4], &Landmarks68, bool)>) -> String
 }
 
 /// One row of a --boxes CSV.
-struct GivenBox {
+pub(crate) struct GivenBox {
     image: String,
     rect: Option<DlibRect>,
 }
 
 /// Reads the image and box columns of a boxes CSV (other columns are ignored; rows with
 /// `success` 0 or empty box fields have no box). Errors name the file and line.
-fn read_boxes(path: &Path) -> Result<Vec<GivenBox>> {
+pub(crate) fn read_boxes(path: &Path) -> Result<Vec<GivenBox>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut lines = text.lines().enumerate();

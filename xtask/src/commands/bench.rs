@@ -86,7 +86,7 @@ struct BenchRow {
     target: &'static str,
 }
 
-fn shared_dir() -> PathBuf {
+pub(crate) fn shared_dir() -> PathBuf {
     std::env::var_os("FER_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace::root().join("../shared"))

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod demo;
 pub mod detect;
 pub mod fetch_models;
+pub mod fuzz;
 pub mod import_reference;
 pub mod models;
 pub mod prepare;

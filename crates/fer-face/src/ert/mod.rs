@@ -7,10 +7,12 @@
 //! - `regression_tree`, `cascade_level`: one tree; one cascade level packed flat.
 //! - `reference_similarity`, `point_transform_affine`: the shape-indexed feature geometry.
 //! - `shape_predictor`: loading and prediction; `dlib_rect`: the face box it takes.
+//! - `minimal_model`: a tiny valid `.dat`, for tests and fuzzing.
 
 pub mod cascade_level;
 pub mod dlib_deserializer;
 pub mod dlib_rect;
+pub mod minimal_model;
 pub mod point_transform_affine;
 pub mod reference_similarity;
 pub mod regression_tree;

@@ -243,66 +243,7 @@ impl ShapePredictor {
 mod tests {
     use super::*;
 
-    /// dlib's integer encoding: control byte (size | 0x80 when negative), magnitude bytes LE.
-    fn int(out: &mut Vec<u8>, v: i64) {
-        let mut magnitude = v.unsigned_abs();
-        let mut bytes = Vec::new();
-        loop {
-            bytes.push((magnitude & 0xff) as u8);
-            magnitude >>= 8;
-            if magnitude == 0 {
-                break;
-            }
-        }
-        out.push(bytes.len() as u8 | if v < 0 { 0x80 } else { 0 });
-        out.extend(bytes);
-    }
-
-    /// A float as mantissa * 2^exponent.
-    fn float(out: &mut Vec<u8>, mantissa: i64, exponent: i64) {
-        int(out, mantissa);
-        int(out, exponent);
-    }
-
-    /// A two-part model: one level with one depth-1 tree comparing the pixels under the two
-    /// parts; left (first pixel brighter) moves part 0 right by 1/8 of the box, right moves
-    /// part 1 down by 1/8.
-    fn tiny_model() -> Vec<u8> {
-        let mut b = Vec::new();
-        int(&mut b, 1); // version
-        int(&mut b, -4); // initial shape: 4 x 1, new format
-        int(&mut b, -1);
-        for (m, e) in [(1, -2), (1, -2), (3, -2), (3, -2)] {
-            float(&mut b, m, e); // (0.25, 0.25), (0.75, 0.75)
-        }
-        int(&mut b, 1); // one level
-        int(&mut b, 1); // one tree
-        int(&mut b, 1); // one split: pixel 0 - pixel 1 > 0
-        int(&mut b, 0);
-        int(&mut b, 1);
-        float(&mut b, 0, 0);
-        int(&mut b, 2); // two leaves of 4 values
-        for leaf in [
-            [(1, -3), (0, 0), (0, 0), (0, 0)],
-            [(0, 0), (0, 0), (0, 0), (1, -3)],
-        ] {
-            int(&mut b, -4);
-            int(&mut b, -1);
-            for (m, e) in leaf {
-                float(&mut b, m, e);
-            }
-        }
-        int(&mut b, 1); // anchors: one level, pixels anchored at parts 0 and 1
-        int(&mut b, 2);
-        int(&mut b, 0);
-        int(&mut b, 1);
-        int(&mut b, 1); // deltas: one level, both pixels on their anchors
-        int(&mut b, 2);
-        for _ in 0..4 {
-            float(&mut b, 0, 0);
-        }
-        b
-    }
+    use crate::ert::minimal_model::minimal_model as tiny_model;
 
     #[test]
     fn predictor_is_shareable_across_threads() {

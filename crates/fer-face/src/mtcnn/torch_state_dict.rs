@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use candle_core::pickle::{Object, Stack};
 use candle_core::{DType, Device, Tensor};
 
+use crate::mtcnn::pickle_lengths::check_pickle_lengths;
 use crate::{FaceError, Result};
 
 /// The first pickle of a legacy file: protocol 2, `torch.serialization.MAGIC_NUMBER`
@@ -37,7 +38,13 @@ impl TorchStateDict {
         let bytes = std::fs::read(path).map_err(|e| FaceError::io(path, e))?;
         let tensors = if bytes.starts_with(b"PK\x03\x04") {
             // The zip container of torch >= 1.6: candle reads it.
-            candle_core::pickle::read_all(path)?
+            // candle panics on some malformed records (see tensor_record_is_whole): contained.
+            std::panic::catch_unwind(|| candle_core::pickle::read_all(path))
+                .unwrap_or_else(|_| {
+                    Err(candle_core::Error::Msg(
+                        "a malformed tensor record (torch's layout has more fields)".into(),
+                    ))
+                })?
                 .into_iter()
                 .map(|(name, t)| Ok((name, t.to_device(device)?)))
                 .collect::<Result<HashMap<_, _>>>()?
@@ -92,6 +99,51 @@ fn weight_file_error(path: &Path, message: impl Into<String>) -> FaceError {
     }
 }
 
+/// Whether a state-dict value that candle's `into_tensor_info` takes for a tensor has the
+/// fields it reads: it removes them by index and would panic on a short tuple (found by
+/// `cargo xtask fuzz`). Follows the same three layouts: `_rebuild_from_type_v2(fn, type,
+/// args, ...)`, `_rebuild_parameter(tensor, ...)` and `_rebuild_tensor_v2(storage, offset,
+/// size, stride, ...)` with storage `(tag, class, key, location, size)`.
+fn tensor_record_is_whole(value: &Object) -> bool {
+    let Object::Reduce { callable, args } = value else {
+        return true;
+    };
+    let tuple = |o: &Object| match o {
+        Object::Tuple(t) => Some(t.len()),
+        _ => None,
+    };
+    let Object::Class {
+        module_name,
+        class_name,
+    } = callable.as_ref()
+    else {
+        return true;
+    };
+    match (module_name.as_str(), class_name.as_str()) {
+        ("torch._tensor", "_rebuild_from_type_v2") => match args.as_ref() {
+            Object::Tuple(t) if t.len() >= 3 => tensor_record_is_whole(&Object::Reduce {
+                callable: Box::new(t[0].clone()),
+                args: Box::new(t[2].clone()),
+            }),
+            _ => tuple(args).is_none(),
+        },
+        ("torch._utils", "_rebuild_parameter") => match args.as_ref() {
+            Object::Tuple(t) if !t.is_empty() => {
+                matches!(t[0], Object::Reduce { .. }) && tensor_record_is_whole(&t[0])
+            }
+            _ => tuple(args).is_none(),
+        },
+        ("torch._utils", "_rebuild_tensor_v2") => match args.as_ref() {
+            Object::Tuple(t) if t.len() >= 4 => match &t[0] {
+                Object::PersistentLoad(storage) => tuple(storage).is_none_or(|n| n >= 5),
+                _ => true,
+            },
+            _ => tuple(args).is_none(),
+        },
+        _ => true,
+    }
+}
+
 /// Parses the legacy layout described in the module comment.
 fn read_legacy(path: &Path, bytes: &[u8], device: &Device) -> Result<HashMap<String, Tensor>> {
     let fail = |message: String| weight_file_error(path, message);
@@ -101,6 +153,8 @@ fn read_legacy(path: &Path, bytes: &[u8], device: &Device) -> Result<HashMap<Str
         ));
     };
     let mut next_pickle = |what: &str| -> Result<Object> {
+        check_pickle_lengths(reader)
+            .map_err(|e| fail(format!("cannot read the {what} pickle: {e}")))?;
         let mut stack = Stack::empty();
         stack
             .read_loop(&mut reader)
@@ -130,6 +184,11 @@ fn read_legacy(path: &Path, bytes: &[u8], device: &Device) -> Result<HashMap<Str
     let storage_dir = Path::new("storage");
     let mut infos = Vec::new();
     for (name, value) in entries {
+        if !tensor_record_is_whole(&value) {
+            return Err(fail(format!(
+                "the record of tensor {name:?} has too few fields for torch's tensor layout"
+            )));
+        }
         let info = value
             .into_tensor_info(name, storage_dir)
             .map_err(|e| fail(format!("unreadable tensor record: {e}")))?;
