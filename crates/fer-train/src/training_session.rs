@@ -250,6 +250,81 @@ impl<'a> TrainingSession<'a> {
             || self.progress.since_best >= self.cfg.patience
     }
 
+    /// The error for a non-finite loss, naming its first non-finite cause: an input image, a
+    /// landmark target, or a weight (all checked only now, on the failure path); only when all
+    /// are finite is it the training that diverged.
+    fn non_finite_loss(
+        &self,
+        batch: &fer_data::Batch,
+        value: f64,
+        epoch: usize,
+        step: usize,
+    ) -> TrainError {
+        let at = format!(
+            "loss became {value} at epoch {} step {}",
+            epoch + 1,
+            step + 1
+        );
+        let finite_rows = |t: &Tensor| -> Option<Vec<bool>> {
+            let rows = t.dim(0).ok()?;
+            let flat = t
+                .reshape((rows, ()))
+                .ok()?
+                .to_dtype(candle_core::DType::F32)
+                .ok()?;
+            let v = flat.to_vec2::<f32>().ok()?;
+            Some(v.iter().map(|r| r.iter().all(|x| x.is_finite())).collect())
+        };
+        let id = |row: usize| {
+            batch
+                .indices
+                .get(row)
+                .and_then(|&i| self.data.samples.get(i))
+                .map_or_else(|| format!("row {row}"), |s| format!("'{}'", s.id))
+        };
+        if let Some(row) = finite_rows(&batch.images).and_then(|ok| ok.iter().position(|f| !f)) {
+            return TrainError::Config(format!(
+                "{at}: the image of sample {} holds non-finite pixels",
+                id(row)
+            ));
+        }
+        if let Some(row) = finite_rows(&batch.landmarks).and_then(|ok| ok.iter().position(|f| !f)) {
+            return TrainError::Config(format!(
+                "{at}: the landmarks of sample {} are not finite; fix its landmark file",
+                id(row)
+            ));
+        }
+        if let Some(name) = self.first_non_finite_weight() {
+            return TrainError::Config(format!(
+                "{at}: weight '{name}' holds non-finite values (from pretrained weights, or an \
+                 update that overflowed: lower the learning rate)"
+            ));
+        }
+        TrainError::Config(format!(
+            "{at} with finite inputs and weights: the training diverged; lower the learning rate"
+        ))
+    }
+
+    /// The first weight (by name) holding a NaN or an infinity. Its sum is non-finite exactly
+    /// then (the weights are far too small for a finite sum to overflow), so no copy is made.
+    fn first_non_finite_weight(&self) -> Option<String> {
+        let mut vars: Vec<(String, candle_core::Var)> = self
+            .varmap
+            .data()
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        vars.into_iter().find_map(|(name, var)| {
+            let sum = var
+                .as_tensor()
+                .sum_all()
+                .and_then(|t| t.to_dtype(candle_core::DType::F64))
+                .and_then(|t| t.to_scalar::<f64>());
+            matches!(sum, Ok(v) if !v.is_finite()).then_some(name)
+        })
+    }
+
     /// One epoch: every update of eq. 16's loss (cross-entropy + λ wing loss, eq. 14), then
     /// the evaluation on validation.
     pub fn run_epoch(
@@ -293,10 +368,7 @@ impl<'a> TrainingSession<'a> {
             })?;
             let total_value = total.to_scalar::<f32>()? as f64;
             if !total_value.is_finite() {
-                return Err(TrainError::Config(format!(
-                    "loss became {total_value} at epoch {} step {global_step}: lower the learning rate",
-                    epoch + 1
-                )));
+                return Err(self.non_finite_loss(&batch, total_value, epoch, global_step));
             }
             self.optimizer.step(&total.backward()?)?;
             global_step += 1;
@@ -322,6 +394,15 @@ impl<'a> TrainingSession<'a> {
             }
         }
         self.progress.global_step = global_step;
+        // A weight can overflow while the loss stays finite (ReLU and max pooling turn NaN into
+        // a constant): such a run would go on training garbage, so it stops here, named.
+        if let Some(name) = self.first_non_finite_weight() {
+            return Err(TrainError::Config(format!(
+                "weight '{name}' became non-finite during epoch {} (step {global_step}): lower \
+                 the learning rate",
+                epoch + 1
+            )));
+        }
         let val = evaluate(self.model.as_ref(), &self.val, self.data, &cfg.wing)?;
         let score = val
             .metric_set()

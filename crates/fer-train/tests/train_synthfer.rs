@@ -197,6 +197,55 @@ fn bf16_precision_is_reproducible_recorded_and_distinct() -> Result<()> {
     Ok(())
 }
 
+/// A non-finite loss names its cause: here a weight that holds a NaN (from a pretrained
+/// file), where the message used to blame the learning rate.
+#[test]
+fn a_non_finite_loss_names_its_first_cause() -> Result<()> {
+    let (data, split) = dataset(20, 4)?;
+    let registry = ModelRegistry::with_paper_models();
+    let opts = TrainOptions {
+        show_progress: false,
+        ..Default::default()
+    };
+    let mut cfg = config("base-dcnn-fer", 1, 3);
+    // A weights file of the model with one NaN in its output layer's bias.
+    let root = temp_results("nan-weight");
+    std::fs::create_dir_all(&root)?;
+    let (varmap, vb) = fer_models::seeded_var_builder(0, DType::F32, &Device::Cpu);
+    registry.build(&cfg.model, &cfg.model_config, vb)?;
+    let name = {
+        let vars = varmap.data().lock().expect("varmap");
+        let mut names: Vec<&String> = vars.keys().filter(|k| k.ends_with(".bias")).collect();
+        names.sort();
+        let name = names.last().expect("a bias").to_string();
+        let v = &vars[&name];
+        let mut values = v.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+        values[0] = f32::NAN;
+        v.set(&Tensor::from_vec(
+            values,
+            v.as_tensor().shape(),
+            &Device::Cpu,
+        )?)?;
+        name
+    };
+    let weights = root.join("nan.safetensors");
+    varmap.save(&weights)?;
+    cfg.pretrained = Some(fer_train::PretrainedWeights {
+        source: weights.to_string_lossy().to_string(),
+        prefixes: vec![String::new()],
+    });
+    let e = train_run(&cfg, &data, &split, &registry, &Device::Cpu, &root, opts)
+        .expect_err("a NaN weight")
+        .to_string();
+    assert!(
+        e.contains(&format!("weight '{name}' holds non-finite values")),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&root)?;
+
+    Ok(())
+}
+
 #[test]
 fn unknown_model_fails_before_writing_anything() -> Result<()> {
     let (data, split) = dataset(12, 4)?;
