@@ -131,6 +131,12 @@ pub struct Manifest {
     /// Settings of SynthFER (only for `format: synthetic`).
     #[serde(default)]
     pub synthetic: Option<SynthFerConfig>,
+    /// Drop class folders whose names are no expression (`ignore_unknown_classes: true`, or
+    /// `--ignore-unknown-classes` on `train` and `prepare`). Off by default: such a folder is an
+    /// error listing them, never silently left out. Folders naming an expression the manifest
+    /// does not use (contempt in a 6-class list) are left out either way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_unknown_classes: bool,
     /// The file this manifest was read from (set by `from_file`, never written), so that
     /// error messages can name it and relative roots can be resolved from it.
     #[serde(skip)]

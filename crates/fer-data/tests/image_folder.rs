@@ -64,7 +64,18 @@ fn imports_classes_subjects_and_landmarks() -> Result<()> {
             landmark_row("surprise/S012_004_0007.png", 2.0)
         ),
     )?;
-    let m = manifest(&root);
+    let mut m = manifest(&root);
+    // A folder that names no class stops the import, listing it, until the user drops such
+    // folders knowingly.
+    let e = image_folder::import(&root, &m)
+        .expect_err("an unknown class folder")
+        .to_string();
+    assert!(
+        e.contains("folders that name no class: not-a-class/"),
+        "{e}"
+    );
+    assert!(e.contains("ignore_unknown_classes"), "{e}");
+    m.ignore_unknown_classes = true;
     let records = image_folder::import(&root, &m)?;
     assert_eq!(records.len(), 4);
     assert_eq!(records[0].expression, Expression::Anger);

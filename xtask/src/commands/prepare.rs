@@ -26,6 +26,10 @@ pub struct PrepareArgs {
     /// Output folder (default: prepared/<dataset> in the workspace, or $FER_PREPARED/<dataset>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Drop class folders whose names are no expression instead of stopping (as
+    /// `ignore_unknown_classes: true` in the manifest).
+    #[arg(long)]
+    pub ignore_unknown_classes: bool,
     /// Side of the aligned faces (paper 4.3: 100).
     #[arg(long, default_value_t = 100)]
     pub size: u32,
@@ -52,7 +56,8 @@ pub fn default_cache_dir(name: &str) -> PathBuf {
 }
 
 pub fn run(args: PrepareArgs) -> Result<()> {
-    let manifest = workspace::workspace().load_manifest(&args.dataset)?;
+    let mut manifest = workspace::workspace().load_manifest(&args.dataset)?;
+    manifest.ignore_unknown_classes |= args.ignore_unknown_classes;
     let root = args
         .data_root
         .clone()

@@ -58,6 +58,10 @@ pub struct TrainArgs {
     /// cmcnn-resnet18).
     #[arg(long)]
     pretrained_prefix: Vec<String>,
+    /// Drop class folders whose names are no expression instead of stopping (as
+    /// `ignore_unknown_classes: true` in the manifest).
+    #[arg(long)]
+    ignore_unknown_classes: bool,
     /// Precision of the convolutions' and linear layers' multiplications: fp32 (the paper's)
     /// or bf16 (fp32 accumulation; AVX-512 BF16 processors only). Recorded in config.yaml and
     /// the run id.
@@ -69,7 +73,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let ctx = workspace::context();
     ctx.registry.get(&args.model)?;
     let device = parse_device(&args.device)?;
-    let manifest = ctx.workspace.load_manifest(&args.dataset)?;
+    let mut manifest = ctx.workspace.load_manifest(&args.dataset)?;
+    manifest.ignore_unknown_classes |= args.ignore_unknown_classes;
     let root = args
         .data_root
         .clone()

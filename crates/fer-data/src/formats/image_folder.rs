@@ -72,6 +72,19 @@ pub(crate) fn class_folder_list(manifest: &Manifest) -> String {
     names.join(", ")
 }
 
+/// Folders beside the class folders that the layout or the manifest itself accounts for: the
+/// manifest's landmark folder or file, and SFEW 2.0's `Unlabelled/`.
+fn is_known_other_folder(manifest: &Manifest, name: &str) -> bool {
+    let first = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .and_then(|p| p.components().next())
+            .is_some_and(|c| c.as_os_str() == name)
+    };
+    first(&manifest.landmarks_openface_dir)
+        || first(&manifest.landmarks_csv)
+        || (manifest.format == crate::DatasetFormat::Sfew2 && name == "Unlabelled")
+}
+
 /// The sub-folders of `dir`, sorted by name.
 pub(crate) fn sorted_subfolders(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
@@ -94,9 +107,32 @@ pub(crate) fn import_class_folders(
     subject_re: Option<&regex::Regex>,
 ) -> Result<Vec<Record>> {
     let mut records = Vec::new();
-    for (folder, folder_path) in sorted_subfolders(dir)? {
-        // Folders that are no class (e.g. a cache) or a class this manifest does not use
-        // (e.g. contempt for 6-class runs) are skipped, not guessed at.
+    let folders = sorted_subfolders(dir)?;
+    // A folder that names no expression at all (a typo, `banana/`) is an error unless the
+    // user chose to drop such folders; one naming an expression this manifest does not use
+    // (contempt for 6-class runs) is left out as the class list says.
+    let unknown: Vec<String> = folders
+        .iter()
+        .filter(|(name, _)| {
+            !name.starts_with('.')
+                && !is_known_other_folder(manifest, name)
+                && manifest.expression_of(name).is_err()
+        })
+        .map(|(name, _)| format!("{name}/"))
+        .collect();
+    if !unknown.is_empty() && !manifest.ignore_unknown_classes {
+        return Err(DataError::Manifest {
+            path: dir.to_path_buf(),
+            message: format!(
+                "folders that name no class: {} (class folders: {}); rename or remove them, or \
+                 drop them knowingly with ignore_unknown_classes: true in the manifest (or \
+                 --ignore-unknown-classes)",
+                unknown.join(", "),
+                class_folder_list(manifest)
+            ),
+        });
+    }
+    for (folder, folder_path) in folders {
         let Some(expression) = class_of_folder(manifest, &folder) else {
             continue;
         };
