@@ -19,7 +19,9 @@
 
 use anyhow::Result;
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::shared_fer2013;
 
 const PIL_SHA256: [(&str, &str); 40] = [
     (
@@ -183,26 +185,6 @@ const PIL_SHA256: [(&str, &str); 40] = [
         "46ae5a39cd1d2c5c7c71dbf017e81ff4fff3bf7b278925717dcb30f3b1630f45",
     ),
 ];
-
-fn shared_fer2013() -> Option<PathBuf> {
-    let root = std::env::var_os("FER_FER2013")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/fer2013")
-        });
-    if root.is_dir() {
-        return Some(root);
-    }
-    let msg = format!(
-        "FER2013 not found at {} (set FER_FER2013 or place ../shared beside the checkout)",
-        root.display()
-    );
-    if std::env::var_os("FER_REQUIRE_SHARED").is_some_and(|v| v == "1") {
-        panic!("FER_REQUIRE_SHARED=1 but {msg}");
-    }
-    eprintln!("skipping: {msg}");
-    None
-}
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
