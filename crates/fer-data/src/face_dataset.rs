@@ -35,6 +35,10 @@ pub struct FaceDataset {
     pub samples: Vec<FaceSample>,
     /// Images the importer listed that could not be decoded, in record order.
     pub skipped: Vec<SkippedImage>,
+    /// Images whose stored size is not the `image_size` their manifest declares: (id, width,
+    /// height), in record order. They are resized like every other image; the runner says how
+    /// many, so that a stray image of another dataset is not used unnoticed.
+    pub off_size: Vec<(String, u32, u32)>,
 }
 
 /// Maps pixel-index coordinates from an image of side `from` to one of side `to`
@@ -130,7 +134,13 @@ impl FaceDataset {
             | DatasetFormat::Prepared => {
                 let root = Self::available_root(manifest, root)?;
                 let records = crate::formats::import_from(&root, manifest)?;
-                Self::from_records(&manifest.name, &manifest.classes, &records, size)
+                Self::decode_records(
+                    &manifest.name,
+                    &manifest.classes,
+                    &records,
+                    size,
+                    Some(manifest.image_size),
+                )
             }
             DatasetFormat::Fer2013Csv => {
                 let root = Self::available_root(manifest, root)?;
@@ -203,6 +213,7 @@ impl FaceDataset {
             size,
             samples,
             skipped: Vec::new(),
+            off_size: Vec::new(),
         })
     }
 
@@ -216,6 +227,17 @@ impl FaceDataset {
         records: &[Record],
         size: u32,
     ) -> Result<Self> {
+        Self::decode_records(name, classes, records, size, None)
+    }
+
+    /// `from_records`, listing in `off_size` the images that are not `declared` x `declared`.
+    fn decode_records(
+        name: &str,
+        classes: &[Expression],
+        records: &[Record],
+        size: u32,
+        declared: Option<u32>,
+    ) -> Result<Self> {
         let decoded = records
             .par_iter()
             .map(|r| {
@@ -223,7 +245,11 @@ impl FaceDataset {
                     DataError::Config(format!("record {} has no image path", r.id))
                 })?;
                 match crate::image_file::decode_image_file(path) {
-                    Ok(img) => sample_of(r, img.into_luma8(), size, classes).map(Ok),
+                    Ok(img) => {
+                        let (w, h) = (img.width(), img.height());
+                        let off = declared.filter(|&d| w != d || h != d).map(|_| (w, h));
+                        sample_of(r, img.into_luma8(), size, classes).map(|s| Ok((s, off)))
+                    }
                     Err(reason) => Ok(Err(SkippedImage {
                         id: r.id.clone(),
                         path: path.clone(),
@@ -234,9 +260,15 @@ impl FaceDataset {
             .collect::<Result<Vec<_>>>()?;
         let mut samples = Vec::with_capacity(decoded.len());
         let mut skipped = Vec::new();
+        let mut off_size = Vec::new();
         for d in decoded {
             match d {
-                Ok(s) => samples.push(s),
+                Ok((s, off)) => {
+                    if let Some((w, h)) = off {
+                        off_size.push((s.id.clone(), w, h));
+                    }
+                    samples.push(s);
+                }
                 Err(s) => skipped.push(s),
             }
         }
@@ -258,6 +290,7 @@ impl FaceDataset {
             size: size as usize,
             samples,
             skipped,
+            off_size,
         })
     }
 
@@ -279,6 +312,7 @@ impl FaceDataset {
             size: size as usize,
             samples,
             skipped: Vec::new(),
+            off_size: Vec::new(),
         })
     }
 

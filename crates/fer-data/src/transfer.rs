@@ -105,6 +105,12 @@ pub fn transfer_dataset(
             classes: classes.to_vec(),
             size: source.size,
             samples,
+            off_size: source
+                .off_size
+                .iter()
+                .chain(&target.off_size)
+                .cloned()
+                .collect(),
             skipped: source
                 .skipped
                 .iter()

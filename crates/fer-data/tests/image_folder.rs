@@ -87,6 +87,12 @@ fn imports_classes_subjects_and_landmarks() -> Result<()> {
     // Decoding resizes to the model size and moves the landmarks with the pixels.
     let data = FaceDataset::from_records("fixture", &m.classes, &records, 48)?;
     assert_eq!(data.len(), 4);
+    // Loaded through its manifest (48 px declared), the 24x24 image is listed as off-size.
+    let loaded = FaceDataset::load(&m, Some(&root), 48, None)?;
+    assert_eq!(
+        loaded.off_size,
+        vec![("surprise/S012_004_0007.png".to_string(), 24, 24)]
+    );
     assert_eq!(data.samples[3].label, 2);
     assert_eq!(data.samples[3].image.pixels.len(), 48 * 48);
     let l = data.samples[3].landmarks.expect("landmarks");
