@@ -64,6 +64,37 @@ fn to_size(img: image::GrayImage, size: u32) -> image::GrayImage {
 
 /// One decoded sample: `img` resized to `size`, the landmarks moved with the pixels, the
 /// label looked up in `classes`.
+/// A landmark outside its image (beyond the outer pixel edges, pixel-index convention) is an
+/// error naming the landmark source, the image and the point.
+fn check_inside(m: &Manifest, r: &Record, l: &Landmarks68, (w, h): (u32, u32)) -> Result<()> {
+    let inside = |v: f32, n: u32| (-0.5..=n as f32 - 0.5).contains(&v);
+    let Some((i, p)) = l
+        .points
+        .iter()
+        .enumerate()
+        .find(|(_, p)| !inside(p[0], w) || !inside(p[1], h))
+    else {
+        return Ok(());
+    };
+    let source = m
+        .landmarks_csv
+        .as_ref()
+        .or(m.landmarks_openface_dir.as_ref())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "the landmarks".into());
+    Err(DataError::Config(format!(
+        "{source}: point {i} of '{}' ({:.2}, {:.2}) lies outside its {w}x{h} image; if this \
+         dataset has such points, set landmarks_outside_image: true in the manifest{}",
+        r.id,
+        p[0],
+        p[1],
+        m.source
+            .as_ref()
+            .map(|s| format!(" ({})", s.display()))
+            .unwrap_or_default()
+    )))
+}
+
 fn sample_of(
     r: &Record,
     img: image::GrayImage,
@@ -140,6 +171,7 @@ impl FaceDataset {
                     &records,
                     size,
                     Some(manifest.image_size),
+                    (!manifest.landmarks_outside_image).then_some(manifest),
                 )
             }
             DatasetFormat::Fer2013Csv => {
@@ -227,16 +259,18 @@ impl FaceDataset {
         records: &[Record],
         size: u32,
     ) -> Result<Self> {
-        Self::decode_records(name, classes, records, size, None)
+        Self::decode_records(name, classes, records, size, None, None)
     }
 
-    /// `from_records`, listing in `off_size` the images that are not `declared` x `declared`.
+    /// `from_records`, listing in `off_size` the images that are not `declared` x `declared`,
+    /// and, with a manifest that does not allow them, refusing landmarks outside their image.
     fn decode_records(
         name: &str,
         classes: &[Expression],
         records: &[Record],
         size: u32,
         declared: Option<u32>,
+        landmark_check: Option<&Manifest>,
     ) -> Result<Self> {
         let decoded = records
             .par_iter()
@@ -247,6 +281,9 @@ impl FaceDataset {
                 match crate::image_file::decode_image_file(path) {
                     Ok(img) => {
                         let (w, h) = (img.width(), img.height());
+                        if let (Some(m), Some(l)) = (landmark_check, &r.landmarks) {
+                            check_inside(m, r, l, (w, h))?;
+                        }
                         let off = declared.filter(|&d| w != d || h != d).map(|_| (w, h));
                         sample_of(r, img.into_luma8(), size, classes).map(|s| Ok((s, off)))
                     }

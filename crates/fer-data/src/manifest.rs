@@ -137,6 +137,11 @@ pub struct Manifest {
     /// does not use (contempt in a 6-class list) are left out either way.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ignore_unknown_classes: bool,
+    /// Accept landmarks outside their image (`landmarks_outside_image: true`): tightly cropped
+    /// faces such as CK+48's have jaw points beyond the crop. Off by default, where a point
+    /// outside the image means a landmark file of another scale or another image.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub landmarks_outside_image: bool,
     /// The file this manifest was read from (set by `from_file`, never written), so that
     /// error messages can name it and relative roots can be resolved from it.
     #[serde(skip)]

@@ -102,6 +102,36 @@ fn imports_classes_subjects_and_landmarks() -> Result<()> {
 }
 
 #[test]
+fn landmarks_outside_their_image_are_refused_unless_the_manifest_allows_them() -> Result<()> {
+    let root = fixture_dir("outside");
+    write_png(&root.join("anger/S010_001_0001.png"), 16, 16, 10);
+    write_png(&root.join("happy/S011_001_0001.png"), 48, 48, 10);
+    // Points 1.0 .. 17.75: inside the 48x48 image, beyond the 16x16 one.
+    std::fs::write(
+        root.join("landmarks.csv"),
+        format!(
+            "{}\n{}\n{}\n",
+            landmark_csv_header(),
+            landmark_row("anger/S010_001_0001.png", 1.0),
+            landmark_row("happy/S011_001_0001.png", 1.0)
+        ),
+    )?;
+    let mut m = manifest(&root);
+    let e = FaceDataset::load(&m, Some(&root), 48, None)
+        .expect_err("a point outside the image")
+        .to_string();
+    assert!(
+        e.contains("landmarks.csv: point 59 of 'anger/S010_001_0001.png' (15.75, 15.75) lies outside its 16x16 image"),
+        "{e}"
+    );
+    assert!(e.contains("landmarks_outside_image: true"), "{e}");
+    m.landmarks_outside_image = true;
+    assert_eq!(FaceDataset::load(&m, Some(&root), 48, None)?.len(), 2);
+    std::fs::remove_dir_all(&root)?;
+    Ok(())
+}
+
+#[test]
 fn unreadable_image_is_skipped_and_missing_folder_named() -> Result<()> {
     let root = fixture_dir("bad");
     write_png(&root.join("anger/S001_001_1.png"), 8, 8, 1);

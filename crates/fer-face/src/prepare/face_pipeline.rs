@@ -485,6 +485,9 @@ fn write_cache_files(
         image_size: report.config.size,
         expected_count: Some(samples.len()),
         source: None,
+        // The pipeline's landmarks, mapped into the aligned crop, reach beyond it where the
+        // face does (the jaw of a tight crop).
+        landmarks_outside_image: true,
         ..manifest.clone()
     };
     let yaml_path = staging.join("manifest.yaml");
