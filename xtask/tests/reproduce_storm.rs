@@ -1,6 +1,6 @@
 //! A kill storm: a `reproduce --jobs 2` sweep on tiny SynthFER killed with SIGKILL (the whole
-//! process group: the runner and its workers) at 20 seeded random moments, then run to the
-//! end, gives summary.csv byte for byte equal to the sweep that was never killed, and leaves
+//! process group: the runner and its workers) at 20 seeded random moments (scaled to this
+//! machine's speed), then run to the end, gives summary.csv byte for byte equal to the sweep that was never killed, and leaves
 //! no claim folder, temporary file or resume file behind.
 
 mod common;
@@ -10,14 +10,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// base-dcnn-fer and hps (λ fixed), 3 folds, 2 epochs: 6 runs.
+/// base-dcnn-fer and hps (λ fixed), 3 folds, 3 epochs: 6 runs.
 fn write_experiment(dir: &Path) -> PathBuf {
     let manifest = common::write_tiny_synth_manifest(dir);
     let experiment = dir.join("storm.yaml");
     std::fs::write(
         &experiment,
         format!(
-            "name: storm\ntitle: kill storm\nkind: training\ndatasets:\n  - key: tiny\n    manifest: {}\nmethods:\n  - id: base-dcnn-fer\n  - id: hps\nseeds: [3]\ntrain:\n  batch_size: 16\n  max_epochs: 2\n  patience: 2\n  model_config:\n    input_size: 32\n    fer_head: {{hidden: 64, embedding: 16}}\n    fld_head: {{hidden: 64}}\nfigures: []\n",
+            "name: storm\ntitle: kill storm\nkind: training\ndatasets:\n  - key: tiny\n    manifest: {}\nmethods:\n  - id: base-dcnn-fer\n  - id: hps\nseeds: [3]\ntrain:\n  batch_size: 16\n  max_epochs: 3\n  patience: 3\n  model_config:\n    input_size: 32\n    fer_head: {{hidden: 64, embedding: 16}}\n    fld_head: {{hidden: 64}}\nfigures: []\n",
             manifest.display()
         ),
     )
@@ -67,23 +67,28 @@ fn twenty_kills_of_a_two_worker_sweep_change_nothing() {
     let experiment = write_experiment(&dir);
 
     let reference = dir.join("reference");
+    let started = std::time::Instant::now();
     let status = sweep(&experiment, &reference)
         .status()
         .expect("reference sweep");
     assert!(status.success());
+    // Kill delays scale with this machine's speed: 3-6 % of the whole sweep each, so that the
+    // 20 kills land while the sweep still has work (each kill also loses the epoch in flight).
+    let whole = started.elapsed().as_secs_f64();
     let expected =
         std::fs::read_to_string(reference.join("storm/summary.csv")).expect("reference summary");
 
     let results = dir.join("stormy");
-    // A fixed sequence of kill delays (an LCG), 0.3-3 s: into data loading, epochs, commits
-    // and reports alike.
+    // A fixed sequence of kill fractions (an LCG): into data loading, epochs, commits and
+    // reports alike.
     let mut state: u64 = 17;
     let mut kills = 0;
     for _ in 0..20 {
         state = state
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let delay = Duration::from_millis(300 + (state >> 33) % 2700);
+        let fraction = 0.03 + 0.03 * ((state >> 33) % 1000) as f64 / 1000.0;
+        let delay = Duration::from_secs_f64((whole * fraction).max(0.2));
         let mut child = sweep(&experiment, &results)
             .process_group(0)
             .spawn()
