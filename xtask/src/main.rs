@@ -25,6 +25,15 @@ static ALLOCATOR: fuzzing::allocation_limit::LimitedAllocator =
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The largest tensor a run may allocate (e.g. 8GiB, 512MB; default 4GiB, or
+    /// FER_MAX_TENSOR_MEMORY): a larger parameter or activation is refused by name before it
+    /// is allocated. Workers and Slurm tasks inherit it.
+    #[arg(long, global = true, value_parser = parse_tensor_memory)]
+    max_tensor_memory: Option<u64>,
+}
+
+fn parse_tensor_memory(text: &str) -> Result<u64, String> {
+    fer_models::memory_limit::parse_bytes(text)
 }
 
 #[derive(Subcommand)]
@@ -56,6 +65,21 @@ fn main() {
     // Before any thread starts: keep freed memory in the process (see fer_train::allocator).
     fer_train::allocator::keep_freed_memory();
     let cli = Cli::parse();
+    use fer_models::memory_limit;
+    match cli.max_tensor_memory {
+        Some(bytes) => {
+            memory_limit::set_max_tensor_bytes(bytes);
+            // Through the environment to the workers, Slurm tasks and report jobs it starts.
+            std::env::set_var(memory_limit::MAX_TENSOR_MEMORY_VAR, bytes.to_string());
+        }
+        None => match memory_limit::limit_from_env() {
+            Ok(bytes) => memory_limit::set_max_tensor_bytes(bytes),
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        },
+    }
     let result = match cli.command {
         Command::Demo(a) => commands::demo::run(a),
         Command::Reproduce(a) => commands::reproduce::run(a),

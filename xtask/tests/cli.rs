@@ -144,8 +144,28 @@ fn score_reports_malformed_csv_by_file_and_line_and_scores_a_good_one() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["fer"]["acc_total"].as_f64(), Some(0.5));
-    // classes sorted: anger, happy, sad; recalls 0, 1, 0.5 -> ACC_average 0.5
+    // classes sorted: anger, happiness, sadness; recalls 0, 1, 0.5 -> ACC_average 0.5
     assert_eq!(v["fer"]["acc_average"].as_f64(), Some(0.5));
+    assert_eq!(
+        v["classes"],
+        serde_json::json!(["anger", "happiness", "sadness"])
+    );
+
+    // A label that names no expression is refused by file, line and column, not made a class.
+    let odd = dir.join("odd.csv");
+    std::fs::write(
+        &odd,
+        "id,true_label,pred_label\na,happy,banana\nb,sad,sad\n",
+    )
+    .expect("write");
+    let o = odd.to_string_lossy().to_string();
+    let out = xtask(&["score", "--predictions", &o]);
+    assert_one_line_error(&out, &["odd.csv:2:", "column 3", "'banana'"]);
+    let out = xtask(&["score", "--predictions", &o, "--ignore-unknown-classes"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["unknown_label_rows"].as_u64(), Some(1));
+    assert_eq!(v["fer"]["acc_total"].as_f64(), Some(1.0));
 }
 
 /// Names become folders under results/: an experiment name, a method id, a `--tag` or a
@@ -334,4 +354,139 @@ fn an_input_size_outside_16_to_512_is_refused_by_its_flag() {
             "{err}"
         );
     }
+}
+
+/// A class folder that names no expression stops `train` and `reproduce`, listed by name;
+/// `--ignore-unknown-classes` drops it knowingly on both, and the run then trains.
+#[test]
+fn unknown_class_folders_are_refused_and_dropped_only_with_the_flag() {
+    let dir = temp("unknown-class");
+    let root = dir.join("images");
+    for class in ["anger", "happiness", "banana"] {
+        std::fs::create_dir_all(root.join(class)).expect("mkdir");
+        // Six subjects of eight images per class: a 3-fold split keeps 32 for training.
+        for s in 1..=6 {
+            for i in 0..8 {
+                let img = image::GrayImage::from_fn(48, 48, |x, y| {
+                    image::Luma([((x * 5 + y * (3 + i) + s * 40) % 256) as u8])
+                });
+                img.save(root.join(format!("{class}/S00{s}_{i}.png")))
+                    .expect("png");
+            }
+        }
+    }
+    let manifest = dir.join("faces.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "name: faces\nformat: {{ kind: image_folder }}\nroot: {}\nclasses: [anger, happiness]\nimage_size: 48\nsubject_regex: '^(S\\d+)_'\nprotocol: {{ kind: subject_k_fold, folds: 3 }}\n",
+            root.display()
+        ),
+    )
+    .expect("manifest");
+    let m = manifest.to_string_lossy().to_string();
+    let results = dir.join("results");
+    let r = results.to_string_lossy().to_string();
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--dataset",
+            &m,
+            "--model",
+            "base-dcnn-fer",
+            "--size",
+            "16",
+            "--epochs",
+            "1",
+            "--results",
+            &r,
+        ];
+        args.extend_from_slice(extra);
+        xtask(&args)
+    };
+    assert_one_line_error(&train(&[]), &["banana", "--ignore-unknown-classes"]);
+    assert!(is_empty_dir(&results), "nothing may be written");
+    let out = train(&["--ignore-unknown-classes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let experiment = dir.join("faces-exp.yaml");
+    std::fs::write(
+        &experiment,
+        format!(
+            "name: faces-exp\ntitle: t\nkind: training\ndatasets:\n  - key: faces\n    manifest: {m}\nmethods:\n  - id: base-dcnn-fer\nseeds: [1]\ntrain:\n  model_config:\n    input_size: 16\n  max_epochs: 1\n"
+        ),
+    )
+    .expect("experiment");
+    let e = experiment.to_string_lossy().to_string();
+    let reproduce = |extra: &[&str]| {
+        let mut args = vec!["reproduce", &e, "--folds", "0-0", "--results", &r];
+        args.extend_from_slice(extra);
+        xtask(&args)
+    };
+    let out = reproduce(&[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("banana"), "{err}");
+    let out = reproduce(&["--ignore-unknown-classes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(results.join("faces-exp/summary.csv").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A tensor over the memory limit is refused by name before it is allocated, as a one-line
+/// error and not an allocator abort; a malformed limit names its variable.
+#[test]
+fn a_tensor_over_the_memory_limit_is_refused_before_allocation() {
+    let results = temp("tensor-limit");
+    let r = results.to_string_lossy().to_string();
+    // base-dcnn-fer's first fully connected layer at 128 px holds 131 M weights (1 GiB as
+    // the f64 draws that initialise it).
+    let out = xtask(&[
+        "train",
+        "--dataset",
+        "synthfer",
+        "--model",
+        "base-dcnn-fer",
+        "--size",
+        "128",
+        "--epochs",
+        "1",
+        "--results",
+        &r,
+        "--max-tensor-memory",
+        "256MiB",
+    ]);
+    assert_one_line_error(
+        &out,
+        &[
+            "parameter fer_feature.fer_fc1.weight [2000, 65536]",
+            "over the tensor memory limit of 256.0 MiB",
+            "--max-tensor-memory",
+        ],
+    );
+    assert_ne!(out.status.code(), Some(134), "an abort, not an error");
+    assert!(is_empty_dir(&results), "nothing may be written");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["score", "--predictions", "x.csv"])
+        .env("FER_MAX_TENSOR_MEMORY", "lots")
+        .output()
+        .expect("run xtask");
+    assert_one_line_error(&out, &["FER_MAX_TENSOR_MEMORY", "'lots'"]);
+    let out = xtask(&[
+        "score",
+        "--predictions",
+        "x.csv",
+        "--max-tensor-memory",
+        "-3",
+    ]);
+    assert!(!out.status.success());
 }

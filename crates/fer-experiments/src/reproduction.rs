@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub results: Option<PathBuf>,
     /// Root of the (single) dataset.
     pub data_root: Option<PathBuf>,
+    /// Drop class folders that name no expression instead of refusing the dataset.
+    pub ignore_unknown_classes: bool,
     /// Write to results/<experiment>-<tag>/.
     pub tag: Option<String>,
     /// Settings preset of every run (`paper`, `reference-code`).
@@ -85,6 +87,7 @@ impl RunOptions {
             precision: self.precision,
             grid: !self.no_grid,
             data_root: self.data_root.clone(),
+            ignore_unknown_classes: self.ignore_unknown_classes,
             // bf16 runs go to their own folder so that a table never mixes precisions.
             output_name: self
                 .tag

@@ -73,6 +73,9 @@ pub struct PlanOptions {
     pub grid: bool,
     /// Replaces the root of the (single) dataset.
     pub data_root: Option<PathBuf>,
+    /// Drop class folders that name no expression (`--ignore-unknown-classes`), as the
+    /// manifest's `ignore_unknown_classes: true` does.
+    pub ignore_unknown_classes: bool,
     /// Results folder name under results/ (default: the experiment's name).
     pub output_name: Option<String>,
 }
@@ -468,7 +471,8 @@ impl RunPlan {
             } else {
                 workspace.manifest_path(&manifest_name)
             };
-            let manifest = workspace.load_manifest(&manifest_name)?;
+            let mut manifest = workspace.load_manifest(&manifest_name)?;
+            manifest.ignore_unknown_classes |= opts.ignore_unknown_classes;
             let root = opts
                 .data_root
                 .clone()

@@ -9,12 +9,13 @@
 //! - `io`: pretrained and reference-checkpoint weights into a model's variables.
 //!
 //! At the root: the interface (`multi_task_model`, `task_outputs`, `model_config`,
-//! `model_registry`, `error`) and the two cost measures of a model (`mac_counter`, called by
-//! `ops` and `nn` alike, and `parameter_count`).
+//! `model_registry`, `error`), the two cost measures of a model (`mac_counter`, called by
+//! `ops` and `nn` alike, and `parameter_count`) and the tensor size limit (`memory_limit`).
 
 pub mod error;
 pub mod io;
 pub mod mac_counter;
+pub mod memory_limit;
 pub mod model_config;
 pub mod model_registry;
 pub mod models;

@@ -26,7 +26,7 @@ pub use evaluation::{evaluate, Evaluation, MetricSet, Prediction};
 pub use fer_runs::{RunProvenance, RunRecord};
 pub use losses::{cross_entropy, wing_loss, WingLossConfig};
 pub use metrics::{classification_metrics, nrmse, ClassificationMetrics};
-pub use predictions_csv::{predictions_csv, score_predictions_csv, ScoreReport};
+pub use predictions_csv::{predictions_csv, score_predictions_csv, ScoreOptions, ScoreReport};
 pub use run_dir::{run_id, write_atomic, RunDir, DONE_MARKER};
 pub use run_provenance::{provenance_of_this_process, CodeVersion};
 pub use run_record::{check_finished_record, check_record_files, RECORD_FILES};

@@ -71,20 +71,48 @@ pub fn predictions_csv(preds: &[Prediction], class_names: &[String]) -> String {
     s
 }
 
+/// Which labels `score` accepts, and what it does with the others.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScoreOptions {
+    /// The dataset's class names, in the confusion matrix's order. Labels must be one of them,
+    /// exactly. `None`: labels must name an expression (`happy`, `Sadness`, `an`, ... as the
+    /// importers read folder names), are written canonically and sorted.
+    pub classes: Option<Vec<String>>,
+    /// Drop rows whose label is not a class (counted in the report) instead of refusing the
+    /// file. Without it a label like `banana` or `NaN` would otherwise become a class of its
+    /// own and change ACC_average without a word.
+    pub ignore_unknown_classes: bool,
+}
+
 /// Metrics of a predictions CSV, as `cargo xtask score` prints them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScoreReport {
     pub samples: usize,
-    /// Class names in the order of the confusion matrix (sorted).
+    /// Class names in the order of the confusion matrix: `--classes` as given, else the
+    /// canonical expression names that occur, sorted.
     pub classes: Vec<String>,
+    /// Rows dropped by `ignore_unknown_classes` because a label is not a class.
+    pub unknown_label_rows: usize,
     pub fer: Option<ClassificationMetrics>,
     /// Eq. 22 over the rows that have both true and predicted landmarks.
     pub nrmse: Option<f64>,
     pub landmark_samples: usize,
 }
 
-/// Reads a predictions CSV and computes every metric. Errors name the file and line.
-pub fn score_predictions_csv(path: &Path) -> Result<ScoreReport> {
+/// The class a label names: its position in `classes` when they are given, else the
+/// canonical name of the expression it spells.
+fn class_of(label: &str, classes: Option<&[String]>) -> Option<String> {
+    match classes {
+        Some(c) => c.iter().find(|c| c.as_str() == label).cloned(),
+        None => label
+            .parse::<fer_data::Expression>()
+            .ok()
+            .map(|e| e.name().to_string()),
+    }
+}
+
+/// Reads a predictions CSV and computes every metric. Errors name the file, line and column.
+pub fn score_predictions_csv(path: &Path, options: &ScoreOptions) -> Result<ScoreReport> {
     let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
     let perr = |line: usize, message: String| TrainError::Parse {
         path: path.to_path_buf(),
@@ -138,7 +166,16 @@ pub fn score_predictions_csv(path: &Path) -> Result<ScoreReport> {
     let id_col = find("id");
     let mut seen_ids: std::collections::HashMap<String, usize> = Default::default();
 
+    let given = options.classes.as_deref();
+    if let Some(c) = given {
+        if c.is_empty() {
+            return Err(TrainError::Config("--classes lists no class".into()));
+        }
+    }
     let mut rows: Vec<(String, String)> = Vec::new();
+    // Unknown labels, each with the line and column it first appears on.
+    let mut unknown: Vec<(String, usize, usize)> = Vec::new();
+    let mut unknown_rows = 0usize;
     let (mut p_pts, mut t_pts) = (Vec::new(), Vec::new());
     for (idx, line) in lines {
         let line_no = idx + 1;
@@ -170,7 +207,21 @@ pub fn score_predictions_csv(path: &Path) -> Result<ScoreReport> {
                     "one of true_label / pred_label is empty".into(),
                 ));
             }
-            rows.push((f[t_col].to_string(), f[p_col].to_string()));
+            let (t, p) = (class_of(f[t_col], given), class_of(f[p_col], given));
+            for (label, class, col) in [(f[t_col], &t, t_col), (f[p_col], &p, p_col)] {
+                if class.is_none() && !unknown.iter().any(|(u, _, _)| u == label) {
+                    unknown.push((label.to_string(), line_no, col + 1));
+                }
+            }
+            match (t, p) {
+                (Some(t), Some(p)) => rows.push((t, p)),
+                _ => {
+                    // The whole row goes, landmarks too: a sample is scored on both tasks
+                    // or on neither.
+                    unknown_rows += 1;
+                    continue;
+                }
+            }
         }
         if let (true, Some(tc), Some(pc)) = (has_lms, &true_lm, &pred_lm) {
             let read = |c: &[(usize, usize)]| -> Result<Option<[[f32; 2]; 68]>> {
@@ -203,12 +254,38 @@ pub fn score_predictions_csv(path: &Path) -> Result<ScoreReport> {
             }
         }
     }
-    let mut classes: Vec<String> = rows
-        .iter()
-        .flat_map(|(t, p)| [t.clone(), p.clone()])
-        .collect();
-    classes.sort();
-    classes.dedup();
+    if let (Some((label, line, col)), false) = (unknown.first(), options.ignore_unknown_classes) {
+        let known = match given {
+            Some(c) => format!("the classes given with --classes: {}", c.join(", ")),
+            None => format!(
+                "an expression name: {}",
+                fer_data::Expression::ALL.map(|e| e.name()).join(", ")
+            ),
+        };
+        let all: Vec<String> = unknown.iter().map(|(u, _, _)| format!("'{u}'")).collect();
+        return Err(TrainError::Parse {
+            path: path.to_path_buf(),
+            line: *line,
+            message: format!(
+                "column {col} (`{}`): label '{label}' is not {known}; {} row(s) have unknown labels ({}). Give the dataset's class names with --classes, or drop those rows knowingly with --ignore-unknown-classes",
+                cols[col - 1],
+                unknown_rows,
+                all.join(", ")
+            ),
+        });
+    }
+    let classes: Vec<String> = match given {
+        Some(c) => c.to_vec(),
+        None => {
+            let mut c: Vec<String> = rows
+                .iter()
+                .flat_map(|(t, p)| [t.clone(), p.clone()])
+                .collect();
+            c.sort();
+            c.dedup();
+            c
+        }
+    };
     let index = |c: &str| classes.iter().position(|x| x == c).unwrap_or(0);
     let fer = if rows.is_empty() {
         None
@@ -231,6 +308,7 @@ pub fn score_predictions_csv(path: &Path) -> Result<ScoreReport> {
     Ok(ScoreReport {
         samples: rows.len().max(p_pts.len()),
         classes,
+        unknown_label_rows: unknown_rows,
         fer,
         nrmse: nrmse_value,
         landmark_samples: p_pts.len(),
@@ -281,11 +359,62 @@ mod tests {
         ];
         let names = vec!["anger".to_string(), "fear".to_string()];
         let path = tmp("ok.csv", &predictions_csv(&preds, &names));
-        let r = score_predictions_csv(&path).unwrap();
+        let r = score_predictions_csv(&path, &ScoreOptions::default()).unwrap();
         let fer = r.fer.unwrap();
         assert_eq!(fer.acc_total, 0.5);
         assert_eq!(r.classes, names);
         assert!((r.nrmse.unwrap() - 0.005).abs() < 1e-6, "{:?}", r.nrmse);
+    }
+
+    /// Labels that name no class are refused by file, line and column, listed, and dropped
+    /// only when asked; dataset spellings of one expression are one class.
+    #[test]
+    fn unknown_labels_are_named_and_dropped_only_when_asked() {
+        let text =
+            "id,true_label,pred_label\na,happy,happiness\nb,sad,banana\nc,NaN,sad\nd,sadness,sad\n";
+        let p = tmp("unknown.csv", text);
+        let e = score_predictions_csv(&p, &ScoreOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown.csv:3:")
+                && e.contains("column 3 (`pred_label`)")
+                && e.contains("'banana'")
+                && e.contains("'NaN'")
+                && e.contains("2 row(s)")
+                && e.contains("--ignore-unknown-classes")
+                && !e.contains('\n'),
+            "{e}"
+        );
+        let dropping = ScoreOptions {
+            classes: None,
+            ignore_unknown_classes: true,
+        };
+        let r = score_predictions_csv(&p, &dropping).unwrap();
+        assert_eq!(r.unknown_label_rows, 2);
+        assert_eq!(r.samples, 2);
+        // happy == happiness, sad == sadness: both rows are right.
+        assert_eq!(r.classes, vec!["happiness", "sadness"]);
+        assert_eq!(r.fer.unwrap().acc_total, 1.0);
+
+        // With the dataset's own names, only those names count, in the given order.
+        let own = ScoreOptions {
+            classes: Some(vec!["pos".into(), "neg".into()]),
+            ignore_unknown_classes: false,
+        };
+        let p = tmp(
+            "own.csv",
+            "id,true_label,pred_label\na,pos,neg\nb,neg,neg\n",
+        );
+        let r = score_predictions_csv(&p, &own).unwrap();
+        assert_eq!(r.classes, vec!["pos", "neg"]);
+        assert_eq!(r.fer.unwrap().acc_total, 0.5);
+        let p = tmp("own-bad.csv", "id,true_label,pred_label\na,pos,happy\n");
+        let e = score_predictions_csv(&p, &own).unwrap_err().to_string();
+        assert!(
+            e.contains("own-bad.csv:2:") && e.contains("--classes: pos, neg"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -294,14 +423,18 @@ mod tests {
             "bad.csv",
             "id,true_label,pred_label\na,happy,sad\nb,happy\n",
         );
-        let e = score_predictions_csv(&p).unwrap_err().to_string();
+        let e = score_predictions_csv(&p, &ScoreOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bad.csv:3:"), "{e}");
         // An id twice, named with both lines.
         let p = tmp(
             "dup.csv",
             "id,true_label,pred_label\na,happy,sad\nb,sad,sad\na,sad,sad\n",
         );
-        let e = score_predictions_csv(&p).unwrap_err().to_string();
+        let e = score_predictions_csv(&p, &ScoreOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("dup.csv:4:") && e.contains("id 'a'") && e.contains("line 2"),
             "{e}"
@@ -314,7 +447,9 @@ mod tests {
             }
         }
         let p = tmp("partial.csv", &format!("{header}\n"));
-        let e = score_predictions_csv(&p).unwrap_err().to_string();
+        let e = score_predictions_csv(&p, &ScoreOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("partial.csv:1:") && e.contains("pred_y_0..pred_y_67"),
             "{e}"
@@ -331,13 +466,17 @@ mod tests {
             p[5][1] = f32::NAN;
         }
         let p = tmp("nan.csv", &predictions_csv(&preds, &["anger".to_string()]));
-        let e = score_predictions_csv(&p).unwrap_err().to_string();
+        let e = score_predictions_csv(&p, &ScoreOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("nan.csv:2:") && e.contains("pred_y_5") && e.contains("finite"),
             "{e}"
         );
         let p = tmp("nohdr.csv", "id,label\n");
-        let e = score_predictions_csv(&p).unwrap_err().to_string();
+        let e = score_predictions_csv(&p, &ScoreOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("nohdr.csv:1:") && e.contains("true_label"),
             "{e}"

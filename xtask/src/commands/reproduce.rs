@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// Root of the (single) dataset, replacing its manifest's root and environment variable.
     #[arg(long)]
     pub data_root: Option<PathBuf>,
+    /// Drop class folders whose names are no expression instead of refusing the dataset (as
+    /// `ignore_unknown_classes: true` in the manifest).
+    #[arg(long)]
+    pub ignore_unknown_classes: bool,
     /// Write to results/<experiment>-<tag>/ instead of results/<experiment>/.
     #[arg(long)]
     pub tag: Option<String>,
@@ -241,6 +245,7 @@ impl RunArgs {
             device: self.device.clone(),
             results: self.results.clone(),
             data_root: self.data_root.clone(),
+            ignore_unknown_classes: self.ignore_unknown_classes,
             tag: self.tag.clone(),
             preset: self.preset.clone(),
             dry_run: self.dry_run,

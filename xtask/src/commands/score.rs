@@ -13,10 +13,29 @@ pub struct ScoreArgs {
     /// The predictions CSV (e.g. a run's predictions.csv).
     #[arg(long)]
     predictions: PathBuf,
+    /// The dataset's class names, comma-separated, in the confusion matrix's order. Without
+    /// it every label must name an expression (`happy`, `sadness`, `an`, ...).
+    #[arg(long, value_delimiter = ',')]
+    classes: Option<Vec<String>>,
+    /// Drop rows whose label is not a class (counted as `unknown_label_rows`) instead of
+    /// refusing the file.
+    #[arg(long)]
+    ignore_unknown_classes: bool,
 }
 
 pub fn run(args: ScoreArgs) -> Result<()> {
-    let report = fer_train::score_predictions_csv(&args.predictions)?;
+    let options = fer_train::ScoreOptions {
+        classes: args.classes,
+        ignore_unknown_classes: args.ignore_unknown_classes,
+    };
+    let report = fer_train::score_predictions_csv(&args.predictions, &options)?;
+    if report.unknown_label_rows > 0 {
+        eprintln!(
+            "note: dropped {} row(s) of {} whose label is not a class (--ignore-unknown-classes)",
+            report.unknown_label_rows,
+            args.predictions.display()
+        );
+    }
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

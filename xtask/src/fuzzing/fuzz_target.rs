@@ -50,7 +50,12 @@ pub fn fuzz_targets() -> Vec<FuzzTarget> {
                     predictions_csv(false).into_bytes(),
                 ])
             },
-            run: |path, _| drop(fer_train::score_predictions_csv(path)),
+            run: |path, _| {
+                drop(fer_train::score_predictions_csv(
+                    path,
+                    &fer_train::ScoreOptions::default(),
+                ))
+            },
         },
         FuzzTarget {
             name: "boxes-csv",
@@ -123,7 +128,11 @@ pub fn fuzz_targets() -> Vec<FuzzTarget> {
         FuzzTarget {
             name: "pth",
             extension: "pth",
-            seeds: shared_torch_files,
+            seeds: || {
+                let mut seeds = vec![TINY_STATE_DICT.to_vec()];
+                seeds.extend(shared_torch_files()?);
+                Ok(seeds)
+            },
             run: |path, _| drop(fer_models::io::reference_checkpoint::read_state_dict(path)),
         },
         FuzzTarget {
@@ -140,6 +149,10 @@ pub fn fuzz_targets() -> Vec<FuzzTarget> {
         },
     ]
 }
+
+/// A state dict in PyTorch's zip format (written by `tiny_state_dict.py` beside this file),
+/// so that the mutations start inside candle's zip path and not only the legacy MTCNN files.
+const TINY_STATE_DICT: &[u8] = include_bytes!("tiny_state_dict.pth");
 
 fn manifest(name: &str) -> Result<Manifest> {
     Ok(crate::workspace::workspace().load_manifest(name)?)
@@ -293,4 +306,44 @@ fn shared_torch_files() -> Result<Vec<Vec<u8>>> {
         return Ok(Vec::new());
     }
     files_in(&dir, "pt")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The zip seed is a valid checkpoint our reader takes apart, views with offsets included
+    /// (values from tiny_state_dict.py), so mutations of it reach the tensor records.
+    #[test]
+    fn the_zip_seed_reads_as_pytorch_wrote_it() {
+        let path = std::env::temp_dir().join(format!("tiny-{}.pth", std::process::id()));
+        std::fs::write(&path, TINY_STATE_DICT).unwrap();
+        let dict = fer_models::io::reference_checkpoint::read_state_dict(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let get = |n: &str| {
+            dict.iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, t)| t.clone())
+                .unwrap()
+        };
+        assert_eq!(dict.len(), 5);
+        let conv = get("conv.weight");
+        assert_eq!(conv.dims(), &[2, 1, 2, 3]);
+        let v: Vec<f32> = conv.flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(v, (0..12).map(|i| i as f32 / 8.0).collect::<Vec<_>>());
+        // torch.linspace(-1, 1, 10)[2:8]: -1 + 2 * k / 9 for k = 2..8.
+        let fc: Vec<f32> = get("fc.weight").flatten_all().unwrap().to_vec1().unwrap();
+        for (i, v) in fc.iter().enumerate() {
+            assert!(
+                (v - (-1.0 + 2.0 * (i + 2) as f32 / 9.0)).abs() < 1e-6,
+                "{fc:?}"
+            );
+        }
+        let steps: Vec<i64> = get("bn.num_batches_tracked")
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(steps, vec![7]);
+    }
 }

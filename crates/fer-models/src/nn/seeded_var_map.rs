@@ -111,6 +111,12 @@ impl candle_nn::var_builder::SimpleBackend for SeededVarMap {
             }
             return Ok(v.as_tensor().clone());
         }
+        // Initial values are drawn in f64: that buffer is the largest of the three.
+        crate::memory_limit::check_tensor(
+            &format!("parameter {name} {:?}", s.dims()),
+            s.elem_count(),
+            8,
+        )?;
         let values = self.initial_values(&s, h)?;
         let t = Tensor::from_vec(values, s, dev)?.to_dtype(dtype)?;
         let var = Var::from_tensor(&t)?;

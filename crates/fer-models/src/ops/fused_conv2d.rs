@@ -536,6 +536,13 @@ impl FusedConv2d {
         let g = Geometry::new(lx, lw, self.pad, self.stride)?;
         check_bias("conv2d", bias, g.c_out)?;
         let shape = Shape::from((g.b, g.c_out, g.ho, g.wo));
+        // The largest activations of every model are conv outputs (batch norm, ReLU and the
+        // attention units keep their shape), so this is where an oversized input stops.
+        crate::memory_limit::check_tensor(
+            &format!("the conv2d output {:?}", shape.dims()),
+            shape.elem_count(),
+            sx.dtype().size_in_bytes(),
+        )?;
         let out = float_kernel!(sx.dtype(), "conv2d", T => forward(
             contiguous_slice::<T>(sx, lx)?,
             contiguous_slice::<T>(sw, lw)?,
