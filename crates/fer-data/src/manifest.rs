@@ -179,8 +179,24 @@ impl Manifest {
         if self.image_size == 0 {
             return Err(err("image_size must be positive".into()));
         }
+        if let crate::protocol::ProtocolSpec::SubjectKFold { folds } = self.protocol {
+            if folds < 3 {
+                return Err(err(format!(
+                    "protocol.folds: subject k-fold needs at least 3 folds (train, validation, test), got {folds}"
+                )));
+            }
+        }
         if let Some(re) = &self.subject_regex {
-            regex::Regex::new(re).map_err(|e| err(format!("subject_regex: {e}")))?;
+            // regex reports over several lines (the pattern, a caret, the reason): one line here.
+            regex::Regex::new(re).map_err(|e| {
+                let flat: Vec<String> = e
+                    .to_string()
+                    .lines()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                err(format!("subject_regex: {}", flat.join(" ")))
+            })?;
         }
         let kind = self.format.name();
         if self.format == DatasetFormat::Synthetic && self.synthetic.is_none() {

@@ -280,6 +280,18 @@ impl ExperimentSpec {
                 fer_runs::SAFE_NAME_RULE
             );
         }
+        for d in &self.datasets {
+            // A key is the paper's name of a dataset (`ck+`), written into tables and CSVs and
+            // never a folder, so it may hold '+'; anything else a safe name refuses it refuses.
+            let plain = d.key.strip_suffix('+').unwrap_or(&d.key).replace('+', "-");
+            if !fer_runs::is_safe_name(&plain) {
+                bail!(
+                    "{at}: dataset key {:?} is not a safe name: use {}, or '+'",
+                    d.key,
+                    fer_runs::SAFE_NAME_RULE
+                );
+            }
+        }
         let mut ids = std::collections::BTreeSet::new();
         for m in &self.methods {
             if !fer_runs::is_safe_name(&m.id) {

@@ -82,7 +82,17 @@ impl Workspace {
                 known.join(", ")
             );
         }
-        Ok(Manifest::from_file(&path)?)
+        let manifest = Manifest::from_file(&path)?;
+        // The name becomes the dataset's folder under every experiment's results.
+        if !fer_runs::is_safe_name(&manifest.name) {
+            bail!(
+                "{}: name {:?} is not a safe name: use {}",
+                path.display(),
+                manifest.name,
+                fer_runs::SAFE_NAME_RULE
+            );
+        }
+        Ok(manifest)
     }
 }
 

@@ -141,7 +141,8 @@ impl Adam {
             .unwrap_or_default();
         let tmp = path.with_file_name(format!(".{name}.tmp"));
         fer_runs::fault_injection::step(|| format!("create {}", tmp.display()));
-        candle_core::safetensors::save(&tensors, &tmp)?;
+        candle_core::safetensors::save(&tensors, &tmp)
+            .map_err(|e| crate::TrainError::writing(&tmp, e))?;
         fer_runs::fault_injection::step(|| format!("rename to {}", path.display()));
         std::fs::rename(&tmp, path).map_err(|e| crate::TrainError::io(path, e))?;
         Ok(())

@@ -45,6 +45,19 @@ impl TrainError {
             source,
         }
     }
+
+    /// A file candle failed to write (a checkpoint, optimiser state): named, so that a full
+    /// disk says where it was writing.
+    pub(crate) fn writing(path: impl Into<PathBuf>, e: candle_core::Error) -> Self {
+        let source = match e {
+            candle_core::Error::Io(io) => io,
+            other => std::io::Error::other(other.to_string()),
+        };
+        TrainError::Io {
+            path: path.into(),
+            source,
+        }
+    }
 }
 
 /// Result alias of fer-train.

@@ -220,7 +220,7 @@ impl TrainConfig {
         }
         if self.optimizer.lr.is_nan() || self.optimizer.lr <= 0.0 {
             return bad(format!(
-                "learning rate must be positive, got {}",
+                "optimizer.lr (--lr) must be positive, got {}",
                 self.optimizer.lr
             ));
         }

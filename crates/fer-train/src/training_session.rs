@@ -44,7 +44,9 @@ fn save_checkpoint(varmap: &VarMap, dir: &RunDir, name: &str) -> Result<()> {
     let path = dir.file(name);
     let tmp = dir.file(&format!(".{name}.tmp"));
     fer_runs::fault_injection::step(|| format!("create {}", tmp.display()));
-    varmap.save(&tmp)?;
+    varmap
+        .save(&tmp)
+        .map_err(|e| TrainError::writing(&tmp, e))?;
     fer_runs::fault_injection::step(|| format!("rename to {}", path.display()));
     std::fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))?;
     Ok(())
