@@ -91,7 +91,7 @@ root: {}
 classes: [anger, happiness]
 image_size: 48
 subject_regex: '^(S\d+)_'
-protocol: {{ kind: subject_k_fold, folds: 2 }}
+protocol: {{ kind: subject_k_fold, folds: 3 }}
 "#,
         root.display()
     );

@@ -76,7 +76,8 @@ pub fn predictions_csv(preds: &[Prediction], class_names: &[String]) -> String {
 pub struct ScoreOptions {
     /// The dataset's class names, in the confusion matrix's order. Labels must be one of them,
     /// exactly. `None`: labels must name an expression (`happy`, `Sadness`, `an`, ... as the
-    /// importers read folder names), are written canonically and sorted.
+    /// importers read folder names; written canonically) or all be class numbers (0, 1, ...),
+    /// and are sorted.
     pub classes: Option<Vec<String>>,
     /// Drop rows whose label is not a class (counted in the report) instead of refusing the
     /// file. Without it a label like `banana` or `NaN` would otherwise become a class of its
@@ -99,15 +100,16 @@ pub struct ScoreReport {
     pub landmark_samples: usize,
 }
 
-/// The class a label names: its position in `classes` when they are given, else the
-/// canonical name of the expression it spells.
+/// The class a label names: itself when it is one of `classes`, else (no classes given) the
+/// canonical name of the expression it spells or the class number it is.
 fn class_of(label: &str, classes: Option<&[String]>) -> Option<String> {
     match classes {
         Some(c) => c.iter().find(|c| c.as_str() == label).cloned(),
         None => label
             .parse::<fer_data::Expression>()
             .ok()
-            .map(|e| e.name().to_string()),
+            .map(|e| e.name().to_string())
+            .or_else(|| label.parse::<u32>().ok().map(|n| n.to_string())),
     }
 }
 
@@ -173,6 +175,8 @@ pub fn score_predictions_csv(path: &Path, options: &ScoreOptions) -> Result<Scor
         }
     }
     let mut rows: Vec<(String, String)> = Vec::new();
+    // The line each row came from, for errors about a row found after the reading.
+    let mut row_lines: Vec<usize> = Vec::new();
     // Unknown labels, each with the line and column it first appears on.
     let mut unknown: Vec<(String, usize, usize)> = Vec::new();
     let mut unknown_rows = 0usize;
@@ -214,7 +218,10 @@ pub fn score_predictions_csv(path: &Path, options: &ScoreOptions) -> Result<Scor
                 }
             }
             match (t, p) {
-                (Some(t), Some(p)) => rows.push((t, p)),
+                (Some(t), Some(p)) => {
+                    rows.push((t, p));
+                    row_lines.push(line_no);
+                }
                 _ => {
                     // The whole row goes, landmarks too: a sample is scored on both tasks
                     // or on neither.
@@ -273,6 +280,22 @@ pub fn score_predictions_csv(path: &Path, options: &ScoreOptions) -> Result<Scor
                 all.join(", ")
             ),
         });
+    }
+    if given.is_none() {
+        // Numbers and names in one file would be two classes for one expression.
+        let numeric = |c: &str| c.parse::<u32>().is_ok();
+        if let (Some(n), Some(e)) = (
+            rows.iter().position(|(t, p)| numeric(t) || numeric(p)),
+            rows.iter().position(|(t, p)| !numeric(t) || !numeric(p)),
+        ) {
+            return Err(perr(
+                row_lines[n.max(e)],
+                format!(
+                    "labels mix class numbers (line {}) and expression names (line {}): use one kind, or give the names with --classes",
+                    row_lines[n], row_lines[e]
+                ),
+            ));
+        }
     }
     let classes: Vec<String> = match given {
         Some(c) => c.to_vec(),
@@ -396,6 +419,22 @@ mod tests {
         // happy == happiness, sad == sadness: both rows are right.
         assert_eq!(r.classes, vec!["happiness", "sadness"]);
         assert_eq!(r.fer.unwrap().acc_total, 1.0);
+
+        // Class numbers are classes; numbers and names in one file are refused.
+        let p = tmp("numbers.csv", "id,true_label,pred_label\na,0,1\nb,1,1\n");
+        let r = score_predictions_csv(&p, &ScoreOptions::default()).unwrap();
+        assert_eq!(r.classes, vec!["0", "1"]);
+        let p = tmp(
+            "mixed.csv",
+            "id,true_label,pred_label\na,0,1\nb,happy,sad\n",
+        );
+        let e = score_predictions_csv(&p, &ScoreOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("mixed.csv:3:") && e.contains("line 2") && e.contains("mix"),
+            "{e}"
+        );
 
         // With the dataset's own names, only those names count, in the given order.
         let own = ScoreOptions {

@@ -128,17 +128,13 @@ pub fn fuzz_targets() -> Vec<FuzzTarget> {
         FuzzTarget {
             name: "pth",
             extension: "pth",
-            seeds: || {
-                let mut seeds = vec![TINY_STATE_DICT.to_vec()];
-                seeds.extend(shared_torch_files()?);
-                Ok(seeds)
-            },
+            seeds: torch_seeds,
             run: |path, _| drop(fer_models::io::reference_checkpoint::read_state_dict(path)),
         },
         FuzzTarget {
             name: "mtcnn-pt",
             extension: "pt",
-            seeds: shared_torch_files,
+            seeds: torch_seeds,
             run: |path, _| drop(fer_face::mtcnn::TorchStateDict::read(path, &Device::Cpu)),
         },
         FuzzTarget {
@@ -300,6 +296,13 @@ fn safetensors_seed() -> Result<Vec<u8>> {
 }
 
 /// The MTCNN weight files of ../shared/models (real torch pickles), when they are there.
+/// The zip seed, then the legacy-format MTCNN files when ../shared is here.
+fn torch_seeds() -> Result<Vec<Vec<u8>>> {
+    let mut seeds = vec![TINY_STATE_DICT.to_vec()];
+    seeds.extend(shared_torch_files()?);
+    Ok(seeds)
+}
+
 fn shared_torch_files() -> Result<Vec<Vec<u8>>> {
     let dir = crate::commands::bench::shared_dir().join("models/mtcnn");
     if !dir.is_dir() {

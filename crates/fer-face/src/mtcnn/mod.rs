@@ -21,7 +21,6 @@ pub mod non_max_suppression;
 pub mod o_net;
 pub mod p_net;
 pub mod p_relu;
-pub mod pickle_lengths;
 pub mod r_net;
 pub mod scale_pyramid;
 pub mod torch_state_dict;

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use candle_core::pickle::{Object, Stack};
 use candle_core::{DType, Device, Tensor};
 
-use crate::mtcnn::pickle_lengths::check_pickle_lengths;
 use crate::{FaceError, Result};
+use fer_models::io::pickle_lengths::check_pickle_lengths;
 
 /// The first pickle of a legacy file: protocol 2, `torch.serialization.MAGIC_NUMBER`
 /// (0x1950a86a20f9469cfc6c) as a 10-byte LONG1, STOP. Matched byte for byte because the number
@@ -37,14 +37,9 @@ impl TorchStateDict {
     pub fn read(path: &Path, device: &Device) -> Result<TorchStateDict> {
         let bytes = std::fs::read(path).map_err(|e| FaceError::io(path, e))?;
         let tensors = if bytes.starts_with(b"PK\x03\x04") {
-            // The zip container of torch >= 1.6: candle reads it.
-            // candle panics on some malformed records (see tensor_record_is_whole): contained.
-            std::panic::catch_unwind(|| candle_core::pickle::read_all(path))
-                .unwrap_or_else(|_| {
-                    Err(candle_core::Error::Msg(
-                        "a malformed tensor record (torch's layout has more fields)".into(),
-                    ))
-                })?
+            // The zip container of torch >= 1.6: candle reads it, once it is checked.
+            fer_models::io::torch_zip::read_torch_zip(path, &bytes)
+                .map_err(|message| weight_file_error(path, message))?
                 .into_iter()
                 .map(|(name, t)| Ok((name, t.to_device(device)?)))
                 .collect::<Result<HashMap<_, _>>>()?

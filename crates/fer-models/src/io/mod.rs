@@ -5,5 +5,7 @@
 //!
 //! Works on variable maps and parameter names only; it builds no layer itself.
 
+pub mod pickle_lengths;
 pub mod pretrained_weights;
 pub mod reference_checkpoint;
+pub mod torch_zip;

@@ -172,16 +172,16 @@ pub fn read_state_dict(path: &Path) -> Result<Vec<(String, Tensor)>> {
         message: e.to_string(),
     };
     if matches!(ext.as_str(), "pth" | "pt" | "bin") {
-        // candle's pickle reader indexes a malformed tensor record without checking its length
-        // and panics (found by `cargo xtask fuzz` on the legacy format, which fer-face checks
-        // beforehand); here the panic is contained and reported as the file's error.
-        std::panic::catch_unwind(|| candle_core::pickle::read_all(path))
-            .unwrap_or_else(|_| {
-                Err(candle_core::Error::Msg(
-                    "a malformed tensor record (torch's layout has more fields)".into(),
-                ))
-            })
-            .map_err(err)
+        let bytes = std::fs::read(path).map_err(|e| ModelError::WeightFile {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        crate::io::torch_zip::read_torch_zip(path, &bytes).map_err(|message| {
+            ModelError::WeightFile {
+                path: path.to_path_buf(),
+                message,
+            }
+        })
     } else {
         Ok(candle_core::safetensors::load(path, &Device::Cpu)
             .map_err(err)?

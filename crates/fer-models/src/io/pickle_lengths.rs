@@ -1,9 +1,10 @@
 //! A check of a pickle's declared lengths before candle's reader sees it. candle's pickle
 //! reader allocates what a string or bytes opcode declares before reading it, so a corrupt or
 //! hostile 6 KB `.pt` file that declares a 2 GB string made the process abort (found by
-//! `cargo xtask fuzz`). Walking the opcodes once and refusing any length beyond the bytes left
-//! makes every such file a clear error. Not part of the paper: MTCNN's weights (section 4.3's
-//! face pipeline) come in this format.
+//! `cargo xtask fuzz`, in the legacy format and then in the zip format's data.pkl). Walking
+//! the opcodes once and refusing any length beyond the bytes left makes every such file a
+//! clear error. Not part of the paper: MTCNN's weights (section 4.3's face pipeline) and the
+//! reference implementation's checkpoints come in these formats.
 
 /// Walks one pickle from the start of `data` to its STOP opcode, checking that every
 /// length-prefixed argument fits in the bytes that follow. Returns the pickle's length.
