@@ -26,16 +26,22 @@ pub const TABLE4_METHODS: [&str; 6] = [
 /// One method's epoch.
 pub struct EpochTiming {
     pub method: String,
+    /// The loss weighting it trained under.
+    pub weighting: String,
     pub train_images: usize,
     pub steps: usize,
     pub seconds: f64,
+    /// The updates alone, without the validation pass.
+    pub train_seconds: f64,
 }
 
-/// Times one epoch of each method on `dataset` (a manifest name) at `size` px.
+/// Times one epoch of each method on `dataset` (a manifest name) at `size` px, under each
+/// loss weighting of `weightings` in turn (the paper's fixed λ: `[WeightingConfig::default()]`).
 pub fn time_epochs(
     dataset: &str,
     size: u32,
     methods: &[String],
+    weightings: &[fer_train::WeightingConfig],
     device: &Device,
 ) -> Result<Vec<EpochTiming>> {
     let ctx = workspace::context();
@@ -53,10 +59,14 @@ pub fn time_epochs(
     // Nothing of the runs is kept: their directories go to a temporary folder.
     let scratch = std::env::temp_dir().join(format!("fer-bench-epoch-{}", std::process::id()));
     let mut out = Vec::new();
-    for method in methods {
+    let runs = methods
+        .iter()
+        .flat_map(|m| weightings.iter().map(move |w| (m, w)));
+    for (method, weighting) in runs {
         let mut cfg = TrainConfig::paper("bench-epoch", &manifest.name, method, &split.name, 1);
         cfg.model_config.input_size = size as usize;
         cfg.model_config.num_classes = manifest.classes.len();
+        cfg.weighting = fer_train::weighting::resolved(weighting)?;
         let yaml = cfg.to_yaml()?;
         let id = fer_train::run_id(&yaml);
         let mut session = TrainingSession::build(
@@ -73,15 +83,20 @@ pub fn time_epochs(
         .with_context(|| format!("building {method}"))?;
         let steps = session.steps_per_epoch();
         let start = Instant::now();
-        session.run_epoch(&mut [])?;
+        let epoch = session.run_epoch(&mut [])?;
         device.synchronize()?;
         let seconds = start.elapsed().as_secs_f64();
-        println!("{method:<14} {steps:>3} steps + validation: {seconds:.1} s");
+        println!(
+            "{method:<14} {:<12} {steps:>3} steps {:.1} s + validation: {seconds:.1} s",
+            weighting.method, epoch.report.train_seconds
+        );
         out.push(EpochTiming {
             method: method.clone(),
+            weighting: weighting.method.clone(),
             train_images: split.train.len(),
             steps,
             seconds,
+            train_seconds: epoch.report.train_seconds,
         });
     }
     let _ = std::fs::remove_dir_all(&scratch);
@@ -111,9 +126,36 @@ pub fn epoch_csv(timings: &[EpochTiming], size: u32, device: &str, threads: usiz
     csv
 }
 
+/// The CSV of `time_epochs` over weightings: per model and method, the seconds per update
+/// and their ratio to the same model's `fixed` update.
+pub fn weighting_csv(timings: &[EpochTiming], size: u32, device: &str, threads: usize) -> String {
+    let version = crate::code_version::current();
+    let commit = format!(
+        "{}{}",
+        version.commit,
+        if version.dirty { "-dirty" } else { "" }
+    );
+    let mut csv = String::from(
+        "model,weighting,device,size,steps,train_seconds,seconds_per_step,ratio_to_fixed,epoch_seconds,threads,commit\n",
+    );
+    for t in timings {
+        let per_step = t.train_seconds / t.steps.max(1) as f64;
+        let fixed = timings
+            .iter()
+            .find(|f| f.method == t.method && f.weighting == "fixed")
+            .map(|f| f.train_seconds / f.steps.max(1) as f64);
+        let ratio = fixed.map_or(String::new(), |f| format!("{:.2}", per_step / f));
+        csv.push_str(&format!(
+            "{},{},{device},{size},{},{:.2},{per_step:.3},{ratio},{:.2},{threads},{commit}\n",
+            t.method, t.weighting, t.steps, t.train_seconds, t.seconds
+        ));
+    }
+    csv
+}
+
 /// Writes the CSV under `out_dir`.
-pub fn write_epoch_csv(out_dir: &Path, device: &str, csv: &str) -> Result<std::path::PathBuf> {
-    let path = out_dir.join(format!("epoch-{device}.csv"));
+pub fn write_epoch_csv(out_dir: &Path, name: &str, csv: &str) -> Result<std::path::PathBuf> {
+    let path = out_dir.join(format!("{name}.csv"));
     fer_train::run_dir::write_atomic(&path, csv.as_bytes())?;
     Ok(path)
 }

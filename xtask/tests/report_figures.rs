@@ -1,5 +1,6 @@
 //! `reproduce` on a tiny SynthFER draws every figure kind from real runs (bars, confusion
-//! matrices, β curves as Fig. 3, t-SNE as Fig. 2, attention maps as Fig. 4), selects the grid
+//! matrices, β curves as Fig. 3, a loss weighting's weights as β, t-SNE as Fig. 2, attention
+//! maps as Fig. 4), selects the grid
 //! point on validation, and `report` rewrites the same report without training.
 
 use std::path::{Path, PathBuf};
@@ -36,7 +37,7 @@ fn every_figure_kind_is_drawn_from_real_runs_and_the_grid_is_selected_on_validat
     std::fs::write(
         &experiment,
         format!(
-            "name: figs\ntitle: figures test\nkind: training\ndatasets:\n  - key: tiny\n    manifest: {}\nmethods:\n  - id: base-dcnn-fer\n    grid:\n      optimizer.lr: [0.01, 0.001]\n  - id: cmcnn\n    label: CMCNN (ours)\nseeds: [2]\ntrain:\n  batch_size: 16\n  max_epochs: 1\n  model_config:\n    input_size: 32\n    fer_head: {{hidden: 64, embedding: 16}}\n    fld_head: {{hidden: 64}}\nfigures: [bars, confusion_matrices, mixing_curves, tsne, attention_maps]\npaper_confusion:\n  tiny:\n    cmcnn:\n      classes: [happiness, anger]\n      percent: [[90.0, 10.0], [5.0, 95.0]]\n",
+            "name: figs\ntitle: figures test\nkind: training\ndatasets:\n  - key: tiny\n    manifest: {}\nmethods:\n  - id: base-dcnn-fer\n    grid:\n      optimizer.lr: [0.01, 0.001]\n  - id: cmcnn\n    label: CMCNN (ours)\n  - id: hps-pcgrad\n    model: hps\n    train: {{weighting: {{method: pcgrad}}}}\nseeds: [2]\ntrain:\n  batch_size: 16\n  max_epochs: 1\n  model_config:\n    input_size: 32\n    fer_head: {{hidden: 64, embedding: 16}}\n    fld_head: {{hidden: 64}}\nfigures: [bars, confusion_matrices, mixing_curves, weighting_curves, tsne, attention_maps]\npaper_confusion:\n  tiny:\n    cmcnn:\n      classes: [happiness, anger]\n      percent: [[90.0, 10.0], [5.0, 95.0]]\n",
             manifest.display()
         ),
     )
@@ -60,6 +61,8 @@ fn every_figure_kind_is_drawn_from_real_runs_and_the_grid_is_selected_on_validat
         "confusion_tiny-synth_cmcnn.png",
         "mixing_curves_tiny-synth_cmcnn.png",
         "mixing_curves_tiny-synth_cmcnn.svg",
+        "weighting_curves_tiny-synth_hps-pcgrad.png",
+        "weighting_curves_tiny-synth_hps-pcgrad.svg",
         "tsne_tiny-synth.png",
         "tsne_tiny-synth.svg",
         "attention_tiny-synth_cmcnn.png",
@@ -73,11 +76,11 @@ fn every_figure_kind_is_drawn_from_real_runs_and_the_grid_is_selected_on_validat
         );
     }
     // base-dcnn-fer: two grid points, exactly one selected, and the summary averages only its
-    // run; cmcnn has no grid (one point, selected).
+    // run; cmcnn and hps-pcgrad have no grid (one point, selected).
     let grid = std::fs::read_to_string(report.join("grid.csv")).expect("grid");
-    assert_eq!(grid.lines().count(), 4, "{grid}");
+    assert_eq!(grid.lines().count(), 5, "{grid}");
     assert_eq!(grid.matches("base-dcnn-fer").count(), 2, "{grid}");
-    assert_eq!(grid.matches(",true").count(), 2, "{grid}");
+    assert_eq!(grid.matches(",true").count(), 3, "{grid}");
     let summary = std::fs::read_to_string(report.join("summary.csv")).expect("summary");
     assert!(
         summary.lines().skip(1).all(|l| l.contains(",1,")),

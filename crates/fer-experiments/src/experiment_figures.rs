@@ -104,6 +104,45 @@ pub fn draw(
             )?);
         }
     }
+    if wants(spec, FigureKind::WeightingCurves) {
+        for ((dataset, method), group) in &groups {
+            let Some(run) = first_run(group) else {
+                continue;
+            };
+            let Some(dir) = run.source.parent() else {
+                continue;
+            };
+            let curves = fer_report::read_step_series(
+                &dir.join("steps.csv"),
+                &["weighting.", "gradients."],
+            )?;
+            if curves.series.is_empty() {
+                continue;
+            }
+            let kinds: &[&str] = if curves.series("gradients.cos").is_some() {
+                &["fer", "fld", "cos"]
+            } else {
+                &["fer", "fld"]
+            };
+            let best = curves.last_step_of_epoch(run.best_epoch);
+            let title = format!(
+                "{} on {}: task weights over steps (seed {}, fold {}); green: best validation",
+                names.get(method),
+                dataset,
+                run.seed,
+                run.fold
+                    .map(|f| f.to_string())
+                    .unwrap_or_else(|| "-".into())
+            );
+            push(fer_report::plot_mixing_curves(
+                &curves,
+                kinds,
+                best,
+                &title,
+                &out_dir.join(format!("weighting_curves_{dataset}_{method}")),
+            )?);
+        }
+    }
     if wants(spec, FigureKind::Tsne) || wants(spec, FigureKind::AttentionMaps) {
         written.extend(model_figures(
             spec, names, &groups, out_dir, device, manifests, ctx,

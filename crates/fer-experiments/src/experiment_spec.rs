@@ -36,6 +36,9 @@ pub enum FigureKind {
     Tsne,
     /// α/β (or cross-stitch) values over training steps (Fig. 3).
     MixingCurves,
+    /// The loss weighting's task weights (and the task gradients' cosine) over training
+    /// steps, drawn as Fig. 3 draws β.
+    WeightingCurves,
     /// Spatial attention over test faces (Fig. 4).
     AttentionMaps,
 }
@@ -521,8 +524,15 @@ fn merge(base: &mut serde_yaml::Value, over: &serde_yaml::Value, at: &str) -> Re
 }
 
 /// Settings that the preset leaves out of its YAML (`addons`: the settings of add-on models,
-/// which each add-on checks when it is built).
-const OPTIONAL_KEYS: [&str; 4] = ["method", "grid_point", "pretrained", "addons"];
+/// which each add-on checks when it is built; `precision` and `weighting` at their defaults).
+const OPTIONAL_KEYS: [&str; 6] = [
+    "method",
+    "grid_point",
+    "pretrained",
+    "addons",
+    "precision",
+    "weighting",
+];
 
 #[cfg(test)]
 mod tests {

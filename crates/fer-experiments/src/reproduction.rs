@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub size: Option<usize>,
     /// Precision of every run's multiplications (None: the experiment's, fp32 by default).
     pub precision: Option<Precision>,
+    /// Every run's loss weighting (`--weighting`), replacing the experiment's.
+    pub weighting: Option<fer_train::WeightingConfig>,
     /// A quick look: the first seed, two folds, two epochs, 48 px, no grid search, results in
     /// results/<experiment>-quick/.
     pub quick: bool,
@@ -85,6 +87,7 @@ impl RunOptions {
             max_epochs: self.max_epochs,
             size: self.size,
             precision: self.precision,
+            weighting: self.weighting.clone(),
             grid: !self.no_grid,
             data_root: self.data_root.clone(),
             ignore_unknown_classes: self.ignore_unknown_classes,
@@ -94,6 +97,7 @@ impl RunOptions {
                 .as_deref()
                 .or(self.preset.as_deref().filter(|p| *p != "paper"))
                 .or(self.precision.filter(|p| !p.is_fp32()).map(Precision::name))
+                .or(self.weighting.as_ref().map(|w| w.method.as_str()))
                 .map(|t| format!("{}-{t}", spec.name)),
         };
         if self.quick {
@@ -371,7 +375,10 @@ pub fn run_experiments(
             continue;
         }
         match RunPlan::new(&spec, &options.plan_options(&spec), &ctx.workspace) {
-            Ok(plan) => plans.push((spec, plan)),
+            Ok(plan) => match weighting_problem(&plan, &ctx.registry) {
+                Some(problem) => problems.push(format!("{name}: {problem}")),
+                None => plans.push((spec, plan)),
+            },
             Err(e) => problems.push(format!("{name}: {e:#}")),
         }
     }
@@ -472,4 +479,33 @@ pub fn run_experiments(
     }
     println!("Finished in {:.0} s.", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// A loss weighting other than `fixed` on a model that learns one task, found before any run
+/// starts: the method and the model, and what to do.
+fn weighting_problem(plan: &RunPlan, registry: &fer_models::ModelRegistry) -> Option<String> {
+    let mut checked = std::collections::BTreeSet::new();
+    let configs = plan
+        .runs
+        .iter()
+        .map(|r| &r.config)
+        .chain(plan.pending.iter().flat_map(|p| p.candidates.iter()));
+    for cfg in configs {
+        if cfg.weighting.is_fixed() || !checked.insert(cfg.model.clone()) {
+            continue;
+        }
+        match registry.tasks(&cfg.model, &cfg.model_config) {
+            Ok(fer_models::Tasks::Both) => {}
+            Ok(_) => {
+                return Some(format!(
+                    "weighting '{}' balances two tasks, but method '{}' (model '{}') learns one: pick multi-task methods with --methods",
+                    cfg.weighting.method,
+                    cfg.method_id(),
+                    cfg.model
+                ))
+            }
+            Err(e) => return Some(format!("model '{}': {e}", cfg.model)),
+        }
+    }
+    None
 }

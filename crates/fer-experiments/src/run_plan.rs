@@ -69,6 +69,8 @@ pub struct PlanOptions {
     pub size: Option<usize>,
     /// Precision of every run's multiplications (`--precision`).
     pub precision: Option<Precision>,
+    /// Every run's loss weighting (`--weighting`), replacing the experiment's.
+    pub weighting: Option<fer_train::WeightingConfig>,
     /// Search the methods' grids (otherwise the first value of every grid axis).
     pub grid: bool,
     /// Replaces the root of the (single) dataset.
@@ -342,6 +344,9 @@ impl RunSettings<'_> {
         if let Some(p) = self.opts.precision {
             base.precision = p;
         }
+        if let Some(w) = &self.opts.weighting {
+            base.weighting = w.clone();
+        }
         let mut out = Vec::new();
         for (label, overrides) in grid_points(&method.grid, self.opts.grid) {
             let mut cfg = base.clone();
@@ -349,6 +354,7 @@ impl RunSettings<'_> {
                 cfg = apply_override(&cfg, o)?;
             }
             cfg.grid_point = label;
+            cfg.weighting = fer_train::weighting::resolved(&cfg.weighting)?;
             cfg.validate()?;
             out.push(cfg);
         }

@@ -195,6 +195,13 @@ impl ModelRegistry {
             })
     }
 
+    /// The tasks a registered model learns, from a build with zero weights on the CPU (no
+    /// random initialisation): what a plan checks before any run starts.
+    pub fn tasks(&self, name: &str, cfg: &ModelConfig) -> Result<crate::task_outputs::Tasks> {
+        let vb = VarBuilder::zeros(candle_core::DType::F32, &candle_core::Device::Cpu);
+        Ok(self.build(name, cfg, vb)?.tasks())
+    }
+
     /// Builds a registered model.
     pub fn build(
         &self,

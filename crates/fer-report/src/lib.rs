@@ -63,7 +63,7 @@ pub use confusion_matrix_chart::{plot_confusion_matrix, ConfusionMatrixChart};
 pub use method_names::MethodNames;
 pub use metric::Metric;
 pub use metric_bars_chart::{plot_metric_bars, MetricBarsChart};
-pub use mixing_curves::{read_mixing_curves, MixingCurves};
+pub use mixing_curves::{read_mixing_curves, read_step_series, MixingCurves};
 pub use mixing_curves_chart::{plot_mixing_curves, MixingCurvesChart};
 pub use paired_comparison::{
     paired_comparison, PairedComparison, WILCOXON_APPROX, WILCOXON_EXACT, WILCOXON_PERMUTATION,

@@ -89,15 +89,23 @@ pub(crate) fn split_parameter(name: &str) -> (&str, &str) {
 /// kept as written, so a diverged run's `NaN` is read (and left out of the chart) rather than
 /// rejected.
 pub fn read_mixing_curves(path: &Path) -> Result<MixingCurves> {
+    read_step_series(path, &MIXING_PREFIXES)
+}
+
+/// Reads the columns of a `steps.csv` whose names start with one of `prefixes`, as
+/// [`read_mixing_curves`] reads the mixing parameters: the loss weighting's columns are
+/// `weighting.fer`, `weighting.fld` and, for gradient methods, `gradients.cos`,
+/// `gradients.norm_fer`, `gradients.norm_fld`.
+pub fn read_step_series(path: &Path, prefixes: &[&str]) -> Result<MixingCurves> {
     let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
         path: path.to_path_buf(),
         action: "read".into(),
         source,
     })?;
-    parse(&text, path)
+    parse(&text, path, prefixes)
 }
 
-fn parse(text: &str, path: &Path) -> Result<MixingCurves> {
+fn parse(text: &str, path: &Path, prefixes: &[&str]) -> Result<MixingCurves> {
     let bad = |line: usize, message: String| ReportError::MalformedCsv {
         path: PathBuf::from(path),
         line,
@@ -127,7 +135,7 @@ fn parse(text: &str, path: &Path) -> Result<MixingCurves> {
         }
     }
     let mixing: Vec<usize> = (first_mixing..columns.len())
-        .filter(|&i| MIXING_PREFIXES.iter().any(|p| columns[i].starts_with(p)))
+        .filter(|&i| prefixes.iter().any(|p| columns[i].starts_with(p)))
         .collect();
 
     let mut curves = MixingCurves {

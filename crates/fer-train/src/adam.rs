@@ -114,7 +114,19 @@ impl Adam {
     /// Saves the moments as safetensors (`m.<name>`, `v.<name>`), atomically; the step count
     /// is the caller's to keep (the trainer's progress file).
     pub fn save_state(&self, path: &std::path::Path) -> Result<()> {
+        self.save_state_with(path, &[])
+    }
+
+    /// [`Adam::save_state`] with named numbers beside the moments (`extra.<name>`, f64): the
+    /// state of the loss weighting, so that it is committed with the optimiser's, atomically.
+    pub fn save_state_with(&self, path: &std::path::Path, extra: &[(String, f64)]) -> Result<()> {
         let mut tensors = std::collections::HashMap::new();
+        for (name, value) in extra {
+            tensors.insert(
+                format!("extra.{name}"),
+                Tensor::new(&[*value], &candle_core::Device::Cpu)?,
+            );
+        }
         for (i, name) in self.names.iter().enumerate() {
             if let Some(m) = &self.m[i] {
                 tensors.insert(format!("m.{name}"), m.clone());
@@ -146,6 +158,24 @@ impl Adam {
         fer_runs::fault_injection::step(|| format!("rename to {}", path.display()));
         std::fs::rename(&tmp, path).map_err(|e| crate::TrainError::io(path, e))?;
         Ok(())
+    }
+
+    /// The named numbers saved by [`Adam::save_state_with`].
+    pub fn load_extra(path: &std::path::Path) -> Result<std::collections::BTreeMap<String, f64>> {
+        let tensors = candle_core::safetensors::load(path, &candle_core::Device::Cpu)?;
+        let mut out = std::collections::BTreeMap::new();
+        for (name, t) in tensors {
+            if let Some(key) = name.strip_prefix("extra.") {
+                let v = t
+                    .flatten_all()?
+                    .to_dtype(candle_core::DType::F64)?
+                    .to_vec1::<f64>()?;
+                if let [value] = v.as_slice() {
+                    out.insert(key.to_string(), *value);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Restores moments saved by [`Adam::save_state`] and the step count.

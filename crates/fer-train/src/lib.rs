@@ -19,6 +19,7 @@ pub mod trainer;
 pub mod training_observer;
 pub mod training_progress;
 pub mod training_session;
+pub mod weighting;
 
 pub use adam::{Adam, AdamConfig};
 pub use error::{Result, TrainError};
@@ -34,3 +35,4 @@ pub use train_config::{PretrainedWeights, TrainConfig};
 pub use trainer::{load_model, train_run, RunMetrics, RunOutcome, TrainOptions};
 pub use training_observer::{EpochReport, StepReport, TrainingObserver};
 pub use training_session::{EpochResult, TrainingSession};
+pub use weighting::WeightingConfig;

@@ -17,10 +17,11 @@ pub struct StepLog {
 }
 
 impl StepLog {
-    /// The header names the mixing parameters, in the model's order.
-    pub fn new(mixing_names: &[String]) -> Self {
+    /// The header names the loss weighting's columns (none under `fixed`), then the mixing
+    /// parameters in the model's order.
+    pub fn new(weighting_names: &[String], mixing_names: &[String]) -> Self {
         let mut text = String::from("step,epoch,lr,loss_total,loss_fer,loss_fld");
-        for name in mixing_names {
+        for name in weighting_names.iter().chain(mixing_names) {
             text.push(',');
             text.push_str(name);
         }
@@ -46,6 +47,9 @@ impl TrainingObserver for StepLog {
             s.loss_fer,
             s.loss_fld
         );
+        for v in &s.weighting {
+            let _ = write!(self.text, ",{v:.6}");
+        }
         for v in &s.mixing {
             let _ = write!(self.text, ",{v:.6}");
         }

@@ -10,6 +10,7 @@ use fer_models::ModelConfig;
 
 use crate::adam::AdamConfig;
 use crate::losses::WingLossConfig;
+use crate::weighting::WeightingConfig;
 
 /// Everything that determines a run's numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +57,12 @@ pub struct TrainConfig {
     /// fp32). Left out of the YAML when fp32, so the run ids of fp32 runs do not change.
     #[serde(default, skip_serializing_if = "Precision::is_fp32")]
     pub precision: Precision,
+    /// How the two task losses of a multi-task model become one update (`--weighting`):
+    /// `fixed` (eq. 16 with λ = `fld_loss_weight`, the default), or a loss-weighting or
+    /// gradient-balancing method of `weighting::METHODS`. Left out of the YAML when `fixed`,
+    /// so the run ids of runs before this setting existed do not change.
+    #[serde(default, skip_serializing_if = "WeightingConfig::is_fixed")]
+    pub weighting: WeightingConfig,
 }
 
 /// Pretrained weights to load before training (`fer_models::io::pretrained_weights`).
@@ -120,6 +127,7 @@ impl TrainConfig {
             augment: Some(AugmentConfig::paper()),
             pretrained: None,
             precision: Precision::Fp32,
+            weighting: WeightingConfig::default(),
         }
     }
 
@@ -228,6 +236,7 @@ impl TrainConfig {
         if let Some(problem) = self.precision.support_problem() {
             return bad(format!("precision: {problem}"));
         }
+        crate::weighting::resolved(&self.weighting)?;
         Ok(())
     }
 

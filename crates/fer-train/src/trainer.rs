@@ -92,7 +92,7 @@ pub fn train_run(
         pretrained.as_deref(),
     )?;
     let mut history = HistoryLog::new();
-    let mut steps = StepLog::new(&session.mixing_names()?);
+    let mut steps = StepLog::new(&session.weighting_names(), &session.mixing_names()?);
     let mut display = ProgressDisplay::new(
         &cfg.model,
         cfg.max_epochs,

@@ -18,6 +18,9 @@ pub struct StepReport {
     pub loss_total: f64,
     pub loss_fer: f64,
     pub loss_fld: f64,
+    /// The loss weighting's values of this update (`TrainingSession::weighting_names`):
+    /// empty under `fixed`.
+    pub weighting: Vec<f64>,
     /// The model's mixing parameters after the update, in `mixing_parameters()` order.
     pub mixing: Vec<f32>,
 }
@@ -31,7 +34,10 @@ pub struct EpochReport {
     pub train_loss_fer: f64,
     pub train_loss_fld: f64,
     pub val: Evaluation,
+    /// The whole epoch: updates and validation.
     pub seconds: f64,
+    /// The training updates alone (what a weighting method adds to).
+    pub train_seconds: f64,
 }
 
 /// Watches a run; every hook does nothing unless the observer needs it.

@@ -24,6 +24,7 @@ use crate::run_provenance::{provenance_of_this_process, CodeVersion};
 use crate::train_config::TrainConfig;
 use crate::training_observer::{EpochReport, StepReport, TrainingObserver};
 use crate::training_progress::{TrainingProgress, PROGRESS_FILE};
+use crate::weighting::{StepInput, StepWeights, TaskGradients, TaskWeighting};
 
 /// The checkpoint selected on validation.
 const BEST_CHECKPOINT: &str = "best.safetensors";
@@ -87,6 +88,14 @@ pub struct TrainingSession<'a> {
     model: Box<dyn MultiTaskModel>,
     tasks: Tasks,
     optimizer: Adam,
+    /// The variables the optimiser updates, in its order.
+    vars: Vec<candle_core::Var>,
+    /// How the two task losses become one update (`TrainConfig::weighting`).
+    weighting: Box<dyn TaskWeighting>,
+    /// Whether the weighting needs each task's gradient (one more backward pass per update).
+    needs_task_gradients: bool,
+    /// Whether it needs the batch's losses after the update (one more forward pass).
+    needs_losses_after_update: bool,
     train: BatchLoader<'a>,
     val: BatchLoader<'a>,
     test: BatchLoader<'a>,
@@ -127,6 +136,18 @@ impl<'a> TrainingSession<'a> {
             }
         }
         let tasks = model.tasks();
+        if !cfg.weighting.is_fixed() && tasks != Tasks::Both {
+            return Err(TrainError::Config(format!(
+                "weighting '{}' balances two tasks, but model '{}' learns {} only: use it with a multi-task model (hps, csn, ps-mcnn, cmcnn, mtan, ...)",
+                cfg.weighting.method,
+                cfg.model,
+                if tasks.has_fer() { "FER" } else { "FLD" }
+            )));
+        }
+        let weighting = crate::weighting::build(cfg)?;
+        let entry = crate::weighting::entry(&cfg.weighting.method)?;
+        let (needs_task_gradients, needs_losses_after_update) =
+            (entry.needs_gradients, entry.needs_losses_after_update);
         if tasks.has_fld() && data.count_with_landmarks(&split.train) == 0 {
             let where_ = if data.has_landmarks() {
                 "in its training split"
@@ -171,6 +192,7 @@ impl<'a> TrainingSession<'a> {
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v
         };
+        let vars = named_vars.iter().map(|(_, v)| v.clone()).collect();
         let optimizer = Adam::with_names(named_vars, cfg.optimizer);
         Ok(Self {
             cfg,
@@ -182,6 +204,10 @@ impl<'a> TrainingSession<'a> {
             model,
             tasks,
             optimizer,
+            vars,
+            weighting,
+            needs_task_gradients,
+            needs_losses_after_update,
             train,
             val,
             test,
@@ -203,6 +229,22 @@ impl<'a> TrainingSession<'a> {
             .into_iter()
             .map(|p| p.name)
             .collect())
+    }
+
+    /// The columns steps.csv gets for the loss weighting: none for `fixed` (so its steps.csv
+    /// is as before), the two weights of the shared parameters for the other methods, and the
+    /// task gradients' cosine and norms for those that compute them.
+    pub fn weighting_names(&self) -> Vec<String> {
+        if self.cfg.weighting.is_fixed() {
+            return Vec::new();
+        }
+        let mut names = vec!["weighting.fer".to_string(), "weighting.fld".to_string()];
+        if self.needs_task_gradients {
+            for n in ["gradients.cos", "gradients.norm_fer", "gradients.norm_fld"] {
+                names.push(n.to_string());
+            }
+        }
+        names
     }
 
     pub fn dir(&self) -> &RunDir {
@@ -232,8 +274,12 @@ impl<'a> TrainingSession<'a> {
         if let Some(p) = resumable {
             self.varmap
                 .load(dir.file(&last_checkpoint(p.epochs_done)))?;
-            self.optimizer
-                .load_state(&dir.file(&optimizer_state(p.epochs_done)), p.global_step)?;
+            let state_file = dir.file(&optimizer_state(p.epochs_done));
+            self.optimizer.load_state(&state_file, p.global_step)?;
+            let saved = Adam::load_extra(&state_file)?;
+            self.weighting
+                .load_state(&saved)
+                .map_err(|e| TrainError::Config(format!("{}: {e}", state_file.display())))?;
             for o in observers.iter_mut() {
                 o.resume(dir, p.epochs_done)?;
             }
@@ -327,6 +373,62 @@ impl<'a> TrainingSession<'a> {
         })
     }
 
+    /// The gradient of one update under a weighting method other than `fixed`, its weights,
+    /// and the Gram matrix of the task gradients when the method needed them. Weights that
+    /// are not positive and finite stop the run, naming the step and the values.
+    #[allow(clippy::too_many_arguments)]
+    fn weighted_gradients(
+        weighting: &mut dyn TaskWeighting,
+        vars: &[candle_core::Var],
+        needs_task_gradients: bool,
+        cfg: &TrainConfig,
+        loss_fer: &Tensor,
+        loss_fld: &Tensor,
+        losses: [f64; 2],
+        global_step: usize,
+        epoch: usize,
+        lr: f64,
+    ) -> Result<(
+        candle_core::backprop::GradStore,
+        StepWeights,
+        Option<[f64; 3]>,
+    )> {
+        let mut input = StepInput {
+            losses,
+            gram: None,
+            global_step,
+            epoch,
+            lr,
+        };
+        let check = |w: &StepWeights, cfg: &TrainConfig| -> Result<()> {
+            match w.first_invalid() {
+                Some((which, value)) => Err(TrainError::Config(format!(
+                    "weighting '{}' gave the {which} weight {value} at epoch {} step {} (weights: shared {:?}, heads {:?}; losses FER {}, FLD {}): the run stops rather than train on it; try a lower learning rate or another method",
+                    cfg.weighting.method,
+                    epoch + 1,
+                    global_step + 1,
+                    w.shared,
+                    w.specific,
+                    losses[0],
+                    losses[1]
+                ))),
+                None => Ok(()),
+            }
+        };
+        if needs_task_gradients {
+            let grads = TaskGradients::compute(vars, loss_fer, loss_fld)?;
+            input.gram = Some(grads.gram);
+            let w = weighting.weights(&input)?;
+            check(&w, cfg)?;
+            Ok((grads.combine(vars, &w)?, w, input.gram))
+        } else {
+            let w = weighting.weights(&input)?;
+            check(&w, cfg)?;
+            let total = ((loss_fer * w.shared[0])? + (loss_fld * w.shared[1])?)?;
+            Ok((total.backward()?, w, None))
+        }
+    }
+
     /// One epoch: every update of eq. 16's loss (cross-entropy + λ wing loss, eq. 14), then
     /// the evaluation on validation.
     pub fn run_epoch(
@@ -343,36 +445,93 @@ impl<'a> TrainingSession<'a> {
         for batch in self.train.epoch(epoch as u64) {
             let batch = batch?;
             let out = self.model.forward_t(&batch.images, true)?;
-            let mut total: Option<Tensor> = None;
-            let mut l_fer = 0.0;
-            let mut l_fld = 0.0;
-            if let Some(logits) = &out.expression_logits {
-                let l = cross_entropy(logits, &batch.labels)?;
-                l_fer = l.to_scalar::<f32>()? as f64;
-                total = Some(l);
+            let loss_fer = match &out.expression_logits {
+                Some(logits) => Some(cross_entropy(logits, &batch.labels)?),
+                None => None,
+            };
+            let loss_fld = match &out.landmarks {
+                Some(lm) => Some(wing_loss(
+                    lm,
+                    &batch.landmarks,
+                    Some(&batch.landmark_mask),
+                    &cfg.wing,
+                )?),
+                None => None,
+            };
+            let value = |l: &Option<Tensor>| -> Result<f64> {
+                Ok(match l {
+                    Some(l) => l.to_scalar::<f32>()? as f64,
+                    None => 0.0,
+                })
+            };
+            let (l_fer, l_fld) = (value(&loss_fer)?, value(&loss_fld)?);
+            let mut weights_row = Vec::new();
+            let (grads, total_value) = match (&loss_fer, &loss_fld) {
+                (Some(fer), Some(fld)) if !cfg.weighting.is_fixed() => {
+                    if !(l_fer.is_finite() && l_fld.is_finite()) {
+                        let bad = if l_fer.is_finite() { l_fld } else { l_fer };
+                        return Err(self.non_finite_loss(&batch, bad, epoch, global_step));
+                    }
+                    let (grads, w, gram) = Self::weighted_gradients(
+                        self.weighting.as_mut(),
+                        &self.vars,
+                        self.needs_task_gradients,
+                        cfg,
+                        fer,
+                        fld,
+                        [l_fer, l_fld],
+                        global_step,
+                        epoch,
+                        lr,
+                    )?;
+                    weights_row.extend([w.shared[0], w.shared[1]]);
+                    if let Some([g11, g12, g22]) = gram {
+                        let (n1, n2) = (g11.sqrt(), g22.sqrt());
+                        weights_row.extend([g12 / (n1 * n2).max(f64::MIN_POSITIVE), n1, n2]);
+                    }
+                    (
+                        grads,
+                        w.shared[0] * l_fer + w.shared[1] * l_fld + w.loss_offset,
+                    )
+                }
+                _ => {
+                    // The paper's loss, eq. 16: loss_E + λ loss_L (or the one task's loss).
+                    let mut total: Option<Tensor> = loss_fer.clone();
+                    if let Some(l) = &loss_fld {
+                        let weight = if self.tasks.has_fer() {
+                            cfg.fld_loss_weight
+                        } else {
+                            1.0
+                        };
+                        let l = (l * weight)?;
+                        total = Some(match total {
+                            Some(t) => (t + l)?,
+                            None => l,
+                        });
+                    }
+                    let total = total.ok_or_else(|| {
+                        TrainError::Config(format!("model '{}' produced no task output", cfg.model))
+                    })?;
+                    let total_value = total.to_scalar::<f32>()? as f64;
+                    if !total_value.is_finite() {
+                        return Err(self.non_finite_loss(&batch, total_value, epoch, global_step));
+                    }
+                    (total.backward()?, total_value)
+                }
+            };
+            self.optimizer.step(&grads)?;
+            if self.needs_losses_after_update && !cfg.weighting.is_fixed() {
+                // The same batch through the updated model, in training mode as the method's
+                // reference code (FAMO): how much each task's loss fell.
+                let after = self.model.forward_t(&batch.images, true)?;
+                if let (Some(logits), Some(lm)) = (&after.expression_logits, &after.landmarks) {
+                    let fer = cross_entropy(logits, &batch.labels)?.to_scalar::<f32>()? as f64;
+                    let fld =
+                        wing_loss(lm, &batch.landmarks, Some(&batch.landmark_mask), &cfg.wing)?
+                            .to_scalar::<f32>()? as f64;
+                    self.weighting.after_update([fer, fld]);
+                }
             }
-            if let Some(lm) = &out.landmarks {
-                let l = wing_loss(lm, &batch.landmarks, Some(&batch.landmark_mask), &cfg.wing)?;
-                l_fld = l.to_scalar::<f32>()? as f64;
-                let weight = if self.tasks.has_fer() {
-                    cfg.fld_loss_weight
-                } else {
-                    1.0
-                };
-                let l = (l * weight)?;
-                total = Some(match total {
-                    Some(t) => (t + l)?,
-                    None => l,
-                });
-            }
-            let total = total.ok_or_else(|| {
-                TrainError::Config(format!("model '{}' produced no task output", cfg.model))
-            })?;
-            let total_value = total.to_scalar::<f32>()? as f64;
-            if !total_value.is_finite() {
-                return Err(self.non_finite_loss(&batch, total_value, epoch, global_step));
-            }
-            self.optimizer.step(&total.backward()?)?;
             global_step += 1;
             sum_fer += l_fer;
             sum_fld += l_fld;
@@ -384,6 +543,7 @@ impl<'a> TrainingSession<'a> {
                 loss_total: total_value,
                 loss_fer: l_fer,
                 loss_fld: l_fld,
+                weighting: weights_row,
                 mixing: self
                     .model
                     .mixing_parameters()?
@@ -396,6 +556,9 @@ impl<'a> TrainingSession<'a> {
             }
         }
         self.progress.global_step = global_step;
+        let train_seconds = t0.elapsed().as_secs_f64();
+        self.weighting
+            .end_epoch([sum_fer / n.max(1) as f64, sum_fld / n.max(1) as f64]);
         // A weight can overflow while the loss stays finite (ReLU and max pooling turn NaN into
         // a constant): such a run would go on training garbage, so it stops here, named.
         if let Some(name) = self.first_non_finite_weight() {
@@ -417,6 +580,7 @@ impl<'a> TrainingSession<'a> {
             train_loss_fld: sum_fld / n.max(1) as f64,
             val,
             seconds: t0.elapsed().as_secs_f64(),
+            train_seconds,
         };
         for o in observers.iter_mut() {
             o.epoch(&report);
@@ -450,8 +614,10 @@ impl<'a> TrainingSession<'a> {
         }
         let done = self.progress.epochs_done;
         save_checkpoint(&self.varmap, &self.dir, &last_checkpoint(done))?;
-        self.optimizer
-            .save_state(&self.dir.file(&optimizer_state(done)))?;
+        self.optimizer.save_state_with(
+            &self.dir.file(&optimizer_state(done)),
+            &self.weighting.state(),
+        )?;
         self.progress.write(&self.dir)?;
         for stale in [last_checkpoint(epoch), optimizer_state(epoch)] {
             remove_resume_file(&self.dir, &stale);

@@ -5,10 +5,11 @@
 //! The kill unwinds at the step without running any error path, as a kill -9 there would stop
 //! the process: the files written so far stay, the temporary file of the step stays.
 
+mod common;
+
 use anyhow::{bail, Result};
 use candle_core::Device;
-use fer_data::synthetic::{generate, SynthFerConfig, SYNTHFER_CLASSES};
-use fer_data::{protocol::subject_holdout, FaceDataset, Split};
+use fer_data::{FaceDataset, Split};
 use fer_models::ModelRegistry;
 use fer_runs::fault_injection::{self, InjectedKill};
 use fer_train::{train_run, RunOutcome, TrainConfig, TrainOptions};
@@ -17,16 +18,7 @@ use std::path::{Path, PathBuf};
 const SIZE: u32 = 24;
 
 fn dataset() -> Result<(FaceDataset, Split)> {
-    let cfg = SynthFerConfig {
-        num_subjects: 24,
-        images_per_subject: 4,
-        size: SIZE,
-        seed: 11,
-        ..SynthFerConfig::default()
-    };
-    let data = FaceDataset::from_synthetic("synthfer", &SYNTHFER_CLASSES, generate(&cfg)?)?;
-    let split = subject_holdout(&data.subjects(), 0.2, 0.2, 3)?;
-    Ok((data, split))
+    common::synthfer_holdout(24, 4, SIZE, 11, 0.2)
 }
 
 /// A small HPS (both tasks, so every log column is used), three epochs.

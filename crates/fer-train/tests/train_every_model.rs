@@ -2,27 +2,19 @@
 //! new baseline is covered without editing this file) trains on SynthFER through the one trainer, and a short training lowers each of its task losses; mixing parameters
 //! (α, β, cross-stitch weights) are written to steps.csv after every step and move.
 
+mod common;
+
 use anyhow::{Context, Result};
 use candle_core::Device;
-use fer_data::synthetic::{generate, SynthFerConfig, SYNTHFER_CLASSES};
-use fer_data::{protocol::subject_holdout, FaceDataset, Split};
+use fer_data::{FaceDataset, Split};
 use fer_train::{train_run, TrainConfig, TrainOptions};
 
 const SIZE: u32 = 32;
 const EPOCHS: usize = 3;
 
 fn dataset() -> Result<(FaceDataset, Split)> {
-    let cfg = SynthFerConfig {
-        // 168 training images.
-        num_subjects: 30,
-        images_per_subject: 8,
-        size: SIZE,
-        seed: 11,
-        ..SynthFerConfig::default()
-    };
-    let data = FaceDataset::from_synthetic("synthfer", &SYNTHFER_CLASSES, generate(&cfg)?)?;
-    let split = subject_holdout(&data.subjects(), 0.15, 0.15, 3)?;
-    Ok((data, split))
+    // 168 training images.
+    common::synthfer_holdout(30, 8, SIZE, 11, 0.15)
 }
 
 fn config(model: &str) -> TrainConfig {

@@ -1,10 +1,11 @@
 //! End-to-end training on SynthFER: the trainer learns, is reproducible for a seed, and its
 //! checkpoints reload to identical outputs.
 
+mod common;
+
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor};
-use fer_data::synthetic::{generate, SynthFerConfig, SYNTHFER_CLASSES};
-use fer_data::{protocol::subject_holdout, FaceDataset, Split};
+use fer_data::{FaceDataset, Split};
 use fer_models::ModelRegistry;
 use fer_train::{load_model, train_run, TrainConfig, TrainOptions};
 use std::path::PathBuf;
@@ -12,16 +13,7 @@ use std::path::PathBuf;
 const SIZE: u32 = 32;
 
 fn dataset(subjects: usize, per_subject: usize) -> Result<(FaceDataset, Split)> {
-    let cfg = SynthFerConfig {
-        num_subjects: subjects,
-        images_per_subject: per_subject,
-        size: SIZE,
-        seed: 7,
-        ..SynthFerConfig::default()
-    };
-    let data = FaceDataset::from_synthetic("synthfer", &SYNTHFER_CLASSES, generate(&cfg)?)?;
-    let split = subject_holdout(&data.subjects(), 0.15, 0.15, 3)?;
-    Ok((data, split))
+    common::synthfer_holdout(subjects, per_subject, SIZE, 7, 0.15)
 }
 
 fn config(model: &str, epochs: usize, seed: u64) -> TrainConfig {

@@ -24,6 +24,9 @@ pub enum BenchSuite {
     Train,
     /// One epoch of each Table 4 method on CK+48 at 48 px (what the campaign pays for).
     Epoch,
+    /// One epoch of HPS and CMCNN on CK+48 at 48 px under every loss weighting: the time per
+    /// update against `fixed`.
+    Weighting,
 }
 
 /// Speed benchmarks (median of repeated passes after a warm-up), written as CSV under
@@ -360,6 +363,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchSuite::Face => write_face(&run_face(&args)?, &out_dir),
         BenchSuite::Train => run_train(&args, &out_dir),
         BenchSuite::Epoch => run_epoch(&args, &out_dir),
+        BenchSuite::Weighting => run_weighting(&args, &out_dir),
     }
 }
 
@@ -406,10 +410,39 @@ fn run_epoch(args: &BenchArgs, out_dir: &Path) -> Result<()> {
         .iter()
         .map(|m| m.to_string())
         .collect();
-    let timings = crate::epoch_benchmark::time_epochs("ckplus48", 48, &methods, &device)?;
+    let timings = crate::epoch_benchmark::time_epochs(
+        "ckplus48",
+        48,
+        &methods,
+        &[fer_train::WeightingConfig::default()],
+        &device,
+    )?;
     let csv =
         crate::epoch_benchmark::epoch_csv(&timings, 48, tag, candle_core::utils::get_num_threads());
-    let path = crate::epoch_benchmark::write_epoch_csv(out_dir, tag, &csv)?;
+    let path = crate::epoch_benchmark::write_epoch_csv(out_dir, &format!("epoch-{tag}"), &csv)?;
+    print!("{csv}");
+    println!("written {}", path.display());
+    Ok(())
+}
+
+/// `bench weighting`: one CK+48 epoch of hps and cmcnn at 48 px under every weighting method.
+fn run_weighting(args: &BenchArgs, out_dir: &Path) -> Result<()> {
+    let device = fer_experiments::parse_device(&args.device)?;
+    let tag = if device.is_cuda() { "cuda" } else { "cpu" };
+    let methods = vec!["hps".to_string(), "cmcnn".to_string()];
+    let weightings: Vec<fer_train::WeightingConfig> = fer_train::weighting::method_names()
+        .into_iter()
+        .map(fer_train::WeightingConfig::named)
+        .collect();
+    let timings =
+        crate::epoch_benchmark::time_epochs("ckplus48", 48, &methods, &weightings, &device)?;
+    let csv = crate::epoch_benchmark::weighting_csv(
+        &timings,
+        48,
+        tag,
+        candle_core::utils::get_num_threads(),
+    );
+    let path = crate::epoch_benchmark::write_epoch_csv(out_dir, &format!("weighting-{tag}"), &csv)?;
     print!("{csv}");
     println!("written {}", path.display());
     Ok(())

@@ -53,6 +53,12 @@ pub struct RunArgs {
     /// results/<experiment>-bf16/ unless --tag is given).
     #[arg(long, value_parser = parse_precision)]
     pub precision: Option<Precision>,
+    /// Train every method under this loss weighting instead of the experiment's: fixed,
+    /// uncertainty, dwa, rlw, gradnorm, famo, pcgrad, cagrad or aligned-mtl (multi-task
+    /// methods only; pick them with --methods). Results go to results/<experiment>-<method>/
+    /// unless --tag is given.
+    #[arg(long, value_parser = parse_weighting)]
+    pub weighting: Option<fer_train::WeightingConfig>,
     /// A quick look: the first seed, two folds, two epochs, 48 px, no grid search; results go
     /// to results/<experiment>-quick/ so they never mix with full runs.
     #[arg(long)]
@@ -170,6 +176,13 @@ impl SlurmArgs {
 /// An input side in pixels, refused outside 16-512 before anything is allocated (a 2000 px
 /// CK+ would need hundreds of GB).
 /// `--precision`: a known name that this processor runs natively, or an error saying which.
+/// `--weighting NAME`: a registered weighting method with its paper's settings.
+pub fn parse_weighting(text: &str) -> Result<fer_train::WeightingConfig> {
+    Ok(fer_train::weighting::resolved(
+        &fer_train::WeightingConfig::named(text),
+    )?)
+}
+
 pub fn parse_precision(text: &str) -> Result<Precision> {
     let precision = Precision::parse(text).map_err(|_| {
         anyhow::anyhow!(
@@ -239,6 +252,7 @@ impl RunArgs {
             max_epochs: self.max_epochs,
             size: self.size,
             precision: self.precision,
+            weighting: self.weighting.clone(),
             quick: self.quick,
             no_grid: self.no_grid,
             jobs: self.jobs,

@@ -67,6 +67,11 @@ pub struct TrainArgs {
     /// the run id.
     #[arg(long, default_value = "fp32", value_parser = crate::commands::reproduce::parse_precision)]
     precision: fer_models::ops::matmul_precision::Precision,
+    /// How a multi-task model's two losses become one update: fixed (loss_E + λ loss_L, the
+    /// paper's), uncertainty, dwa, rlw, gradnorm, famo, pcgrad, cagrad or aligned-mtl, with
+    /// their papers' settings. Recorded in config.yaml and the run id.
+    #[arg(long, default_value = "fixed", value_parser = crate::commands::reproduce::parse_weighting)]
+    weighting: fer_train::WeightingConfig,
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
@@ -104,6 +109,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     cfg.optimizer.lr = args.lr;
     cfg.optimizer.eps = args.adam_eps;
     cfg.precision = args.precision;
+    cfg.weighting = fer_train::weighting::resolved(&args.weighting)?;
     if let Some(source) = args.pretrained {
         let prefixes = if args.pretrained_prefix.is_empty() {
             vec![String::new()]
