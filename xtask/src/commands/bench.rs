@@ -434,6 +434,10 @@ fn run_weighting(args: &BenchArgs, out_dir: &Path) -> Result<()> {
         .into_iter()
         .map(fer_train::WeightingConfig::named)
         .collect();
+    // One untimed epoch first: the first model built in a process pays for the allocator's
+    // and the thread pool's warm-up, which would otherwise fall on `fixed`.
+    println!("warm-up (not recorded):");
+    crate::epoch_benchmark::time_epochs("ckplus48", 48, &methods[..1], &weightings[..1], &device)?;
     let timings =
         crate::epoch_benchmark::time_epochs("ckplus48", 48, &methods, &weightings, &device)?;
     let csv = crate::epoch_benchmark::weighting_csv(
