@@ -520,7 +520,7 @@ impl<'a> TrainingSession<'a> {
                 }
             };
             self.optimizer.step(&grads)?;
-            if self.needs_losses_after_update && !cfg.weighting.is_fixed() {
+            if self.needs_losses_after_update {
                 // The same batch through the updated model, in training mode as the method's
                 // reference code (FAMO): how much each task's loss fell.
                 let after = self.model.forward_t(&batch.images, true)?;

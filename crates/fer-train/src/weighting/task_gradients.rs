@@ -66,24 +66,20 @@ impl TaskGradients {
     /// `w.specific` scales a head's gradient.
     pub fn combine(self, vars: &[Var], w: &StepWeights) -> Result<GradStore> {
         let Self {
-            mut fer,
-            mut fld,
-            shared,
-            ..
+            mut fer, mut fld, ..
         } = self;
         let scaled = |g: Tensor, s: f64| -> Result<Tensor> {
             Ok(if s == 1.0 { g } else { g.affine(s, 0.0)? })
         };
-        for (v, is_shared) in vars.iter().zip(shared) {
+        // A variable with both gradients is shared (how `compute` found it).
+        for v in vars {
             let t = v.as_tensor();
             let (a, b) = (fer.remove(t), fld.remove(t));
             let g = match (a, b) {
-                (Some(a), Some(b)) if is_shared => {
-                    (scaled(a, w.shared[0])? + scaled(b, w.shared[1])?)?
-                }
+                (Some(a), Some(b)) => (scaled(a, w.shared[0])? + scaled(b, w.shared[1])?)?,
                 (Some(a), None) => scaled(a, w.specific[0])?,
                 (None, Some(b)) => scaled(b, w.specific[1])?,
-                _ => continue,
+                (None, None) => continue,
             };
             fer.insert(t, g);
         }
