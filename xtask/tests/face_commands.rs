@@ -7,6 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::shared;
+
 fn xtask(args: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
     c.args(args);
@@ -29,25 +32,6 @@ fn stderr_line(out: &Output) -> String {
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one line expected, got: {err}");
     lines[0].to_string()
-}
-
-/// ../shared (models, datasets, reference), or None with a message when this machine has none.
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("FER_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    if dir.join("models/mtcnn/pnet.pt").is_file() && dir.join("datasets/ckplus48").is_dir() {
-        return Some(dir);
-    }
-    let msg = format!(
-        "no models and CK+48 under {} (set FER_SHARED or place ../shared beside the checkout)",
-        dir.display()
-    );
-    if std::env::var_os("FER_REQUIRE_SHARED").is_some_and(|v| v == "1") {
-        panic!("FER_REQUIRE_SHARED=1 but {msg}");
-    }
-    eprintln!("skipping: {msg}");
-    None
 }
 
 #[test]

@@ -353,6 +353,33 @@ impl FaceDataset {
         })
     }
 
+    /// Faces with no label, for inference (`cargo xtask predict`): each `(id, image)` is
+    /// resized to `size` as `from_records` does. The class list is empty and every label is
+    /// 0 with the expression `neutral`; an evaluation loader reads neither, it only stacks the
+    /// pixels, so the faces reach the model exactly as a test split does.
+    pub fn unlabelled(name: &str, faces: Vec<(String, image::GrayImage)>, size: u32) -> Self {
+        let samples = faces
+            .into_par_iter()
+            .map(|(id, img)| FaceSample {
+                id,
+                subject: String::new(),
+                expression: Expression::Neutral,
+                label: 0,
+                split_hint: None,
+                image: GrayF32::from_gray(&to_size(img, size)),
+                landmarks: None,
+            })
+            .collect();
+        Self {
+            name: name.to_string(),
+            classes: Vec::new(),
+            size: size as usize,
+            samples,
+            skipped: Vec::new(),
+            off_size: Vec::new(),
+        }
+    }
+
     /// Images that were listed but could not be decoded, with the reason.
     pub fn skipped(&self) -> &[SkippedImage] {
         &self.skipped

@@ -19,6 +19,7 @@ pub mod face_detector;
 pub mod fallback_box;
 pub mod landmark_predictor;
 pub mod mtcnn;
+pub mod photo_faces;
 pub mod prepare;
 
 /// The face box every stage passes on; it lives in fer-data because the prepared cache stores it.

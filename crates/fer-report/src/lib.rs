@@ -45,6 +45,7 @@ mod mixing_curves_chart;
 mod paired_comparison;
 mod paired_differences_chart;
 mod paper_numbers;
+mod prediction_sheet;
 mod raster_image;
 mod report_error;
 mod run_comparison;
@@ -70,6 +71,7 @@ pub use paired_comparison::{
 };
 pub use paired_differences_chart::{plot_paired_differences, PairedDifferencesChart};
 pub use paper_numbers::PaperNumbers;
+pub use prediction_sheet::{plot_prediction_sheet, PredictionSheet, SheetFace};
 pub use report_error::{ReportError, Result};
 pub use run_comparison::{compare_runs, comparisons_csv, ComparisonSpec, RunComparison};
 pub use run_result::{MetricSet, RunProvenance, RunResult};

@@ -24,6 +24,9 @@ pub enum TrainError {
         line: usize,
         message: String,
     },
+    /// A weights file that cannot be read or does not fit the model it is loaded into.
+    #[error("{path}: {message}")]
+    Weights { path: PathBuf, message: String },
     #[error("invalid training setting: {0}")]
     Config(String),
     #[error("invalid metric input: {0}")]

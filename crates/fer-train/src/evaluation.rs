@@ -1,12 +1,12 @@
 //! Evaluation of a model on one split: losses, the paper's metrics (4.4) and per-sample
-//! predictions, in inference mode (batch norm uses its running statistics).
-
-use candle_core::{DType, Tensor};
+//! predictions, in inference mode (batch norm uses its running statistics). Each batch is
+//! decoded by `inference::decode_outputs`, as `cargo xtask predict` decodes it.
 
 use fer_data::{BatchLoader, FaceDataset};
 use fer_models::MultiTaskModel;
 
 use crate::error::Result;
+use crate::inference::decode_outputs;
 use crate::losses::{cross_entropy, wing_loss, WingLossConfig};
 use crate::metrics::{classification_metrics, nrmse, ClassificationMetrics};
 
@@ -46,20 +46,6 @@ impl Evaluation {
     }
 }
 
-fn to_points(t: &Tensor) -> Result<Vec<[[f32; 2]; 68]>> {
-    let flat: Vec<Vec<f32>> = t.to_dtype(DType::F32)?.flatten_from(1)?.to_vec2()?;
-    Ok(flat
-        .into_iter()
-        .map(|row| {
-            let mut p = [[0.0f32; 2]; 68];
-            for (j, q) in p.iter_mut().enumerate() {
-                *q = [row[2 * j], row[2 * j + 1]];
-            }
-            p
-        })
-        .collect())
-}
-
 /// Runs the model over every batch of `loader` without augmentation.
 pub fn evaluate(
     model: &dyn MultiTaskModel,
@@ -73,30 +59,23 @@ pub fn evaluate(
     for batch in loader.epoch(0) {
         let batch = batch?;
         let out = model.forward_t(&batch.images, false)?;
-        let pred_labels: Option<Vec<u32>> = match &out.expression_logits {
-            Some(logits) => {
-                sum_fer += cross_entropy(logits, &batch.labels)?.to_scalar::<f32>()? as f64;
-                Some(logits.argmax(1)?.to_vec1()?)
-            }
-            None => None,
-        };
-        let pred_lms = match &out.landmarks {
-            Some(lm) => {
-                sum_fld += wing_loss(lm, &batch.landmarks, Some(&batch.landmark_mask), wing)?
-                    .to_scalar::<f32>()? as f64;
-                Some(to_points(lm)?)
-            }
-            None => None,
-        };
+        let decoded = decode_outputs(&out, false)?;
+        if let Some(logits) = &out.expression_logits {
+            sum_fer += cross_entropy(logits, &batch.labels)?.to_scalar::<f32>()? as f64;
+        }
+        if let Some(lm) = &out.landmarks {
+            sum_fld += wing_loss(lm, &batch.landmarks, Some(&batch.landmark_mask), wing)?
+                .to_scalar::<f32>()? as f64;
+        }
         n_batches += 1;
         for (k, &i) in batch.indices.iter().enumerate() {
             let s = &data.samples[i];
             predictions.push(Prediction {
                 id: s.id.clone(),
                 true_label: s.label,
-                pred_label: pred_labels.as_ref().map(|p| p[k] as usize),
+                pred_label: decoded.pred_labels.as_ref().map(|p| p[k]),
                 true_landmarks: s.landmarks.map(|l| l.points),
-                pred_landmarks: pred_lms.as_ref().map(|p| p[k]),
+                pred_landmarks: decoded.landmarks.as_ref().map(|p| p[k]),
             });
         }
     }

@@ -9,6 +9,7 @@ pub mod fetch_models;
 pub mod fuzz;
 pub mod import_reference;
 pub mod models;
+pub mod predict;
 pub mod prepare;
 pub mod records;
 pub mod report;

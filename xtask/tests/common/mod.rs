@@ -1,10 +1,11 @@
-//! Helpers shared by the `reproduce` integration tests: a fresh temporary folder, and the tiny
-//! SynthFER manifest (30 subjects x 5 faces at 32 px, 3 subject-exclusive folds) their
-//! experiments run on.
+//! Helpers shared by the integration tests: a fresh temporary folder, the tiny SynthFER
+//! manifest (30 subjects x 5 faces at 32 px, 3 subject-exclusive folds) the `reproduce` tests
+//! run on, and ../shared (face models and CK+48) for the face-pipeline tests.
 
 use std::path::{Path, PathBuf};
 
 /// An empty folder under the system's temporary directory, unique to this test process.
+#[allow(dead_code)] // not used by face_commands.rs
 pub fn temp(prefix: &str, name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("{prefix}-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -28,4 +29,24 @@ pub fn write_synth_manifest(dir: &Path, name: &str, images_per_subject: usize) -
     )
     .expect("manifest");
     manifest
+}
+
+/// ../shared (models, datasets, reference), or None with a message when this machine has none.
+#[allow(dead_code)] // used by the face-pipeline tests only
+pub fn shared() -> Option<PathBuf> {
+    let dir = std::env::var_os("FER_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    if dir.join("models/mtcnn/pnet.pt").is_file() && dir.join("datasets/ckplus48").is_dir() {
+        return Some(dir);
+    }
+    let msg = format!(
+        "no models and CK+48 under {} (set FER_SHARED or place ../shared beside the checkout)",
+        dir.display()
+    );
+    if std::env::var_os("FER_REQUIRE_SHARED").is_some_and(|v| v == "1") {
+        panic!("FER_REQUIRE_SHARED=1 but {msg}");
+    }
+    eprintln!("skipping: {msg}");
+    None
 }

@@ -8,10 +8,12 @@ pub mod affine_transform;
 pub mod aligned_face;
 pub mod alignment_points;
 pub mod alignment_template;
+pub mod face_alignment;
 pub mod warp_affine;
 
 pub use affine_transform::AffineTransform;
 pub use aligned_face::{align_face, AlignedFace};
 pub use alignment_points::AlignmentPoints;
 pub use alignment_template::AlignmentTemplate;
+pub use face_alignment::FaceAlignment;
 pub use warp_affine::warp_affine_gray;
