@@ -2,7 +2,7 @@
 //! results/bench/. Suite `face`: the landmark predictor (faces/s on one thread, CK+48 at its
 //! native 48x48) and MTCNN (images/s on 48x48 FER2013 faces, batched, all cores). Suite
 //! `train`: inference and training-step throughput of base-dcnn-fer, cmcnn and resnet18 with
-//! PyTorch's beside it (see `train_benchmark`).
+//! PyTorch's beside it (see `train_benchmark`). Suite `predict`: `cargo xtask predict` in images/s.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -27,6 +27,9 @@ pub enum BenchSuite {
     /// One epoch of HPS and CMCNN on CK+48 at 48 px under every loss weighting: the time per
     /// update against `fixed`.
     Weighting,
+    /// `predict`: images/s of base-dcnn-fer and cmcnn at 100 px on raw photos (detection,
+    /// landmarks, alignment, model) and on aligned faces.
+    Predict,
 }
 
 /// Speed benchmarks (median of repeated passes after a warm-up), written as CSV under
@@ -364,6 +367,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchSuite::Train => run_train(&args, &out_dir),
         BenchSuite::Epoch => run_epoch(&args, &out_dir),
         BenchSuite::Weighting => run_weighting(&args, &out_dir),
+        BenchSuite::Predict => run_predict(&args, &out_dir),
     }
 }
 
@@ -448,6 +452,121 @@ fn run_weighting(args: &BenchArgs, out_dir: &Path) -> Result<()> {
     );
     let path = crate::epoch_benchmark::write_epoch_csv(out_dir, &format!("weighting-{tag}"), &csv)?;
     print!("{csv}");
+    println!("written {}", path.display());
+    Ok(())
+}
+
+/// Images the `predict` bench reads: the first of each CK+48 class folder, sorted, up to 210.
+const PREDICT_BENCH_IMAGES: usize = 210;
+
+/// `bench predict`: `cargo xtask predict` as a user runs it, timed from the first image read to
+/// the CSV written (models loaded before), on CK+48's 48x48 frames as photos (MTCNN, dlib's
+/// landmarks, the box crop to 100 px, the model) and on the same faces resized to 100x100 as
+/// aligned faces (`--aligned`: decoding and the model). The models are built from the seeded
+/// initialisation: speed does not depend on the weights' values.
+fn run_predict(args: &BenchArgs, out_dir: &Path) -> Result<()> {
+    let device = fer_experiments::parse_device(&args.device)?;
+    let tag = if device.is_cuda() { "cuda" } else { "cpu" };
+    let shared = shared_dir();
+    let ck = shared.join("datasets/ckplus48");
+    let files = face_tools::list_images(&ck)?;
+    let per_class = PREDICT_BENCH_IMAGES / 7;
+    let mut chosen: Vec<PathBuf> = Vec::new();
+    let mut by_class: std::collections::BTreeMap<PathBuf, usize> = Default::default();
+    for f in files {
+        let class = f.parent().map(Path::to_path_buf).unwrap_or_default();
+        let n = by_class.entry(class).or_default();
+        if *n < per_class {
+            *n += 1;
+            chosen.push(f);
+        }
+    }
+    let tmp = std::env::temp_dir().join(format!("fer-bench-predict-{}", std::process::id()));
+    let (photos, aligned) = (tmp.join("photos"), tmp.join("aligned"));
+    for rel in &chosen {
+        let img = fer_data::image_file::decode_image_file(&ck.join(rel))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", ck.join(rel).display()))?
+            .into_luma8();
+        for (dir, face) in [
+            (&photos, img.clone()),
+            (
+                &aligned,
+                image::imageops::resize(&img, 100, 100, image::imageops::FilterType::Triangle),
+            ),
+        ] {
+            let path = dir.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
+            face.save(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    let registry = fer_catalog::model_registry();
+    let passes = args.passes.unwrap_or(3).max(1);
+    let mut csv = String::from(
+        "model,input,image_side,input_size,images,faces,images_per_s,seconds_median,passes,threads,device\n",
+    );
+    for model in ["base-dcnn-fer", "cmcnn"] {
+        let dir = tmp.join(model);
+        std::fs::create_dir_all(&dir)?;
+        let cfg = fer_models::ModelConfig {
+            input_size: 100,
+            ..fer_models::ModelConfig::default()
+        };
+        let (varmap, vb) = fer_models::seeded_var_builder(1, candle_core::DType::F32, &device);
+        registry.build(model, &cfg, vb)?;
+        varmap.save(dir.join("model.safetensors"))?;
+        let yaml = format!(
+            "model: {model}\nmodel_config:\n{}",
+            serde_yaml::to_string(&cfg)?
+                .lines()
+                .map(|l| format!("  {l}\n"))
+                .collect::<String>()
+        );
+        std::fs::write(dir.join("model_config.yaml"), yaml)?;
+        for (input, images, side, is_aligned) in [
+            ("photos", &photos, 48, false),
+            ("aligned", &aligned, 100, true),
+        ] {
+            let predict_args = crate::commands::predict::PredictArgs {
+                model: dir.clone(),
+                images: images.clone(),
+                out: tmp.join(format!("{model}-{input}.csv")),
+                aligned: is_aligned,
+                device: args.device.clone(),
+                batch: 64,
+                sheet: None,
+                sheet_faces: 0,
+                labels_from_folders: false,
+                classes: None,
+                template: None,
+                models: args.face_models.clone(),
+                detect_batch: 32,
+            };
+            // One untimed pass first (allocator and thread-pool warm-up).
+            crate::commands::predict::predict(&predict_args)?;
+            let mut times = Vec::new();
+            let mut last = None;
+            for _ in 0..passes {
+                let s = crate::commands::predict::predict(&predict_args)?;
+                times.push(s.seconds);
+                last = Some(s);
+            }
+            let s = last.context("no pass ran")?;
+            let t = median(times);
+            let line = format!(
+                "{model},{input},{side},100,{},{},{:.1},{t:.3},{passes},{},{tag}\n",
+                s.images,
+                s.faces,
+                s.images as f64 / t,
+                candle_core::utils::get_num_threads()
+            );
+            print!("{line}");
+            csv.push_str(&line);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    let path = out_dir.join(format!("predict-{tag}.csv"));
+    fer_train::run_dir::write_atomic(&path, csv.as_bytes())?;
     println!("written {}", path.display());
     Ok(())
 }

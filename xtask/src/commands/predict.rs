@@ -29,50 +29,50 @@ use crate::{face_models, workspace};
 /// predicted points in the original image's pixels (pred_x_0..67, pred_y_0..67; the empty
 /// true_x/true_y columns keep the file in the `score` layout). Images without a face and
 /// unreadable files get a row saying so and no labels, so `score` leaves them out.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct PredictArgs {
     /// A finished run directory or an import-reference folder.
     #[arg(long)]
-    model: PathBuf,
+    pub(crate) model: PathBuf,
     /// Folder of images (searched recursively).
     #[arg(long)]
-    images: PathBuf,
+    pub(crate) images: PathBuf,
     /// Output CSV (written to a temporary name and renamed when complete).
     #[arg(long)]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// The images are aligned faces at the model's input size: no detection or alignment.
     #[arg(long)]
-    aligned: bool,
+    pub(crate) aligned: bool,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
-    device: String,
+    pub(crate) device: String,
     /// Faces per model batch.
     #[arg(long, default_value_t = 64)]
-    batch: usize,
+    pub(crate) batch: usize,
     /// Draw a contact sheet of the first faces to this PNG (and an SVG beside it).
     #[arg(long)]
-    sheet: Option<PathBuf>,
+    pub(crate) sheet: Option<PathBuf>,
     /// Faces on the contact sheet.
     #[arg(long, default_value_t = 48)]
-    sheet_faces: usize,
+    pub(crate) sheet_faces: usize,
     /// The true label of each image is the name of its class subfolder (`happy/x.png`).
     #[arg(long)]
-    labels_from_folders: bool,
+    pub(crate) labels_from_folders: bool,
     /// The model's class names, comma-separated, in its label order. Default: the classes of
     /// the run's dataset manifest; an imported model has none, so its columns are class_0...
     #[arg(long, value_delimiter = ',')]
-    classes: Option<Vec<String>>,
+    pub(crate) classes: Option<Vec<String>>,
     /// Alignment template for raw photos: a prepared cache folder or its prepare.json.
     /// Default: the template of the run's dataset when it is a prepared cache, else the
     /// detector's box resized to the input size.
     #[arg(long)]
-    template: Option<PathBuf>,
+    pub(crate) template: Option<PathBuf>,
     /// Face model folder (default: FER_MODELS, else models/).
     #[arg(long)]
-    models: Option<PathBuf>,
+    pub(crate) models: Option<PathBuf>,
     /// Images per detector batch.
     #[arg(long, default_value_t = 32)]
-    detect_batch: usize,
+    pub(crate) detect_batch: usize,
 }
 
 /// One row of the output, before formatting.
@@ -232,7 +232,32 @@ fn model_bar(total: usize) -> ProgressBar {
     bar
 }
 
+/// What one `predict` did, for its closing line and for `bench predict`.
+pub(crate) struct PredictSummary {
+    pub images: usize,
+    pub faces: usize,
+    pub no_face: usize,
+    pub unreadable: usize,
+    /// From the first image read to the CSV written (model loading excluded).
+    pub seconds: f64,
+}
+
 pub fn run(args: PredictArgs) -> Result<()> {
+    let s = predict(&args)?;
+    println!(
+        "{} images: {} faces, {} without a face, {} unreadable; {:.1} images/s -> {}",
+        s.images,
+        s.faces,
+        s.no_face,
+        s.unreadable,
+        s.images as f64 / s.seconds.max(1e-9),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// The command's work; `run` adds the closing line.
+pub(crate) fn predict(args: &PredictArgs) -> Result<PredictSummary> {
     check_output(&args.out, "--out")?;
     if let Some(s) = &args.sheet {
         check_output(s, "--sheet")?;
@@ -253,8 +278,19 @@ pub fn run(args: PredictArgs) -> Result<()> {
             args.model.display()
         );
     }
-    let classes = class_names(&args, &trained)?;
+    let classes = class_names(args, &trained)?;
     let size = trained.config.input_size as u32;
+    // The face pipeline's models load before the clock starts, as the model does.
+    let face_stack = if args.aligned {
+        None
+    } else {
+        let alignment = alignment(args, &trained)?;
+        eprintln!("alignment: {}", alignment.describe());
+        let models = face_models::models_dir(args.models.as_deref());
+        let detector = face_tools::load_detector(&models)?;
+        let landmarker = face_tools::load_landmarker(&models)?;
+        Some((alignment, detector, landmarker))
+    };
     let start = Instant::now();
 
     // Faces at the model's input, each with the row it will fill.
@@ -314,18 +350,16 @@ pub fn run(args: PredictArgs) -> Result<()> {
             }
         }
     } else {
-        let alignment = alignment(&args, &trained)?;
-        eprintln!("alignment: {}", alignment.describe());
-        let models = face_models::models_dir(args.models.as_deref());
-        let detector = face_tools::load_detector(&models)?;
-        let landmarker = face_tools::load_landmarker(&models)?;
+        let Some((alignment, detector, landmarker)) = &face_stack else {
+            bail!("the face pipeline was not loaded");
+        };
         let bars = StageBars::new();
         let found = faces_in_photos(
-            &detector,
-            &landmarker,
+            detector,
+            landmarker,
             &records,
             &load_record_file,
-            &alignment,
+            alignment,
             args.detect_batch,
             &|s, d, t| bars.update(s, d, t),
         )?;
@@ -414,10 +448,9 @@ pub fn run(args: PredictArgs) -> Result<()> {
     for row in rows.iter_mut().filter(|r| r.face.is_some()) {
         row.prediction = next.next();
     }
-    let seconds = start.elapsed().as_secs_f64();
-
     let csv = predictions_table(&rows, &classes, trained.model.tasks().has_fld());
     fer_train::write_atomic(&args.out, csv.as_bytes())?;
+    let seconds = start.elapsed().as_secs_f64();
 
     if let Some(sheet) = &args.sheet {
         let sheet_faces: Vec<fer_report::SheetFace> = rows
@@ -464,13 +497,13 @@ pub fn run(args: PredictArgs) -> Result<()> {
             println!("sheet: {} and {}", png.display(), svg.display());
         }
     }
-    println!(
-        "{} images: {n_faces} faces, {no_face} without a face, {unreadable} unreadable; {:.1} images/s -> {}",
-        records.len(),
-        records.len() as f64 / seconds.max(1e-9),
-        args.out.display()
-    );
-    Ok(())
+    Ok(PredictSummary {
+        images: records.len(),
+        faces: n_faces,
+        no_face,
+        unreadable,
+        seconds,
+    })
 }
 
 /// The last 24 characters of an id, for a caption.
