@@ -65,6 +65,13 @@ enum Command {
 fn main() {
     // Before any thread starts: keep freed memory in the process (see fer_train::allocator).
     fer_train::allocator::keep_freed_memory();
+    // A closed pipe (`cargo xtask score ... | head`) ends the process quietly, as it does for
+    // other command-line tools, instead of making println! panic. Rust ignores SIGPIPE by
+    // default; restoring the default action is the documented way out.
+    // SAFETY: called before any thread starts; SIG_DFL is a valid handler for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     use fer_models::memory_limit;
     match cli.max_tensor_memory {
