@@ -4,20 +4,11 @@
 //! layout; and a prepared CK+48 subset trains. The last three need ../shared (models and
 //! CK+48): they skip with a message without it, and fail when FER_REQUIRE_SHARED=1.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
 mod common;
-use common::shared;
-
-fn xtask(args: &[&str], env: &[(&str, &Path)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run xtask")
-}
+use common::{shared, xtask_env as xtask};
 
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("xtask-face-{name}-{}", std::process::id()));

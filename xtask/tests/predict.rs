@@ -12,19 +12,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
-use common::{shared, temp};
-
-fn xtask(args: &[&str], env: &[(&str, &Path)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run xtask")
-}
+use common::{shared, temp, xtask_env as xtask};
 
 fn ok(out: &Output) -> String {
     assert!(

@@ -88,6 +88,22 @@ struct FaceRow {
     to_image: Option<fer_face::align::AffineTransform>,
 }
 
+impl FaceRow {
+    /// The row of an image that gave no face: `status` says why.
+    fn without_face(id: &str, status: String) -> Self {
+        FaceRow {
+            id: id.to_string(),
+            image: id.to_string(),
+            face: None,
+            status,
+            detection: None,
+            true_label: None,
+            prediction: None,
+            to_image: None,
+        }
+    }
+}
+
 /// Text safe for a comma-separated field that `score` splits without quoting.
 fn field(text: &str) -> String {
     text.replace([',', '\n', '\r'], ";")
@@ -336,16 +352,10 @@ pub(crate) fn predict(args: &PredictArgs) -> Result<PredictSummary> {
                 Err(reason) => {
                     unreadable += 1;
                     eprintln!("skipped {}: {reason}", path.display());
-                    rows.push(FaceRow {
-                        id: r.id.clone(),
-                        image: r.id.clone(),
-                        face: None,
-                        status: format!("unreadable: {reason}"),
-                        detection: None,
-                        true_label: None,
-                        prediction: None,
-                        to_image: None,
-                    });
+                    rows.push(FaceRow::without_face(
+                        &r.id,
+                        format!("unreadable: {reason}"),
+                    ));
                 }
             }
         }
@@ -373,29 +383,14 @@ pub(crate) fn predict(args: &PredictArgs) -> Result<PredictSummary> {
                 Err(reason) => {
                     unreadable += 1;
                     eprintln!("skipped {}: {reason}", r.id);
-                    rows.push(FaceRow {
-                        id: r.id.clone(),
-                        image: r.id.clone(),
-                        face: None,
-                        status: format!("unreadable: {reason}"),
-                        detection: None,
-                        true_label: None,
-                        prediction: None,
-                        to_image: None,
-                    });
+                    rows.push(FaceRow::without_face(
+                        &r.id,
+                        format!("unreadable: {reason}"),
+                    ));
                 }
                 Ok(found) if found.is_empty() => {
                     no_face += 1;
-                    rows.push(FaceRow {
-                        id: r.id.clone(),
-                        image: r.id.clone(),
-                        face: None,
-                        status: "no face".into(),
-                        detection: None,
-                        true_label: None,
-                        prediction: None,
-                        to_image: None,
-                    });
+                    rows.push(FaceRow::without_face(&r.id, "no face".into()));
                 }
                 Ok(found) => {
                     for (k, f) in found.into_iter().enumerate() {

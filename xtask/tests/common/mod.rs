@@ -50,3 +50,14 @@ pub fn shared() -> Option<PathBuf> {
     eprintln!("skipping: {msg}");
     None
 }
+
+/// Runs the xtask binary with `args` and extra environment variables.
+#[allow(dead_code)] // used by the face-pipeline and predict tests only
+pub fn xtask_env(args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run xtask")
+}

@@ -22,7 +22,17 @@ pub fn align_face(
 ) -> Result<AlignedFace> {
     let src = AlignmentPoints::from_landmarks(landmarks);
     let transform = AffineTransform::from_three_points(src.0, template.points)?;
-    let aligned = warp_affine_gray(image, &transform, template.size, template.size)?;
+    warp_face(image, landmarks, transform, template.size)
+}
+
+/// Warps `image` by `transform` into a `size` x `size` face and moves the landmarks with it.
+pub fn warp_face(
+    image: &image::GrayImage,
+    landmarks: &Landmarks68,
+    transform: AffineTransform,
+    size: u32,
+) -> Result<AlignedFace> {
+    let aligned = warp_affine_gray(image, &transform, size, size)?;
     let m = transform.m.map(|row| row.map(|v| v as f32));
     Ok(AlignedFace {
         image: aligned,

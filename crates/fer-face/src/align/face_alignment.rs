@@ -5,7 +5,7 @@
 //! SynthFER) has no template; its faces are then the detector's box, resized to the input:
 //! the nearest thing to how such datasets were cropped, and said so wherever it is used.
 
-use super::{warp_affine_gray, AffineTransform, AlignedFace, AlignmentTemplate};
+use super::{warp_face, AffineTransform, AlignedFace, AlignmentTemplate};
 use crate::error::Result;
 use crate::FaceBox;
 use fer_data::Landmarks68;
@@ -70,10 +70,8 @@ impl FaceAlignment {
         face: &FaceBox,
         landmarks: &Landmarks68,
     ) -> Result<AlignedFace> {
-        let transform = match self {
-            FaceAlignment::Template(t) => {
-                return super::align_face(image, landmarks, t);
-            }
+        match self {
+            FaceAlignment::Template(t) => super::align_face(image, landmarks, t),
             FaceAlignment::BoxCrop { size } => {
                 // The box's outer edges onto the outer pixel edges of the output, in pixel-
                 // index coordinates (a pixel's centre is its index).
@@ -84,20 +82,13 @@ impl FaceAlignment {
                     face.bottom as f64,
                 );
                 let edge = *size as f64 - 0.5;
-                AffineTransform::from_three_points(
+                let transform = AffineTransform::from_three_points(
                     [[l, t], [r, t], [l, b]],
                     [[-0.5, -0.5], [edge, -0.5], [-0.5, edge]],
-                )?
+                )?;
+                warp_face(image, landmarks, transform, *size)
             }
-        };
-        let size = self.size();
-        let aligned = warp_affine_gray(image, &transform, size, size)?;
-        let m = transform.m.map(|row| row.map(|v| v as f32));
-        Ok(AlignedFace {
-            image: aligned,
-            landmarks: landmarks.transformed(&m),
-            transform,
-        })
+        }
     }
 }
 

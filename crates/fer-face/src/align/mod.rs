@@ -12,7 +12,7 @@ pub mod face_alignment;
 pub mod warp_affine;
 
 pub use affine_transform::AffineTransform;
-pub use aligned_face::{align_face, AlignedFace};
+pub use aligned_face::{align_face, warp_face, AlignedFace};
 pub use alignment_points::AlignmentPoints;
 pub use alignment_template::AlignmentTemplate;
 pub use face_alignment::FaceAlignment;
