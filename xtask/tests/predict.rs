@@ -225,6 +225,8 @@ fn predict_matches_the_reference_cmcnn_within_1e_5() {
         "reference parity: max |probability| difference {:.3e}, max |landmark| difference {:.3e}",
         worst.0, worst.1
     );
+    // The folder holds a CMCNN checkpoint twice (about 1.3 GB): removed once passed.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -302,6 +304,8 @@ fn bad_model_folders_and_outputs_are_refused_by_name() {
         "{e}"
     );
     assert!(!out_csv.exists(), "nothing partial is written");
+    // The folder holds a CMCNN checkpoint twice (about 1.3 GB): removed once passed.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Trains hps for one epoch on a prepared CK+48 subset, then predicts: its test split through
@@ -505,6 +509,7 @@ fn predict_follows_training_evaluation_and_the_face_pipeline() {
         &[],
     ));
     assert!(e.contains("blank.png") && e.contains("48x48"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
