@@ -14,7 +14,10 @@ use std::time::Instant;
 use fer_data::formats::record_image_loader::load_record_file;
 use fer_data::{DatasetFormat, Expression, FaceDataset, Record};
 use fer_face::align::{AlignmentTemplate, FaceAlignment};
+use fer_face::fallback_box::FallbackBox;
+use fer_face::mtcnn::Mtcnn;
 use fer_face::photo_faces::faces_in_photos;
+use fer_face::prepare::face_pipeline::{calibrate_fallback, detect_faces};
 use fer_face::prepare::PrepareReport;
 use fer_train::{FacePrediction, ModelSource, TrainedModel};
 
@@ -175,8 +178,40 @@ fn run_cache_json(dataset: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Training images the dataset framing is calibrated on (evenly spaced over the dataset).
+const FRAMING_CALIBRATION_IMAGES: usize = 200;
+
+/// Where the detector's box sits in the images of a run's dataset of pre-cropped faces (an
+/// image folder on this machine), as `prepare` calibrates its fallback box; `None` when the
+/// dataset is not here or the detector finds too few faces in it.
+fn dataset_framing(dataset: &str, detector: &Mtcnn) -> Option<FallbackBox> {
+    let manifest = workspace::workspace().load_manifest(dataset).ok()?;
+    let root = manifest.resolved_root()?;
+    let files = face_tools::list_images(&root).ok()?;
+    let step = files.len().div_ceil(FRAMING_CALIBRATION_IMAGES).max(1);
+    let records: Vec<Record> = files
+        .iter()
+        .step_by(step)
+        .map(|rel| Record {
+            id: rel.to_string_lossy().to_string(),
+            path: Some(root.join(rel)),
+            expression: Expression::Neutral,
+            subject: String::new(),
+            split_hint: None,
+            landmarks: None,
+        })
+        .collect();
+    let detected = detect_faces(detector, &records, &load_record_file, 64, &|_, _, _| {}).ok()?;
+    let frame = calibrate_fallback(&detected);
+    (frame.calibrated_on >= 20).then_some(frame)
+}
+
 /// The alignment of raw photos (see `--template`).
-fn alignment(args: &PredictArgs, trained: &TrainedModel) -> Result<FaceAlignment> {
+fn alignment(
+    args: &PredictArgs,
+    trained: &TrainedModel,
+    detector: &Mtcnn,
+) -> Result<FaceAlignment> {
     let size = trained.config.input_size as u32;
     let from_json = |path: &Path| -> Result<Option<AlignmentTemplate>> {
         let text = std::fs::read_to_string(path)
@@ -214,9 +249,16 @@ fn alignment(args: &PredictArgs, trained: &TrainedModel) -> Result<FaceAlignment
         },
         (None, ModelSource::Imported) => None,
     };
-    Ok(match template {
-        Some(t) => FaceAlignment::Template(t),
-        None => FaceAlignment::BoxCrop { size },
+    let framing = match (&template, &trained.source) {
+        (None, ModelSource::Run { dataset, .. }) if !dataset.ends_with("-prepared") => {
+            dataset_framing(dataset, detector)
+        }
+        _ => None,
+    };
+    Ok(match (template, framing) {
+        (Some(t), _) => FaceAlignment::Template(t),
+        (None, Some(frame)) => FaceAlignment::DatasetFraming { size, frame },
+        (None, None) => FaceAlignment::BoxCrop { size },
     }
     .at_size(size))
 }
@@ -300,11 +342,11 @@ pub(crate) fn predict(args: &PredictArgs) -> Result<PredictSummary> {
     let face_stack = if args.aligned {
         None
     } else {
-        let alignment = alignment(args, &trained)?;
-        eprintln!("alignment: {}", alignment.describe());
         let models = face_models::models_dir(args.models.as_deref());
         let detector = face_tools::load_detector(&models)?;
         let landmarker = face_tools::load_landmarker(&models)?;
+        let alignment = alignment(args, &trained, &detector)?;
+        eprintln!("alignment: {}", alignment.describe());
         Some((alignment, detector, landmarker))
     };
     let start = Instant::now();
