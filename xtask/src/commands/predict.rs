@@ -187,20 +187,9 @@ const FRAMING_CALIBRATION_IMAGES: usize = 200;
 fn dataset_framing(dataset: &str, detector: &Mtcnn) -> Option<FallbackBox> {
     let manifest = workspace::workspace().load_manifest(dataset).ok()?;
     let root = manifest.resolved_root()?;
-    let files = face_tools::list_images(&root).ok()?;
-    let step = files.len().div_ceil(FRAMING_CALIBRATION_IMAGES).max(1);
-    let records: Vec<Record> = files
-        .iter()
-        .step_by(step)
-        .map(|rel| Record {
-            id: rel.to_string_lossy().to_string(),
-            path: Some(root.join(rel)),
-            expression: Expression::Neutral,
-            subject: String::new(),
-            split_hint: None,
-            landmarks: None,
-        })
-        .collect();
+    let all = face_tools::folder_records(&root).ok()?;
+    let step = all.len().div_ceil(FRAMING_CALIBRATION_IMAGES).max(1);
+    let records: Vec<Record> = all.into_iter().step_by(step).collect();
     let detected = detect_faces(detector, &records, &load_record_file, 64, &|_, _, _| {}).ok()?;
     let frame = calibrate_fallback(&detected);
     (frame.calibrated_on >= 20).then_some(frame)
