@@ -6,14 +6,15 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device};
+use candle_core::Device;
 use serde::Deserialize;
 
-use fer_models::{seeded_var_builder, ModelConfig, ModelRegistry, MultiTaskModel};
+use fer_models::{ModelConfig, ModelRegistry, MultiTaskModel};
 
 use crate::error::{Result, TrainError};
 use crate::run_dir::DONE_MARKER;
 use crate::train_config::TrainConfig;
+use crate::trainer::load_model;
 
 /// A run's checkpoint of the best validation epoch.
 pub const RUN_WEIGHTS_FILE: &str = "best.safetensors";
@@ -115,24 +116,18 @@ impl TrainedModel {
                 weights.display()
             )));
         }
-        let (mut varmap, vb) = seeded_var_builder(0, DType::F32, device);
-        let model = registry.build(&name, &config, vb).map_err(|e| {
-            TrainError::Config(format!(
-                "{}: cannot build model '{name}': {e}",
-                if run_config.is_file() {
-                    run_config.display()
-                } else {
-                    imported_config.display()
+        let config_file = if run_config.is_file() {
+            run_config
+        } else {
+            imported_config
+        };
+        let model =
+            load_model(registry, &name, &config, &weights, device).map_err(|e| match e {
+                TrainError::Config(message) => {
+                    TrainError::Config(format!("{}: {message}", config_file.display()))
                 }
-            ))
-        })?;
-        varmap.load(&weights).map_err(|e| TrainError::Weights {
-            path: weights.clone(),
-            message: format!(
-                "does not fit model '{name}' as configured: {}",
-                first_line(&e.to_string())
-            ),
-        })?;
+                other => other,
+            })?;
         let metrics = dir.join(fer_runs::METRICS_FILE);
         let class_names = match &source {
             ModelSource::Run { finished: true, .. } if metrics.is_file() => {
@@ -157,9 +152,4 @@ impl TrainedModel {
             class_names,
         })
     }
-}
-
-/// The message of an error without the backtrace candle appends under RUST_BACKTRACE.
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
 }

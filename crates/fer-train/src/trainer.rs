@@ -219,6 +219,10 @@ fn interrupted(
 }
 
 /// Builds a registered model and loads a checkpoint into it (for inference and tests).
+///
+/// Errors: a model that cannot be built as configured is `TrainError::Config` ("cannot build
+/// model 'name': ..."), for the caller to prefix with the file the configuration came from;
+/// a checkpoint that does not fit is `TrainError::Weights`, naming the checkpoint.
 pub fn load_model(
     registry: &ModelRegistry,
     name: &str,
@@ -227,7 +231,20 @@ pub fn load_model(
     device: &Device,
 ) -> Result<Box<dyn MultiTaskModel>> {
     let (mut varmap, vb) = seeded_var_builder(0, DType::F32, device);
-    let model = registry.build(name, cfg, vb)?;
-    varmap.load(checkpoint)?;
+    let model = registry
+        .build(name, cfg, vb)
+        .map_err(|e| TrainError::Config(format!("cannot build model '{name}': {e}")))?;
+    varmap.load(checkpoint).map_err(|e| TrainError::Weights {
+        path: checkpoint.to_path_buf(),
+        message: format!(
+            "does not fit model '{name}' as configured: {}",
+            first_line(&e.to_string())
+        ),
+    })?;
     Ok(model)
+}
+
+/// The message of an error without the backtrace candle appends under RUST_BACKTRACE.
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
 }

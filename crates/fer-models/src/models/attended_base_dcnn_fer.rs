@@ -24,6 +24,7 @@ use crate::nn::fer_head::FerHead;
 use crate::nn::salient_region_attention::SalientRegionAttention;
 use crate::nn::spatial_attention::SpatialAttention;
 use crate::nn::squeeze_excitation::SqueezeExcitation;
+use crate::ops::broadcast_scale::broadcast_scale;
 use crate::task_outputs::{TaskOutputs, Tasks};
 
 /// Which single-task attention.
@@ -51,7 +52,7 @@ impl Module {
             Module::CbamC(m) => Ok((m.forward(x)?, None)),
             Module::CbamS(m) => {
                 let a = m.forward_t(x, train)?;
-                Ok((x.broadcast_mul(&a)?, Some(a.squeeze(1)?)))
+                Ok((broadcast_scale(x, &a)?, Some(a.squeeze(1)?)))
             }
             Module::Salient(m) => {
                 let (y, a) = m.forward(x)?;

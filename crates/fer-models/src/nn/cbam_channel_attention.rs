@@ -7,6 +7,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::nn::layers::{self, Linear};
+use crate::ops::broadcast_scale::broadcast_scale;
 
 /// CBAM channel attention for `channels` channels.
 #[derive(Debug, Clone)]
@@ -35,6 +36,6 @@ impl CbamChannelAttention {
         let avg = x.mean(3)?.mean(2)?;
         let max = x.reshape((b, c, h * w))?.max(2)?;
         let m = candle_nn::ops::sigmoid(&(self.mlp(&avg)? + self.mlp(&max)?)?)?;
-        x.broadcast_mul(&m.reshape((b, c, 1, 1))?)
+        broadcast_scale(x, &m.reshape((b, c, 1, 1))?)
     }
 }

@@ -11,6 +11,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::nn::layers::{self, Linear};
+use crate::ops::broadcast_scale::broadcast_scale;
 use crate::ops::co_attention_scores::co_attention_scores;
 
 /// The per-task embedding f(·; W) of eqs. 2-3. Names `0.*` and `2.*` as the reference's
@@ -89,13 +90,14 @@ impl ChannelCoAttention {
         let f_l = self.fld_map.forward(l_in)?; // (B, C, D)
         let (b, c, d) = f_e.dims3()?;
         crate::mac_counter::add((b * c * c * d) as u64);
-        // eq. 4: S_ij = <F_e[i], F_l[j]> / √D, i over FER channels, j over FLD channels.
-        let s = (f_e.matmul(&f_l.t()?)? / (self.d as f64).sqrt())?; // (B, C, C)
-                                                                    // eqs. 5-6: A_e normalises S over i (FER channels) and sums over j; A_l normalises
-                                                                    // over j (FLD channels) and sums over i. Both (B, C).
-        let (a_e, a_l) = co_attention_scores(&s)?;
-        let fer = e_in.broadcast_mul(&a_e.reshape((b, c, 1, 1))?)?;
-        let fld = l_in.broadcast_mul(&a_l.reshape((b, c, 1, 1))?)?;
+        // eq. 4: S_ij = <F_e[i], F_l[j]> / √D, i over FER channels, j over FLD channels; the
+        // 1/√D is applied inside the scores' op.
+        let s = f_e.matmul(&f_l.t()?)?; // (B, C, C), before the 1/√D
+                                        // eqs. 5-6: A_e normalises S over i (FER channels) and sums over j; A_l normalises over
+                                        // j (FLD channels) and sums over i. Both (B, C).
+        let (a_e, a_l) = co_attention_scores(&s, 1.0 / (self.d as f64).sqrt())?;
+        let fer = broadcast_scale(e_in, &a_e.reshape((b, c, 1, 1))?)?;
+        let fld = broadcast_scale(l_in, &a_l.reshape((b, c, 1, 1))?)?;
         Ok(ChannelCoAttentionOutput {
             fer,
             fld,

@@ -17,6 +17,8 @@ use crate::model_config::CoAttentionConfig;
 use crate::multi_task_model::MixingParameter;
 use crate::nn::channel_co_attention::ChannelCoAttention;
 use crate::nn::spatial_attention::SpatialAttention;
+use crate::ops::broadcast_scale::broadcast_scale;
+use crate::ops::weighted_sum::weighted_sum;
 
 /// Which modules a Co-ATT unit has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,9 +62,7 @@ impl MixingPair {
 
     /// w0 * a + w1 * b
     fn mix(&self, a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
-        let w0 = self.weights.narrow(0, 0, 1)?;
-        let w1 = self.weights.narrow(0, 1, 1)?;
-        a.broadcast_mul(&w0)?.add(&b.broadcast_mul(&w1)?)
+        weighted_sum(a, b, &self.weights)
     }
 
     fn values(&self) -> candle_core::Result<[f32; 2]> {
@@ -147,8 +147,8 @@ impl CoAttentionUnit {
                 // eqs. 9-11 on the concatenation [L_in; E_in].
                 let a_s = scam.forward_pair_t(l_in, e_in, train)?; // (B,1,H,W)
                 Some((
-                    e_in.broadcast_mul(&a_s)?, // eq. 12
-                    l_in.broadcast_mul(&a_s)?, // eq. 13
+                    broadcast_scale(e_in, &a_s)?, // eq. 12
+                    broadcast_scale(l_in, &a_s)?, // eq. 13
                     a_s.squeeze(1)?,
                 ))
             }

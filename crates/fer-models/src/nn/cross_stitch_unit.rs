@@ -13,6 +13,7 @@ use candle_nn::{Init, VarBuilder};
 
 use crate::model_config::CrossStitchConfig;
 use crate::multi_task_model::MixingParameter;
+use crate::ops::weighted_sum::weighted_sum;
 
 /// One cross-stitch unit.
 #[derive(Debug, Clone)]
@@ -31,13 +32,18 @@ impl CrossStitchUnit {
 
     /// Mixes the FER and FLD activations of one layer (any equal shapes).
     pub fn forward(&self, e: &Tensor, l: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
-        let w = |t: &Tensor, i: usize| t.narrow(0, i, 1);
-        let e_new = e
-            .broadcast_mul(&w(&self.self_weight, 0)?)?
-            .add(&l.broadcast_mul(&w(&self.other_weight, 0)?)?)?;
-        let l_new = l
-            .broadcast_mul(&w(&self.self_weight, 1)?)?
-            .add(&e.broadcast_mul(&w(&self.other_weight, 1)?)?)?;
+        // (a_self, a_other) of task i, as the two weights of one weighted sum.
+        let pair = |i: usize| {
+            Tensor::cat(
+                &[
+                    self.self_weight.narrow(0, i, 1)?,
+                    self.other_weight.narrow(0, i, 1)?,
+                ],
+                0,
+            )
+        };
+        let e_new = weighted_sum(e, l, &pair(0)?)?;
+        let l_new = weighted_sum(l, e, &pair(1)?)?;
         Ok((e_new, l_new))
     }
 

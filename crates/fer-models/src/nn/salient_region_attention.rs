@@ -18,6 +18,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::nn::layers;
+use crate::ops::broadcast_scale::broadcast_scale;
 use crate::ops::gemm_conv2d::GemmConv2d;
 
 /// SERD-style spatial attention.
@@ -47,6 +48,6 @@ impl SalientRegionAttention {
             .forward(&self.score_hidden.forward(x)?.tanh()?)?; // (B,1,H,W)
         let a = candle_nn::ops::softmax(&e.reshape((b, h * w))?, 1)?;
         let weights = (a.reshape((b, 1, h, w))? * (h * w) as f64)?;
-        Ok((x.broadcast_mul(&weights)?, a.reshape((b, h, w))?))
+        Ok((broadcast_scale(x, &weights)?, a.reshape((b, h, w))?))
     }
 }

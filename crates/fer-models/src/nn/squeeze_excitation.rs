@@ -7,6 +7,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::nn::layers::{self, Linear};
+use crate::ops::broadcast_scale::broadcast_scale;
 
 /// One SE block for `channels` channels.
 #[derive(Debug, Clone)]
@@ -30,6 +31,6 @@ impl SqueezeExcitation {
         let (b, c, _, _) = x.dims4()?;
         let z = x.mean(3)?.mean(2)?; // squeeze: (B, C)
         let s = candle_nn::ops::sigmoid(&self.fc2.forward(&self.fc1.forward(&z)?.relu()?)?)?;
-        x.broadcast_mul(&s.reshape((b, c, 1, 1))?)
+        broadcast_scale(x, &s.reshape((b, c, 1, 1))?)
     }
 }

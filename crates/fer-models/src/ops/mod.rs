@@ -10,8 +10,10 @@
 //! - Layers with a fused kernel: `fused_conv2d` (the convolution kernel) behind `gemm_conv2d`
 //!   (the convolution layer), `fused_linear` (with `small_batch_gemm` for small batches),
 //!   `fused_batch_norm`, `max_pool`.
-//! - Attention pieces: `channel_pool` (SCAM's channel max and mean), `co_attention_scores`
-//!   (CCAM's softmaxed channel scores).
+//! - Attention pieces: `broadcast_scale` (a channel or pixel map applied to a feature map),
+//!   `channel_pool` (SCAM's channel max and mean), `co_attention_scores`
+//!   (CCAM's softmaxed channel scores, with `vector_exp` for its exponentials), `weighted_sum`
+//!   (the mixing of eq. 1 and of the cross-stitch units).
 //! - Mixed precision: `matmul_precision` (the fp32/bf16 setting, scoped like PyTorch's
 //!   autocast) and `bf16_gemm` (its AVX-512 BF16 GEMM).
 //! - The optimiser's update: `fused_adam` (Adam in place, used by fer-train's `Adam`).
@@ -20,6 +22,7 @@
 //!   `test_tensors` and `gradient_check`.
 
 mod bf16_gemm;
+pub mod broadcast_scale;
 pub mod channel_pool;
 pub mod co_attention_scores;
 mod cpu_gemm;
@@ -38,3 +41,5 @@ pub mod max_pool;
 mod small_batch_gemm;
 #[cfg(test)]
 pub(crate) mod test_tensors;
+mod vector_exp;
+pub mod weighted_sum;
