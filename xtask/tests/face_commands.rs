@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Output;
 
 mod common;
-use common::{shared, xtask_env as xtask};
+use common::{prepare_and_train_ckplus48, shared, xtask_env as xtask};
 
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("xtask-face-{name}-{}", std::process::id()));
@@ -128,21 +128,9 @@ fn annotate_with_the_reference_boxes_matches_dlib() {
 fn prepare_detect_and_train_on_a_ckplus48_subset() {
     let Some(shared) = shared() else { return };
     let dir = temp("prepare");
-    let models = shared.join("models");
-    let cache = dir.join("ckplus48");
-    let out = xtask(
-        &[
-            "prepare",
-            "ckplus48",
-            "--limit",
-            "60",
-            "--size",
-            "48",
-            "--out",
-            &cache.to_string_lossy(),
-        ],
-        &[("FER_MODELS", &models)],
-    );
+    // The prepared cache trains through the ordinary command.
+    let prepared = prepare_and_train_ckplus48(&shared, &dir, 60, "base-dcnn-fer");
+    let out = &prepared.prepare;
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
@@ -150,32 +138,14 @@ fn prepare_detect_and_train_on_a_ckplus48_subset() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("imported 60"), "{stdout}");
+    let cache = &prepared.cache;
     let samples = std::fs::read_to_string(cache.join("samples.csv")).expect("samples.csv");
     assert_eq!(samples.lines().count(), 61, "every CK+48 face is kept");
     assert!(cache.join("contact_sheet.png").is_file());
-
-    // The cache trains through the ordinary command.
-    let results = dir.join("results");
-    let out = xtask(
-        &[
-            "train",
-            "--dataset",
-            &cache.join("manifest.yaml").to_string_lossy(),
-            "--model",
-            "base-dcnn-fer",
-            "--size",
-            "48",
-            "--epochs",
-            "1",
-            "--results",
-            &results.to_string_lossy(),
-        ],
-        &[],
-    );
     assert!(
-        out.status.success(),
+        prepared.train.status.success(),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&prepared.train.stderr)
     );
 
     // detect writes facenet-pytorch's layout, one row per image.
@@ -198,7 +168,7 @@ fn prepare_detect_and_train_on_a_ckplus48_subset() {
             "--out",
             &csv.to_string_lossy(),
         ],
-        &[("FER_MODELS", &models)],
+        &[("FER_MODELS", &shared.join("models"))],
     );
     assert!(
         out.status.success(),

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod common;
-use common::{shared, temp, xtask_env as xtask};
+use common::{prepare_and_train_ckplus48, shared, temp, xtask_env as xtask};
 
 fn ok(out: &Output) -> String {
     assert!(
@@ -315,38 +315,10 @@ fn bad_model_folders_and_outputs_are_refused_by_name() {
 fn predict_follows_training_evaluation_and_the_face_pipeline() {
     let Some(shared) = shared() else { return };
     let dir = temp("xtask-predict", "pipeline");
-    let models = shared.join("models");
-    let cache = dir.join("ckplus48");
-    ok(&xtask(
-        &[
-            "prepare",
-            "ckplus48",
-            "--limit",
-            "60",
-            "--size",
-            "48",
-            "--out",
-            &cache.to_string_lossy(),
-        ],
-        &[("FER_MODELS", &models)],
-    ));
-    let results = dir.join("results");
-    ok(&xtask(
-        &[
-            "train",
-            "--dataset",
-            &cache.join("manifest.yaml").to_string_lossy(),
-            "--model",
-            "hps",
-            "--size",
-            "48",
-            "--epochs",
-            "1",
-            "--results",
-            &results.to_string_lossy(),
-        ],
-        &[],
-    ));
+    let prepared = prepare_and_train_ckplus48(&shared, &dir, 60, "hps");
+    ok(&prepared.prepare);
+    ok(&prepared.train);
+    let (cache, results) = (prepared.cache, prepared.results);
     let run = walk(&results)
         .into_iter()
         .find(|p| p.ends_with("predictions.csv"))
@@ -437,7 +409,7 @@ fn predict_follows_training_evaluation_and_the_face_pipeline() {
             "--out",
             &raw_csv.to_string_lossy(),
         ],
-        &[("FER_MODELS", &models)],
+        &[("FER_MODELS", &shared.join("models"))],
     ));
     assert!(stdout.contains("1 unreadable"), "{stdout}");
     let rows = read_csv(&raw_csv);

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: a fresh temporary folder, the tiny SynthFER
 //! manifest (30 subjects x 5 faces at 32 px, 3 subject-exclusive folds) the `reproduce` tests
-//! run on, and ../shared (face models and CK+48) for the face-pipeline tests.
+//! run on, and ../shared (face models and CK+48) for the face-pipeline tests, with a CK+48
+//! subset prepared and trained on.
 
 use std::path::{Path, PathBuf};
 
@@ -60,4 +61,67 @@ pub fn xtask_env(args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
         c.env(k, v);
     }
     c.output().expect("run xtask")
+}
+
+/// What `prepare_and_train_ckplus48` ran and where it wrote.
+#[allow(dead_code)] // used by the face-pipeline and predict tests only
+pub struct PreparedRun {
+    /// `prepare`'s output (status, stdout, stderr).
+    pub prepare: std::process::Output,
+    /// `train`'s output.
+    pub train: std::process::Output,
+    /// The prepared cache, `dir/ckplus48`.
+    pub cache: PathBuf,
+    /// The results folder the run went into, `dir/results`.
+    pub results: PathBuf,
+}
+
+/// Prepares the first `limit` CK+48 faces at 48 px into `dir/ckplus48` with ../shared's face
+/// models, then trains `model` on that cache for one epoch into `dir/results`. The callers
+/// assert on both outputs.
+#[allow(dead_code)] // used by the face-pipeline and predict tests only
+pub fn prepare_and_train_ckplus48(
+    shared: &Path,
+    dir: &Path,
+    limit: usize,
+    model: &str,
+) -> PreparedRun {
+    let cache = dir.join("ckplus48");
+    let limit = limit.to_string();
+    let prepare = xtask_env(
+        &[
+            "prepare",
+            "ckplus48",
+            "--limit",
+            &limit,
+            "--size",
+            "48",
+            "--out",
+            &cache.to_string_lossy(),
+        ],
+        &[("FER_MODELS", &shared.join("models"))],
+    );
+    let results = dir.join("results");
+    let train = xtask_env(
+        &[
+            "train",
+            "--dataset",
+            &cache.join("manifest.yaml").to_string_lossy(),
+            "--model",
+            model,
+            "--size",
+            "48",
+            "--epochs",
+            "1",
+            "--results",
+            &results.to_string_lossy(),
+        ],
+        &[],
+    );
+    PreparedRun {
+        prepare,
+        train,
+        cache,
+        results,
+    }
 }
