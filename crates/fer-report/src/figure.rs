@@ -84,6 +84,27 @@ pub(crate) fn render(fig: &impl Figure, out_stem: &Path) -> Result<(PathBuf, Pat
     Ok((png, svg))
 }
 
+/// Paints the canvas white and centres `title` in bold black at the top, `pad` pixels down: how
+/// the figures with a title line open (attention maps, mixing curves, t-SNE, prediction sheet).
+pub(crate) fn draw_title_on_white<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    width: u32,
+    pad: i32,
+    px: f64,
+) -> DrawResult<DB> {
+    use plotters::prelude::Text;
+    use plotters::style::text_anchor::{HPos, VPos};
+    use plotters::style::RGBColor;
+    root.fill(&RGBColor(255, 255, 255))?;
+    root.draw(&Text::new(
+        title.to_string(),
+        (width as i32 / 2, pad),
+        crate::chart_font::text_style(px, true, RGBColor(0, 0, 0), HPos::Center, VPos::Top),
+    ))?;
+    Ok(())
+}
+
 /// Pixel size of `text` at `size` px, for layout before any backend exists. Falls back to a
 /// generous estimate if the font cannot measure (the layout then errs on the roomy side).
 pub(crate) fn text_size(text: &str, size: f64, bold: bool) -> (u32, u32) {

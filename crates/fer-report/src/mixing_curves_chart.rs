@@ -18,7 +18,7 @@ use plotters::style::{Color, RGBColor};
 
 use crate::category_colour::category_colour;
 use crate::chart_font::{ensure_fonts, text_style, FONT_FAMILY};
-use crate::figure::{render, text_size, DrawResult, Figure};
+use crate::figure::{draw_title_on_white, render, text_size, DrawResult, Figure};
 use crate::mixing_curves::{split_parameter, MixingCurves};
 use crate::report_error::{ReportError, Result};
 
@@ -256,12 +256,7 @@ impl Figure for MixingCurvesChart {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let black = RGBColor(0, 0, 0);
-        root.fill(&RGBColor(255, 255, 255))?;
-        root.draw(&Text::new(
-            self.title.clone(),
-            (self.width as i32 / 2, PAD),
-            text_style(TITLE_PX, true, black, HPos::Center, VPos::Top),
-        ))?;
+        draw_title_on_white(root, &self.title, self.width, PAD, TITLE_PX)?;
 
         // One legend for all panels: the kinds keep their colour in every panel.
         let legend_y = self.top_h as i32 - 10 - text_size("Hg", LEGEND_PX, false).1 as i32 / 2;

@@ -14,7 +14,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 use plotters::style::RGBColor;
 
 use crate::chart_font::{ensure_fonts, text_style};
-use crate::figure::{render, text_size, DrawResult, Figure};
+use crate::figure::{draw_title_on_white, render, text_size, DrawResult, Figure};
 use crate::raster_image::RasterImage;
 use crate::report_error::{ReportError, Result};
 
@@ -173,12 +173,7 @@ impl Figure for PredictionSheet {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let black = RGBColor(0, 0, 0);
         let grey = RGBColor(90, 90, 90);
-        root.fill(&RGBColor(255, 255, 255))?;
-        root.draw(&Text::new(
-            self.title.clone(),
-            (self.width as i32 / 2, PAD),
-            text_style(TITLE_PX, true, black, HPos::Center, VPos::Top),
-        ))?;
+        draw_title_on_white(root, &self.title, self.width, PAD, TITLE_PX)?;
         let columns = self.columns as i32;
         let grid_w = columns * self.cell_w + (columns - 1) * CELL_GAP;
         let grid_left = (self.width as i32 - grid_w) / 2;

@@ -17,7 +17,7 @@ use plotters::style::{Color, RGBColor};
 
 use crate::category_colour::category_colour;
 use crate::chart_font::{ensure_fonts, text_style};
-use crate::figure::{render, text_size, DrawResult, Figure};
+use crate::figure::{draw_title_on_white, render, text_size, DrawResult, Figure};
 use crate::report_error::{ReportError, Result};
 
 const PAD: i32 = 16;
@@ -173,12 +173,7 @@ impl Figure for TsneChart {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let black = RGBColor(0, 0, 0);
-        root.fill(&RGBColor(255, 255, 255))?;
-        root.draw(&Text::new(
-            self.title.clone(),
-            (self.width as i32 / 2, PAD),
-            text_style(TITLE_PX, true, black, HPos::Center, VPos::Top),
-        ))?;
+        draw_title_on_white(root, &self.title, self.width, PAD, TITLE_PX)?;
         let (plots, legend) = root.split_horizontally(self.width - self.legend_w);
         let (_, plots) = plots.split_vertically(self.top_h);
         let areas = plots.split_evenly((1, self.panels.len()));
