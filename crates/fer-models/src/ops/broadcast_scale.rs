@@ -47,6 +47,22 @@ pub fn broadcast_scale(x: &Tensor, a: &Tensor) -> candle_core::Result<Tensor> {
         .apply_op2(&a.contiguous()?, BroadcastScale { span })
 }
 
+impl Span {
+    /// Entries of the map per image: C for a channel map, H·W for a pixel map.
+    fn factors_per_image(self, c: usize, hw: usize) -> usize {
+        match self {
+            Span::Channels => c,
+            Span::Pixels => hw,
+        }
+    }
+}
+
+/// Length of the backward's flat [dx (when wanted) | da].
+fn backward_len((b, c, hw): (usize, usize, usize), span: Span, need_dx: bool) -> usize {
+    let nx = if need_dx { b * c * hw } else { 0 };
+    nx + b * span.factors_per_image(c, hw)
+}
+
 /// The forward op on (x, a).
 #[derive(Debug, Clone, Copy)]
 struct BroadcastScale {
@@ -96,12 +112,9 @@ fn backward<T: WithDType>(
     span: Span,
     need_dx: bool,
 ) -> Vec<T> {
-    let per_a = match span {
-        Span::Channels => c,
-        Span::Pixels => hw,
-    };
+    let per_a = span.factors_per_image(c, hw);
     let nx = if need_dx { b * c * hw } else { 0 };
-    let mut out = vec![T::zero(); nx + b * per_a];
+    let mut out = vec![T::zero(); backward_len((b, c, hw), span, need_dx)];
     let (dx, da) = out.split_at_mut(nx);
     let dx_chunks: Vec<&mut [T]> = if need_dx {
         dx.chunks_mut(c * hw).collect()
@@ -233,16 +246,7 @@ impl CustomOp3 for BroadcastScaleBackward {
             self.span,
             self.need_dx,
         ));
-        let n = out_len(&out);
-        Ok((out, Shape::from(n)))
-    }
-}
-
-fn out_len(s: &CpuStorage) -> usize {
-    match s {
-        CpuStorage::F32(v) => v.len(),
-        CpuStorage::F64(v) => v.len(),
-        _ => 0,
+        Ok((out, Shape::from(backward_len(d, self.span, self.need_dx))))
     }
 }
 
