@@ -71,74 +71,43 @@ pub fn draw(
     }
     if wants(spec, FigureKind::MixingCurves) {
         for ((dataset, method), group) in &groups {
-            let Some(run) = first_run(group) else {
+            let Some((run, curves)) = step_curves(group, fer_report::read_mixing_curves)? else {
                 continue;
             };
-            let Some(dir) = run.source.parent() else {
-                continue;
-            };
-            let curves = fer_report::read_mixing_curves(&dir.join("steps.csv"))?;
-            if curves.series.is_empty() {
-                continue;
-            }
+            // Fig. 3 plots β; CSN's cross-stitch units have no β and show every parameter.
             let parameters: &[&str] = if curves.series.iter().any(|(n, _)| n.ends_with(".beta1")) {
                 &["beta1", "beta2"]
             } else {
                 &[]
             };
-            let best = curves.last_step_of_epoch(run.best_epoch);
-            let title =
-                format!(
-                "{} on {}: mixing parameters over steps (seed {}, fold {}); green: best validation",
-                names.get(method),
-                dataset,
-                run.seed,
-                run.fold.map(|f| f.to_string()).unwrap_or_else(|| "-".into())
-            );
-            push(fer_report::plot_mixing_curves(
+            push(step_curves_chart(
+                run,
                 &curves,
                 parameters,
-                best,
-                &title,
+                &format!("{} on {dataset}: mixing parameters", names.get(method)),
                 &out_dir.join(format!("mixing_curves_{dataset}_{method}")),
             )?);
         }
     }
     if wants(spec, FigureKind::WeightingCurves) {
         for ((dataset, method), group) in &groups {
-            let Some(run) = first_run(group) else {
+            let Some((run, curves)) = step_curves(group, |path| {
+                fer_report::read_step_series(path, &["weighting.", "gradients."])
+            })?
+            else {
                 continue;
             };
-            let Some(dir) = run.source.parent() else {
-                continue;
-            };
-            let curves = fer_report::read_step_series(
-                &dir.join("steps.csv"),
-                &["weighting.", "gradients."],
-            )?;
-            if curves.series.is_empty() {
-                continue;
-            }
+            // The cosine of the task gradients exists for the gradient methods only.
             let kinds: &[&str] = if curves.series("gradients.cos").is_some() {
                 &["fer", "fld", "cos"]
             } else {
                 &["fer", "fld"]
             };
-            let best = curves.last_step_of_epoch(run.best_epoch);
-            let title = format!(
-                "{} on {}: task weights over steps (seed {}, fold {}); green: best validation",
-                names.get(method),
-                dataset,
-                run.seed,
-                run.fold
-                    .map(|f| f.to_string())
-                    .unwrap_or_else(|| "-".into())
-            );
-            push(fer_report::plot_mixing_curves(
+            push(step_curves_chart(
+                run,
                 &curves,
                 kinds,
-                best,
-                &title,
+                &format!("{} on {dataset}: task weights", names.get(method)),
                 &out_dir.join(format!("weighting_curves_{dataset}_{method}")),
             )?);
         }
@@ -164,6 +133,44 @@ fn first_seen_groups(runs: &[RunResult]) -> Groups<'_> {
         }
     }
     out
+}
+
+/// The per-step curves of a group's figure run (`first_run`), read from its `steps.csv` by
+/// `read`; `None` when the group has no run or the file has no such columns.
+fn step_curves<'a>(
+    group: &[&'a RunResult],
+    read: impl Fn(&Path) -> fer_report::Result<fer_report::MixingCurves>,
+) -> Result<Option<(&'a RunResult, fer_report::MixingCurves)>> {
+    let Some(run) = first_run(group) else {
+        return Ok(None);
+    };
+    let Some(dir) = run.source.parent() else {
+        return Ok(None);
+    };
+    let curves = read(&dir.join("steps.csv"))?;
+    Ok((!curves.series.is_empty()).then_some((run, curves)))
+}
+
+/// One run's curves over its steps, the selected (best-validation) step marked, titled
+/// "<what> over steps (seed, fold)".
+fn step_curves_chart(
+    run: &RunResult,
+    curves: &fer_report::MixingCurves,
+    kinds: &[&str],
+    what: &str,
+    stem: &Path,
+) -> Result<(PathBuf, PathBuf)> {
+    let title = format!(
+        "{what} over steps (seed {}, fold {}); green: best validation",
+        run.seed,
+        run.fold
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| "-".into())
+    );
+    let best = curves.last_step_of_epoch(run.best_epoch);
+    Ok(fer_report::plot_mixing_curves(
+        curves, kinds, best, &title, stem,
+    )?)
 }
 
 /// The run figures are drawn from: the lowest seed, then the lowest fold.
