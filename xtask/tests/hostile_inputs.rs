@@ -45,6 +45,37 @@ struct Case {
     needles: Vec<String>,
 }
 
+/// The cases of the corpus, in order.
+#[derive(Default)]
+struct Cases(Vec<Case>);
+
+impl Cases {
+    fn add(&mut self, category: &'static str, name: &str, args: Vec<String>, needles: &[&str]) {
+        self.0.push(Case {
+            category,
+            name: name.to_string(),
+            args,
+            env: Vec::new(),
+            needles: s(needles),
+        });
+    }
+
+    /// A case whose command runs with one more environment variable.
+    fn add_with_env(
+        &mut self,
+        category: &'static str,
+        name: &str,
+        args: Vec<String>,
+        (key, value): (&str, String),
+        needles: &[&str],
+    ) {
+        self.add(category, name, args, needles);
+        if let Some(case) = self.0.last_mut() {
+            case.env.push((key.to_string(), value));
+        }
+    }
+}
+
 #[derive(Debug, PartialEq)]
 enum Verdict {
     Clear,
@@ -155,16 +186,7 @@ fn every_hostile_input_gets_a_clear_error() {
         a.extend(s(extra));
         a
     };
-    let mut cases: Vec<Case> = Vec::new();
-    let mut add = |category: &'static str, name: &str, args: Vec<String>, needles: &[&str]| {
-        cases.push(Case {
-            category,
-            name: name.to_string(),
-            args,
-            env: Vec::new(),
-            needles: s(needles),
-        });
-    };
+    let mut cases = Cases::default();
 
     // Landmark CSVs of a dataset.
     let lm_header = format!("image,{}", point_header(""));
@@ -198,7 +220,7 @@ fn every_hostile_input_gets_a_clear_error() {
             &format!("m-{file}.yaml"),
             &manifest_text(&format!("landmarks_csv: {csv}\n")),
         );
-        add("landmark CSV", name, train(&m, &[]), needles);
+        cases.add("landmark CSV", name, train(&m, &[]), needles);
     }
     let csv = write(
         "lm-short.csv",
@@ -211,7 +233,7 @@ fn every_hostile_input_gets_a_clear_error() {
         "m-short.yaml",
         &manifest_text(&format!("landmarks_csv: {csv}\n")),
     );
-    add(
+    cases.add(
         "landmark CSV",
         "short row",
         train(&m, &[]),
@@ -225,7 +247,7 @@ fn every_hostile_input_gets_a_clear_error() {
         "m-nocol.yaml",
         &manifest_text(&format!("landmarks_csv: {csv}\n")),
     );
-    add(
+    cases.add(
         "landmark CSV",
         "missing column",
         train(&m, &[]),
@@ -283,7 +305,7 @@ fn every_hostile_input_gets_a_clear_error() {
         ),
     ] {
         let m = write(needles[0], &text);
-        add("manifest YAML", name, train(&m, &[]), needles);
+        cases.add("manifest YAML", name, train(&m, &[]), needles);
     }
     // A class folder that names no expression.
     let odd_root = dir.join("odd-images");
@@ -303,7 +325,7 @@ fn every_hostile_input_gets_a_clear_error() {
             &odd_root.display().to_string(),
         ),
     );
-    add(
+    cases.add(
         "manifest YAML",
         "unknown class folder",
         train(&m, &[]),
@@ -365,6 +387,11 @@ fn every_hostile_input_gets_a_clear_error() {
         ("not YAML", "name: [x\n".to_string(), &["e-yaml.yaml"][..]),
         ("empty file", String::new(), &["e-emptyfile.yaml"][..]),
         (
+            "negative FLD loss weight",
+            format!("{good}train:\n  fld_loss_weight: -1\n"),
+            &["e-lambda.yaml", "fld_loss_weight", "-1"][..],
+        ),
+        (
             "dataset key escaping",
             good.replace("key: s", "key: ../s"),
             &["e-key-escape.yaml", "../s"][..],
@@ -375,7 +402,7 @@ fn every_hostile_input_gets_a_clear_error() {
             .find(|n| n.ends_with(".yaml"))
             .copied()
             .unwrap_or("e-dataset.yaml");
-        add("experiment YAML", name, experiment(file, &text), needles);
+        cases.add("experiment YAML", name, experiment(file, &text), needles);
     }
 
     // Flags and settings.
@@ -510,24 +537,15 @@ fn every_hostile_input_gets_a_clear_error() {
             &["no-such-table"][..],
         ),
     ] {
-        add("flags", name, args, needles);
+        cases.add("flags", name, args, needles);
     }
-    cases.push(Case {
-        category: "flags",
-        name: "FER_MAX_TENSOR_MEMORY malformed".into(),
-        args: s(&["models"]),
-        env: vec![("FER_MAX_TENSOR_MEMORY".into(), "lots".into())],
-        needles: s(&["FER_MAX_TENSOR_MEMORY", "lots"]),
-    });
-    let mut add = |category: &'static str, name: &str, args: Vec<String>, needles: &[&str]| {
-        cases.push(Case {
-            category,
-            name: name.to_string(),
-            args,
-            env: Vec::new(),
-            needles: s(needles),
-        });
-    };
+    cases.add_with_env(
+        "flags",
+        "FER_MAX_TENSOR_MEMORY malformed",
+        s(&["models"]),
+        ("FER_MAX_TENSOR_MEMORY", "lots".into()),
+        &["FER_MAX_TENSOR_MEMORY", "lots"],
+    );
 
     // Prediction CSVs for `score`.
     let full = format!(
@@ -595,14 +613,14 @@ fn every_hostile_input_gets_a_clear_error() {
         ),
     ] {
         let p = write(file, &text);
-        add(
+        cases.add(
             "predictions CSV",
             file,
             s(&["score", "--predictions", &p]),
             needles,
         );
     }
-    add(
+    cases.add(
         "predictions CSV",
         "missing file",
         s(&[
@@ -620,20 +638,20 @@ fn every_hostile_input_gets_a_clear_error() {
         b"\x40\x00\x00\x00\x00\x00\x00\x00{\"a\":{\"dtype\":\"F32\",\"shape\":[2],",
     )
     .expect("write");
-    add(
+    cases.add(
         "weights",
         "truncated safetensors",
         train("synthfer", &["--pretrained", &st.to_string_lossy()]),
         &["w-truncated.safetensors"],
     );
     let pth = write("w-garbage.pth", "this is not a pickle");
-    add(
+    cases.add(
         "weights",
         "garbage .pth",
         train("synthfer", &["--pretrained", &pth]),
         &["w-garbage.pth"],
     );
-    add(
+    cases.add(
         "weights",
         "missing file",
         train(
@@ -651,6 +669,12 @@ fn every_hostile_input_gets_a_clear_error() {
         let box_images = dir.join("box-images");
         std::fs::create_dir_all(&box_images).expect("mkdir");
         std::fs::copy(images.join("anger/S001_0.png"), box_images.join("a.png")).expect("copy");
+        let models_env = || {
+            (
+                "FER_MODELS",
+                shared.join("models").to_string_lossy().to_string(),
+            )
+        };
         for (file, b, needles) in [
             ("b-nan.csv", "NaN,0,40,40", &["b-nan.csv:2"][..]),
             ("b-inverted.csv", "40,40,2,2", &["b-inverted.csv:2"][..]),
@@ -672,25 +696,16 @@ fn every_hostile_input_gets_a_clear_error() {
                 "--out",
                 &out.to_string_lossy(),
             ]);
-            cases.push(Case {
-                category: "boxes CSV",
-                name: file.to_string(),
-                args,
-                env: vec![(
-                    "FER_MODELS".into(),
-                    shared.join("models").to_string_lossy().to_string(),
-                )],
-                needles: s(needles),
-            });
+            cases.add_with_env("boxes CSV", file, args, models_env(), needles);
         }
         let csv = write(
             "b-nocol.csv",
             "image,box_left,box_top,box_right\na.png,1,1,30\n",
         );
-        cases.push(Case {
-            category: "boxes CSV",
-            name: "missing column".into(),
-            args: s(&[
+        cases.add_with_env(
+            "boxes CSV",
+            "missing column",
+            s(&[
                 "annotate",
                 "--images",
                 &box_images.to_string_lossy(),
@@ -699,17 +714,14 @@ fn every_hostile_input_gets_a_clear_error() {
                 "--out",
                 &dir.join("nocol.out.csv").to_string_lossy(),
             ]),
-            env: vec![(
-                "FER_MODELS".into(),
-                shared.join("models").to_string_lossy().to_string(),
-            )],
-            needles: s(&["b-nocol.csv:1", "box_bottom"]),
-        });
+            models_env(),
+            &["b-nocol.csv:1", "box_bottom"],
+        );
     }
 
     let mut tally = std::collections::BTreeMap::<&str, [usize; 5]>::new();
     let mut failures = Vec::new();
-    for case in &cases {
+    for case in &cases.0 {
         let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(&case.args)
             .envs(case.env.iter().map(|(k, v)| (k, v)))
@@ -746,9 +758,9 @@ fn every_hostile_input_gets_a_clear_error() {
     }
     eprintln!(
         "all: {} cases, {} clear errors ({:.1} %), {} unclear, {} panics, {} aborts, {} silent acceptances",
-        cases.len(),
+        cases.0.len(),
         total[0],
-        100.0 * total[0] as f64 / cases.len() as f64,
+        100.0 * total[0] as f64 / cases.0.len() as f64,
         total[1],
         total[2],
         total[3],

@@ -232,6 +232,12 @@ impl TrainConfig {
                 self.optimizer.lr
             ));
         }
+        if !(self.fld_loss_weight.is_finite() && self.fld_loss_weight >= 0.0) {
+            return bad(format!(
+                "fld_loss_weight (λ of eq. 16) must be a finite number >= 0, got {}",
+                self.fld_loss_weight
+            ));
+        }
         self.model_config.validate()?;
         if let Some(problem) = self.precision.support_problem() {
             return bad(format!("precision: {problem}"));
@@ -314,6 +320,20 @@ mod tests {
             TrainConfig::preset("paper", "e", "ckplus48", "cmcnn", "fold-0", 1).unwrap(),
             paper
         );
+    }
+
+    #[test]
+    fn the_fld_loss_weight_must_be_finite_and_not_negative() {
+        let mut c = TrainConfig::paper("e", "d", "m", "s", 1);
+        for ok in [0.0, 0.2, 1.0] {
+            c.fld_loss_weight = ok;
+            assert!(c.validate().is_ok(), "λ = {ok}");
+        }
+        for bad in [-0.5, f64::NAN, f64::INFINITY] {
+            c.fld_loss_weight = bad;
+            let e = c.validate().expect_err("must be refused").to_string();
+            assert!(e.contains("fld_loss_weight"), "{e}");
+        }
     }
 
     #[test]

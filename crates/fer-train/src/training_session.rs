@@ -24,7 +24,7 @@ use crate::run_provenance::{provenance_of_this_process, CodeVersion};
 use crate::train_config::TrainConfig;
 use crate::training_observer::{EpochReport, StepReport, TrainingObserver};
 use crate::training_progress::{TrainingProgress, PROGRESS_FILE};
-use crate::weighting::{StepInput, StepWeights, TaskGradients, TaskWeighting};
+use crate::weighting::{RunWeighting, StepInput};
 
 /// The checkpoint selected on validation.
 const BEST_CHECKPOINT: &str = "best.safetensors";
@@ -86,16 +86,11 @@ pub struct TrainingSession<'a> {
     run_id: String,
     varmap: VarMap,
     model: Box<dyn MultiTaskModel>,
-    tasks: Tasks,
     optimizer: Adam,
     /// The variables the optimiser updates, in its order.
     vars: Vec<candle_core::Var>,
     /// How the two task losses become one update (`TrainConfig::weighting`).
-    weighting: Box<dyn TaskWeighting>,
-    /// Whether the weighting needs each task's gradient (one more backward pass per update).
-    needs_task_gradients: bool,
-    /// Whether it needs the batch's losses after the update (one more forward pass).
-    needs_losses_after_update: bool,
+    weighting: RunWeighting,
     train: BatchLoader<'a>,
     val: BatchLoader<'a>,
     test: BatchLoader<'a>,
@@ -144,10 +139,7 @@ impl<'a> TrainingSession<'a> {
                 if tasks.has_fer() { "FER" } else { "FLD" }
             )));
         }
-        let weighting = crate::weighting::build(cfg)?;
-        let entry = crate::weighting::entry(&cfg.weighting.method)?;
-        let (needs_task_gradients, needs_losses_after_update) =
-            (entry.needs_gradients, entry.needs_losses_after_update);
+        let weighting = RunWeighting::build(cfg)?;
         if tasks.has_fld() && data.count_with_landmarks(&split.train) == 0 {
             let where_ = if data.has_landmarks() {
                 "in its training split"
@@ -202,12 +194,9 @@ impl<'a> TrainingSession<'a> {
             run_id: run_id.to_string(),
             varmap,
             model,
-            tasks,
             optimizer,
             vars,
             weighting,
-            needs_task_gradients,
-            needs_losses_after_update,
             train,
             val,
             test,
@@ -231,20 +220,9 @@ impl<'a> TrainingSession<'a> {
             .collect())
     }
 
-    /// The columns steps.csv gets for the loss weighting: none for `fixed` (so its steps.csv
-    /// is as before), the two weights of the shared parameters for the other methods, and the
-    /// task gradients' cosine and norms for those that compute them.
+    /// The columns steps.csv gets for the loss weighting (`RunWeighting::step_columns`).
     pub fn weighting_names(&self) -> Vec<String> {
-        if self.cfg.weighting.is_fixed() {
-            return Vec::new();
-        }
-        let mut names = vec!["weighting.fer".to_string(), "weighting.fld".to_string()];
-        if self.needs_task_gradients {
-            for n in ["gradients.cos", "gradients.norm_fer", "gradients.norm_fld"] {
-                names.push(n.to_string());
-            }
-        }
-        names
+        self.weighting.step_columns()
     }
 
     pub fn dir(&self) -> &RunDir {
@@ -278,6 +256,7 @@ impl<'a> TrainingSession<'a> {
             self.optimizer.load_state(&state_file, p.global_step)?;
             let saved = Adam::load_extra(&state_file)?;
             self.weighting
+                .method
                 .load_state(&saved)
                 .map_err(|e| TrainError::Config(format!("{}: {e}", state_file.display())))?;
             for o in observers.iter_mut() {
@@ -373,62 +352,6 @@ impl<'a> TrainingSession<'a> {
         })
     }
 
-    /// The gradient of one update under a weighting method other than `fixed`, its weights,
-    /// and the Gram matrix of the task gradients when the method needed them. Weights that
-    /// are not positive and finite stop the run, naming the step and the values.
-    #[allow(clippy::too_many_arguments)]
-    fn weighted_gradients(
-        weighting: &mut dyn TaskWeighting,
-        vars: &[candle_core::Var],
-        needs_task_gradients: bool,
-        cfg: &TrainConfig,
-        loss_fer: &Tensor,
-        loss_fld: &Tensor,
-        losses: [f64; 2],
-        global_step: usize,
-        epoch: usize,
-        lr: f64,
-    ) -> Result<(
-        candle_core::backprop::GradStore,
-        StepWeights,
-        Option<[f64; 3]>,
-    )> {
-        let mut input = StepInput {
-            losses,
-            gram: None,
-            global_step,
-            epoch,
-            lr,
-        };
-        let check = |w: &StepWeights, cfg: &TrainConfig| -> Result<()> {
-            match w.first_invalid() {
-                Some((which, value)) => Err(TrainError::Config(format!(
-                    "weighting '{}' gave the {which} weight {value} at epoch {} step {} (weights: shared {:?}, heads {:?}; losses FER {}, FLD {}): the run stops rather than train on it; try a lower learning rate or another method",
-                    cfg.weighting.method,
-                    epoch + 1,
-                    global_step + 1,
-                    w.shared,
-                    w.specific,
-                    losses[0],
-                    losses[1]
-                ))),
-                None => Ok(()),
-            }
-        };
-        if needs_task_gradients {
-            let grads = TaskGradients::compute(vars, loss_fer, loss_fld)?;
-            input.gram = Some(grads.gram);
-            let w = weighting.weights(&input)?;
-            check(&w, cfg)?;
-            Ok((grads.combine(vars, &w)?, w, input.gram))
-        } else {
-            let w = weighting.weights(&input)?;
-            check(&w, cfg)?;
-            let total = ((loss_fer * w.shared[0])? + (loss_fld * w.shared[1])?)?;
-            Ok((total.backward()?, w, None))
-        }
-    }
-
     /// One epoch: every update of eq. 16's loss (cross-entropy + λ wing loss, eq. 14), then
     /// the evaluation on validation.
     pub fn run_epoch(
@@ -465,62 +388,39 @@ impl<'a> TrainingSession<'a> {
                 })
             };
             let (l_fer, l_fld) = (value(&loss_fer)?, value(&loss_fld)?);
-            let mut weights_row = Vec::new();
-            let (grads, total_value) = match (&loss_fer, &loss_fld) {
-                (Some(fer), Some(fld)) if !cfg.weighting.is_fixed() => {
-                    if !(l_fer.is_finite() && l_fld.is_finite()) {
-                        let bad = if l_fer.is_finite() { l_fld } else { l_fer };
-                        return Err(self.non_finite_loss(&batch, bad, epoch, global_step));
-                    }
-                    let (grads, w, gram) = Self::weighted_gradients(
-                        self.weighting.as_mut(),
-                        &self.vars,
-                        self.needs_task_gradients,
-                        cfg,
-                        fer,
-                        fld,
-                        [l_fer, l_fld],
+            for loss in [l_fer, l_fld] {
+                if !loss.is_finite() {
+                    return Err(self.non_finite_loss(&batch, loss, epoch, global_step));
+                }
+            }
+            let (grads, total_value, weights_row) = match (&loss_fer, &loss_fld) {
+                (Some(fer), Some(fld)) => {
+                    let input = StepInput {
+                        losses: [l_fer, l_fld],
+                        gram: None,
                         global_step,
                         epoch,
                         lr,
-                    )?;
-                    weights_row.extend([w.shared[0], w.shared[1]]);
-                    if let Some([g11, g12, g22]) = gram {
-                        let (n1, n2) = (g11.sqrt(), g22.sqrt());
-                        weights_row.extend([g12 / (n1 * n2).max(f64::MIN_POSITIVE), n1, n2]);
-                    }
-                    (
-                        grads,
-                        w.shared[0] * l_fer + w.shared[1] * l_fld + w.loss_offset,
-                    )
+                    };
+                    let u = self
+                        .weighting
+                        .two_task_update(&self.vars, fer, fld, input)?;
+                    (u.grads, u.loss_total, u.step_values)
                 }
-                _ => {
-                    // The paper's loss, eq. 16: loss_E + λ loss_L (or the one task's loss).
-                    let mut total: Option<Tensor> = loss_fer.clone();
-                    if let Some(l) = &loss_fld {
-                        let weight = if self.tasks.has_fer() {
-                            cfg.fld_loss_weight
-                        } else {
-                            1.0
-                        };
-                        let l = (l * weight)?;
-                        total = Some(match total {
-                            Some(t) => (t + l)?,
-                            None => l,
-                        });
-                    }
-                    let total = total.ok_or_else(|| {
-                        TrainError::Config(format!("model '{}' produced no task output", cfg.model))
-                    })?;
-                    let total_value = total.to_scalar::<f32>()? as f64;
-                    if !total_value.is_finite() {
-                        return Err(self.non_finite_loss(&batch, total_value, epoch, global_step));
-                    }
-                    (total.backward()?, total_value)
+                // A single-task model: its one loss, unweighted.
+                (Some(loss), None) | (None, Some(loss)) => {
+                    let value = if loss_fer.is_some() { l_fer } else { l_fld };
+                    (loss.backward()?, value, Vec::new())
+                }
+                (None, None) => {
+                    return Err(TrainError::Config(format!(
+                        "model '{}' produced no task output",
+                        cfg.model
+                    )))
                 }
             };
             self.optimizer.step(&grads)?;
-            if self.needs_losses_after_update {
+            if self.weighting.needs_losses_after_update {
                 // The same batch through the updated model, in training mode as the method's
                 // reference code (FAMO): how much each task's loss fell.
                 let after = self.model.forward_t(&batch.images, true)?;
@@ -529,7 +429,7 @@ impl<'a> TrainingSession<'a> {
                     let fld =
                         wing_loss(lm, &batch.landmarks, Some(&batch.landmark_mask), &cfg.wing)?
                             .to_scalar::<f32>()? as f64;
-                    self.weighting.after_update([fer, fld]);
+                    self.weighting.method.after_update([fer, fld]);
                 }
             }
             global_step += 1;
@@ -558,6 +458,7 @@ impl<'a> TrainingSession<'a> {
         self.progress.global_step = global_step;
         let train_seconds = t0.elapsed().as_secs_f64();
         self.weighting
+            .method
             .end_epoch([sum_fer / n.max(1) as f64, sum_fld / n.max(1) as f64]);
         // A weight can overflow while the loss stays finite (ReLU and max pooling turn NaN into
         // a constant): such a run would go on training garbage, so it stops here, named.
@@ -616,7 +517,7 @@ impl<'a> TrainingSession<'a> {
         save_checkpoint(&self.varmap, &self.dir, &last_checkpoint(done))?;
         self.optimizer.save_state_with(
             &self.dir.file(&optimizer_state(done)),
-            &self.weighting.state(),
+            &self.weighting.method.state(),
         )?;
         self.progress.write(&self.dir)?;
         for stale in [last_checkpoint(epoch), optimizer_state(epoch)] {

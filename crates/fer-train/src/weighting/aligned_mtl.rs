@@ -15,6 +15,7 @@ pub const ENTRY: WeightingEntry = WeightingEntry {
         "Aligned-MTL: aligns the task gradients' principal components (Senushkin et al., CVPR 2023)",
     needs_gradients: true,
     needs_losses_after_update: false,
+    constant: false,
     params: &[],
     build: |_, _| Ok(Box::new(AlignedMtl)),
 };

@@ -16,6 +16,7 @@ pub const ENTRY: WeightingEntry = WeightingEntry {
     summary: "CAGrad: the update that best improves the worse task near the mean gradient (Liu et al., NeurIPS 2021)",
     needs_gradients: true,
     needs_losses_after_update: false,
+    constant: false,
     params: &[WeightingParam {
         name: "c",
         default: 0.5,

@@ -16,6 +16,7 @@ pub const ENTRY: WeightingEntry = WeightingEntry {
     summary: "Dynamic Weight Average: weights from the last two epochs' loss ratios (Liu et al., CVPR 2019)",
     needs_gradients: false,
     needs_losses_after_update: false,
+    constant: false,
     params: &[WeightingParam {
         name: "temperature",
         default: 2.0,

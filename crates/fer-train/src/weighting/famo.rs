@@ -21,6 +21,7 @@ pub const ENTRY: WeightingEntry = WeightingEntry {
     summary: "FAMO: weights that decrease every task's log loss at an equal rate (Liu et al., NeurIPS 2023)",
     needs_gradients: false,
     needs_losses_after_update: true,
+    constant: false,
     params: &[
         WeightingParam {
             name: "lr",

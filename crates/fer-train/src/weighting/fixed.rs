@@ -9,6 +9,7 @@ pub const ENTRY: WeightingEntry = WeightingEntry {
     summary: "loss_E + λ loss_L with the run's fld_loss_weight λ (the paper's eq. 16)",
     needs_gradients: false,
     needs_losses_after_update: false,
+    constant: true,
     params: &[],
     build: |_, cfg| Ok(Box::new(Fixed::new(cfg.fld_loss_weight))),
 };

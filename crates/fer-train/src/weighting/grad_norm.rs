@@ -22,6 +22,7 @@ pub const ENTRY: WeightingEntry = WeightingEntry {
     summary: "GradNorm: learns weights that balance the tasks' gradient norms by training rate (Chen et al., ICML 2018)",
     needs_gradients: true,
     needs_losses_after_update: false,
+    constant: false,
     params: &[WeightingParam {
         name: "alpha",
         default: 1.5,

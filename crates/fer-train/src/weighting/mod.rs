@@ -21,12 +21,14 @@ pub mod fixed;
 pub mod grad_norm;
 pub mod pc_grad;
 pub mod rlw;
+pub mod run_weighting;
 pub mod scalar_adam;
 pub mod task_gradients;
 pub mod task_weighting;
 pub mod uncertainty;
 pub mod weighting_config;
 
+pub use run_weighting::{RunWeighting, TwoTaskUpdate};
 pub use task_gradients::TaskGradients;
 pub use task_weighting::{StepInput, StepWeights, TaskWeighting, WeightingEntry};
 pub use weighting_config::WeightingConfig;

@@ -13,6 +13,7 @@ pub const ENTRY: WeightingEntry = WeightingEntry {
     summary: "PCGrad: projects conflicting task gradients of the shared parameters (Yu et al., NeurIPS 2020)",
     needs_gradients: true,
     needs_losses_after_update: false,
+    constant: false,
     params: &[],
     build: |_, _| Ok(Box::new(PcGrad)),
 };

@@ -13,6 +13,7 @@ pub const ENTRY: WeightingEntry = WeightingEntry {
     summary: "Random Loss Weighting: softmax of standard normal draws at every update (Lin et al., TMLR 2022)",
     needs_gradients: false,
     needs_losses_after_update: false,
+    constant: false,
     params: &[],
     build: |_, cfg| Ok(Box::new(Rlw::new(cfg.seed))),
 };

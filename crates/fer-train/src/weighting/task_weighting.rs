@@ -115,6 +115,10 @@ pub struct WeightingEntry {
     pub needs_gradients: bool,
     /// Whether it needs the batch's losses after the update (one more forward pass).
     pub needs_losses_after_update: bool,
+    /// Whether the weights are the same at every update (`fixed`). Constant weights are not
+    /// written to steps.csv (a `fixed` run's file is the paper's), and they are checked once,
+    /// with the config, rather than at every step: λ = 0 is a valid fixed weight.
+    pub constant: bool,
     pub params: &'static [WeightingParam],
     pub build: fn(&WeightingConfig, &TrainConfig) -> Result<Box<dyn TaskWeighting>>,
 }

@@ -18,6 +18,7 @@ pub const ENTRY: WeightingEntry = WeightingEntry {
     summary: "uncertainty weighting: learned log-variances s_i, L_i/(2e^s_i) + s_i/2 (Kendall et al., CVPR 2018)",
     needs_gradients: false,
     needs_losses_after_update: false,
+    constant: false,
     params: &[WeightingParam {
         name: "init",
         default: -0.5,
