@@ -392,6 +392,12 @@ fn every_hostile_input_gets_a_clear_error() {
             &["e-lambda.yaml", "fld_loss_weight", "-1"][..],
         ),
         (
+            // Refused at plan time, before any run folder exists (issue 19).
+            "gradient method on a single-task model",
+            format!("{good}train:\n  weighting:\n    method: pcgrad\n"),
+            &["e-weighting.yaml", "pcgrad", "base-dcnn-fer", "FER only"][..],
+        ),
+        (
             "dataset key escaping",
             good.replace("key: s", "key: ../s"),
             &["e-key-escape.yaml", "../s"][..],

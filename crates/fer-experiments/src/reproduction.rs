@@ -491,18 +491,18 @@ fn weighting_problem(plan: &RunPlan, registry: &fer_models::ModelRegistry) -> Op
         .map(|r| &r.config)
         .chain(plan.pending.iter().flat_map(|p| p.candidates.iter()));
     for cfg in configs {
+        // `fixed` fits every model, so its runs (most of them) skip `tasks`, which builds the
+        // model on zeros; a model is checked once, since the answer depends on it alone.
         if cfg.weighting.is_fixed() || !checked.insert(cfg.model.clone()) {
             continue;
         }
         match registry.tasks(&cfg.model, &cfg.model_config) {
-            Ok(fer_models::Tasks::Both) => {}
-            Ok(_) => {
-                return Some(format!(
-                    "weighting '{}' balances two tasks, but method '{}' (model '{}') learns one: pick multi-task methods with --methods",
-                    cfg.weighting.method,
-                    cfg.method_id(),
-                    cfg.model
-                ))
+            Ok(tasks) => {
+                if let Err(e) =
+                    fer_train::weighting::check_model_tasks(&cfg.weighting, &cfg.model, tasks)
+                {
+                    return Some(format!("method '{}': {e}", cfg.method_id()));
+                }
             }
             Err(e) => return Some(format!("model '{}': {e}", cfg.model)),
         }

@@ -51,8 +51,9 @@ impl MetricSet {
 }
 
 /// Where a run's numbers came from. Kept beside the metrics, never in config.yaml, so it does
-/// not change the run id. The thread count matters: the CPU kernels split their sums by
-/// thread, and seeded runs repeat bit for bit on the same count.
+/// not change the run id. The thread count and the CPU's instruction-set level matter: the CPU
+/// kernels split their sums by thread and order them by the level's kernels, and seeded runs
+/// repeat bit for bit only on the same count and level.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunProvenance {
     /// Git commit of the code that finished the run, `unknown` without a repository.
@@ -63,6 +64,10 @@ pub struct RunProvenance {
     pub device: String,
     /// Compute threads of the process.
     pub threads: usize,
+    /// A CPU run's processor and the instruction-set level its kernels ran at, e.g.
+    /// `AMD EPYC, x86-64-v3`. Absent for GPU runs and in records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
 }
 
 impl RunProvenance {

@@ -6,7 +6,9 @@
 //!
 //! The thread count is part of the record because the CPU kernels split their sums by thread
 //! (fer-models' convolution backward merges per-thread partial gradients in a fixed order):
-//! seeded runs repeat bit for bit on the same thread count.
+//! seeded runs repeat bit for bit on the same thread count. So is the processor's
+//! instruction-set level (`fer_models::ops::cpu_isa`): AVX-512 and AVX2 machines run different
+//! GEMM kernels, whose sums differ within f32 rounding, so the same seed gives other numbers.
 
 use candle_core::{Device, DeviceLocation};
 use fer_runs::RunProvenance;
@@ -32,6 +34,27 @@ pub fn provenance_of_this_process(code: Option<CodeVersion>, device: &Device) ->
         dirty: code.dirty,
         device: device_name(device),
         threads: rayon::current_num_threads(),
+        cpu: device.is_cpu().then(cpu_description),
+    }
+}
+
+/// The processor's name and the kernels' instruction-set level: `AMD EPYC, x86-64-v3`. The
+/// name comes from /proc/cpuinfo where there is one (it is for the reader; the level decides
+/// the numbers).
+pub fn cpu_description() -> String {
+    let level = fer_models::ops::cpu_isa::CpuIsa::detect().name();
+    let name = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
+        })
+        .filter(|n| !n.is_empty());
+    match name {
+        Some(n) => format!("{n}, {level}"),
+        None => level.to_string(),
     }
 }
 
@@ -59,6 +82,11 @@ mod tests {
         );
         assert_eq!(p.device, "cpu");
         assert_eq!(p.threads, rayon::current_num_threads());
+        let level = fer_models::ops::cpu_isa::CpuIsa::detect().name();
+        assert!(
+            p.cpu.as_deref().is_some_and(|c| c.ends_with(level)),
+            "{p:?}"
+        );
         assert_eq!(p.short(), "0123456789ab+dirty");
         let unknown = provenance_of_this_process(None, &Device::Cpu);
         assert_eq!(unknown.short(), "unknown");

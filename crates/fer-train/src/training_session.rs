@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use fer_data::{BatchLoader, FaceDataset, LoaderConfig, Split};
-use fer_models::{seeded_var_builder, ModelRegistry, MultiTaskModel, Tasks};
+use fer_models::{seeded_var_builder, ModelRegistry, MultiTaskModel};
 
 use crate::adam::Adam;
 use crate::error::{Result, TrainError};
@@ -131,14 +131,7 @@ impl<'a> TrainingSession<'a> {
             }
         }
         let tasks = model.tasks();
-        if !cfg.weighting.is_fixed() && tasks != Tasks::Both {
-            return Err(TrainError::Config(format!(
-                "weighting '{}' balances two tasks, but model '{}' learns {} only: use it with a multi-task model (hps, csn, ps-mcnn, cmcnn, mtan, ...)",
-                cfg.weighting.method,
-                cfg.model,
-                if tasks.has_fer() { "FER" } else { "FLD" }
-            )));
-        }
+        crate::weighting::check_model_tasks(&cfg.weighting, &cfg.model, tasks)?;
         let weighting = RunWeighting::build(cfg)?;
         if tasks.has_fld() && data.count_with_landmarks(&split.train) == 0 {
             let where_ = if data.has_landmarks() {
@@ -420,7 +413,7 @@ impl<'a> TrainingSession<'a> {
                 }
             };
             self.optimizer.step(&grads)?;
-            if self.weighting.needs_losses_after_update {
+            if self.weighting.needs_losses_after_update() {
                 // The same batch through the updated model, in training mode as the method's
                 // reference code (FAMO): how much each task's loss fell.
                 let after = self.model.forward_t(&batch.images, true)?;

@@ -17,6 +17,7 @@
 //! - Mixed precision: `matmul_precision` (the fp32/bf16 setting, scoped like PyTorch's
 //!   autocast) and `bf16_gemm` (its AVX-512 BF16 GEMM).
 //! - The optimiser's update: `fused_adam` (Adam in place, used by fer-train's `Adam`).
+//! - `cpu_isa`: the instruction-set level the kernels run at, which runs record.
 //! - Helpers: `cpu_slice` (public: fer-face's MTCNN ops use it too), and the private
 //!   `cpu_gemm`, `lane_sum`, `flat_gradients`; for tests,
 //!   `test_tensors` and `gradient_check`.
@@ -26,6 +27,7 @@ pub mod broadcast_scale;
 pub mod channel_pool;
 pub mod co_attention_scores;
 mod cpu_gemm;
+pub mod cpu_isa;
 pub mod cpu_slice;
 mod flat_gradients;
 pub mod fused_adam;

@@ -64,16 +64,11 @@ impl SmallBatchGemm for f32 {
     }
 }
 
-/// Whether this CPU has AVX-512F (detected once at run time; the build targets plain x86-64).
+/// Whether this CPU is x86-64-v4 (detected at run time; the build targets plain x86-64). The
+/// kernel needs only AVX-512F, but it follows the level that runs record (`CpuIsa`), so that
+/// a record's level names the path its heads took.
 fn avx512_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::ops::cpu_isa::CpuIsa::detect() == crate::ops::cpu_isa::CpuIsa::X86_64V4
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -33,6 +33,8 @@ pub use task_gradients::TaskGradients;
 pub use task_weighting::{StepInput, StepWeights, TaskWeighting, WeightingEntry};
 pub use weighting_config::WeightingConfig;
 
+use fer_models::Tasks;
+
 use crate::error::{Result, TrainError};
 use crate::train_config::TrainConfig;
 
@@ -96,6 +98,22 @@ pub fn resolved(cfg: &WeightingConfig) -> Result<WeightingConfig> {
         }
     }
     Ok(out)
+}
+
+/// Refuses a method that balances two tasks on a model that learns one. Every method but the
+/// paper's fixed λ weighs two losses or two gradients; on one task there is nothing to weigh,
+/// and the run would silently be plain single-task training under another name. The one
+/// check for both places that refuse it: a plan, before any run folder exists, and a training
+/// session.
+pub fn check_model_tasks(cfg: &WeightingConfig, model: &str, tasks: Tasks) -> Result<()> {
+    if cfg.is_fixed() || tasks == Tasks::Both {
+        return Ok(());
+    }
+    Err(TrainError::Config(format!(
+        "weighting '{}' balances two tasks, but model '{model}' learns {} only: use it with a multi-task model (hps, csn, ps-mcnn, cmcnn, mtan, ...)",
+        cfg.method,
+        if tasks.has_fer() { "FER" } else { "FLD" }
+    )))
 }
 
 /// Builds the method of a run's config (resolved first).

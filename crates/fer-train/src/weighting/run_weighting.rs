@@ -9,19 +9,16 @@ use candle_core::{Tensor, Var};
 
 use crate::error::{Result, TrainError};
 use crate::train_config::TrainConfig;
-use crate::weighting::{StepInput, TaskGradients, TaskWeighting};
+use crate::weighting::{StepInput, TaskGradients, TaskWeighting, WeightingEntry};
 
-/// A run's weighting method and its needs.
+/// A run's weighting method and its registry entry, which says what it needs: each task's
+/// gradient (one more backward pass per update), the batch's losses after the update (one
+/// more forward pass), and whether its weights never change (`fixed`: not logged, not checked
+/// at every step).
 pub struct RunWeighting {
     /// The method's state (called once per update, in order).
     pub method: Box<dyn TaskWeighting>,
-    name: String,
-    /// Whether it needs each task's gradient (one more backward pass per update).
-    needs_task_gradients: bool,
-    /// Whether it needs the batch's losses after the update (one more forward pass).
-    pub needs_losses_after_update: bool,
-    /// Whether its weights never change (`fixed`): not logged, not checked at every step.
-    constant: bool,
+    entry: &'static WeightingEntry,
 }
 
 /// What one update of a two-task model produced.
@@ -37,25 +34,26 @@ pub struct TwoTaskUpdate {
 impl RunWeighting {
     /// The method of the run's config, resolved and built.
     pub fn build(cfg: &TrainConfig) -> Result<Self> {
-        let entry = crate::weighting::entry(&cfg.weighting.method)?;
         Ok(Self {
             method: crate::weighting::build(cfg)?,
-            name: cfg.weighting.method.clone(),
-            needs_task_gradients: entry.needs_gradients,
-            needs_losses_after_update: entry.needs_losses_after_update,
-            constant: entry.constant,
+            entry: crate::weighting::entry(&cfg.weighting.method)?,
         })
+    }
+
+    /// Whether the method needs the batch's losses after each update (FAMO).
+    pub fn needs_losses_after_update(&self) -> bool {
+        self.entry.needs_losses_after_update
     }
 
     /// The columns steps.csv gets for the weighting: none for constant weights (so a `fixed`
     /// run's steps.csv is as before), the two weights of the shared parameters for the other
     /// methods, and the task gradients' cosine and norms for those that compute them.
     pub fn step_columns(&self) -> Vec<String> {
-        if self.constant {
+        if self.entry.constant {
             return Vec::new();
         }
         let mut names = vec!["weighting.fer".to_string(), "weighting.fld".to_string()];
-        if self.needs_task_gradients {
+        if self.entry.needs_gradients {
             for n in ["gradients.cos", "gradients.norm_fer", "gradients.norm_fld"] {
                 names.push(n.to_string());
             }
@@ -73,7 +71,7 @@ impl RunWeighting {
         mut input: StepInput,
     ) -> Result<TwoTaskUpdate> {
         let [l_fer, l_fld] = input.losses;
-        let task_gradients = if self.needs_task_gradients {
+        let task_gradients = if self.entry.needs_gradients {
             let g = TaskGradients::compute(vars, loss_fer, loss_fld)?;
             input.gram = Some(g.gram);
             Some(g)
@@ -82,11 +80,11 @@ impl RunWeighting {
         };
         let w = self.method.weights(&input)?;
         let at = format!("epoch {} step {}", input.epoch + 1, input.global_step + 1);
-        if !self.constant {
+        if !self.entry.constant {
             if let Some((which, value)) = w.first_invalid() {
                 return Err(TrainError::Config(format!(
                     "weighting '{}' gave the {which} weight {value} at {at} (weights: shared {:?}, heads {:?}; losses FER {l_fer}, FLD {l_fld}): the run stops rather than train on it; try a lower learning rate or another method",
-                    self.name, w.shared, w.specific,
+                    self.entry.name, w.shared, w.specific,
                 )));
             }
         }
@@ -106,14 +104,14 @@ impl RunWeighting {
                 if !value.is_finite() {
                     return Err(TrainError::Config(format!(
                         "weighting '{}': the weighted loss became {value} at {at} (weights {:?}; losses FER {l_fer}, FLD {l_fld})",
-                        self.name, w.shared
+                        self.entry.name, w.shared
                     )));
                 }
                 (total.backward()?, value + w.loss_offset)
             }
         };
         let mut step_values = Vec::new();
-        if !self.constant {
+        if !self.entry.constant {
             step_values.extend([w.shared[0], w.shared[1]]);
             if let Some([g11, g12, g22]) = input.gram {
                 let (n1, n2) = (g11.sqrt(), g22.sqrt());
