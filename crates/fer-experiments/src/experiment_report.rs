@@ -863,6 +863,38 @@ mod tests {
             .all(|r| r.grid_point.as_deref() == Some("l=0.2")));
         assert_eq!(kept.len(), 2);
     }
+
+    /// Records of one commit, device and thread count, but trained on processors of two
+    /// instruction-set levels, are flagged as different; records from before the processor
+    /// was kept print as they always did, so committed reports do not change.
+    #[test]
+    fn the_processor_level_separates_code_versions() {
+        let provenance = |cpu: Option<&str>| RunProvenance {
+            commit: "0123456789abcdef".into(),
+            dirty: false,
+            device: "cpu".into(),
+            threads: 1,
+            cpu: cpu.map(String::from),
+        };
+        let mut old = run("l=0.2", 0, 0.7, 0.7);
+        old.provenance = Some(provenance(None));
+        let same = code_versions_markdown(&[old.clone(), old.clone()]);
+        assert_eq!(
+            same,
+            "\nCode version of all 2 runs: 0123456789ab on cpu, threads: 1.\n"
+        );
+        let mut v3 = old.clone();
+        v3.provenance = Some(provenance(Some("AMD EPYC, x86-64-v3")));
+        let mut v4 = old.clone();
+        v4.provenance = Some(provenance(Some("AMD EPYC, x86-64-v4")));
+        let mixed = code_versions_markdown(&[v3, v4]);
+        assert!(mixed.contains("different code versions"), "{mixed}");
+        assert!(
+            mixed.contains("- 0123456789ab on cpu (AMD EPYC, x86-64-v3), threads: 1: 1 runs"),
+            "{mixed}"
+        );
+        assert!(mixed.contains("(AMD EPYC, x86-64-v4)"), "{mixed}");
+    }
 }
 
 #[cfg(test)]
@@ -912,37 +944,5 @@ mod plan_record_tests {
             other.run_dirs
         );
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    /// Records of one commit, device and thread count, but trained on processors of two
-    /// instruction-set levels, are flagged as different; records from before the processor
-    /// was kept print as they always did, so committed reports do not change.
-    #[test]
-    fn the_processor_level_separates_code_versions() {
-        let provenance = |cpu: Option<&str>| RunProvenance {
-            commit: "0123456789abcdef".into(),
-            dirty: false,
-            device: "cpu".into(),
-            threads: 1,
-            cpu: cpu.map(String::from),
-        };
-        let mut old = run("l=0.2", 0, 0.7, 0.7);
-        old.provenance = Some(provenance(None));
-        let same = code_versions_markdown(&[old.clone(), old.clone()]);
-        assert_eq!(
-            same,
-            "\nCode version of all 2 runs: 0123456789ab on cpu, threads: 1.\n"
-        );
-        let mut v3 = old.clone();
-        v3.provenance = Some(provenance(Some("AMD EPYC, x86-64-v3")));
-        let mut v4 = old.clone();
-        v4.provenance = Some(provenance(Some("AMD EPYC, x86-64-v4")));
-        let mixed = code_versions_markdown(&[v3, v4]);
-        assert!(mixed.contains("different code versions"), "{mixed}");
-        assert!(
-            mixed.contains("- 0123456789ab on cpu (AMD EPYC, x86-64-v3), threads: 1: 1 runs"),
-            "{mixed}"
-        );
-        assert!(mixed.contains("(AMD EPYC, x86-64-v4)"), "{mixed}");
     }
 }
