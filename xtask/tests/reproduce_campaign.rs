@@ -258,3 +258,127 @@ fn a_tuned_campaign_selects_on_validation_resumes_and_reports_from_records() {
     assert_eq!(json(&victim.join("metrics.json"))["experiment"], "camp");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `share`: hps shares camp's runs (`same_runs_as: camp`) on seed 3, where camp plans the same
+/// configs, and trains its own on seed 5, which camp does not plan; `changed` overrides the
+/// batch size, so none of its configs is camp's and nothing is shared.
+fn write_sharing_experiments(dir: &Path) -> (PathBuf, PathBuf) {
+    let camp = std::fs::read_to_string(write_experiment(dir)).expect("camp");
+    let share = camp
+        .replace("name: camp\n", "name: share\n")
+        .replace(
+            "  - id: base-dcnn-fer\n    seeds: [3, 4]\n  - id: hps\n",
+            "  - id: hps\n    same_runs_as: camp\n    seeds: [3, 5]\n",
+        )
+        .replace(
+            "comparisons:\n  - {a: hps, b: base-dcnn-fer, metric: acc_total}\nclaims:\n  - claim: \"HPS beats BaseDCNN\"\n    compare: {a: hps, b: base-dcnn-fer, metric: acc_average}\n    expect: higher\n",
+            "",
+        );
+    assert!(
+        share.contains("same_runs_as") && !share.contains("claims"),
+        "{share}"
+    );
+    let changed = share
+        .replace("name: share\n", "name: changed\n")
+        .replace("batch_size: 16", "batch_size: 8");
+    let (a, b) = (dir.join("share.yaml"), dir.join("changed.yaml"));
+    std::fs::write(&a, share).expect("share");
+    std::fs::write(&b, changed).expect("changed");
+    (a, b)
+}
+
+#[test]
+fn a_method_uses_another_experiments_runs_where_they_are_the_same_run() {
+    let dir = temp("shared");
+    let camp = write_experiment(&dir);
+    let (share, changed) = write_sharing_experiments(&dir);
+    let results = dir.join("results");
+    let (ok, log) = xtask(&camp, &results, &[]);
+    assert!(ok, "{log}");
+    let camp_runs = finished_runs(&results.join("camp"));
+    assert_eq!(camp_runs.len(), 7, "{log}");
+
+    // Planned: camp's 2 tuning runs and its seed-3 final on fold 1 (the fold-0 final is a
+    // tuning run), and 2 own finals of seed 5; only those 2 are left to run.
+    let (ok, log) = xtask(&share, &results, &["--dry-run"]);
+    assert!(ok, "{log}");
+    assert!(log.contains("3 of 5 planned runs finished"), "{log}");
+    assert_eq!(
+        log.matches("results/camp/tiny-synth/hps/").count(),
+        3,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("results/share/tiny-synth/hps/").count(),
+        2,
+        "{log}"
+    );
+    let (ok, log) = xtask(&changed, &results, &["--dry-run"]);
+    assert!(ok, "{log}");
+    assert!(!log.contains("results/camp/"), "{log}");
+
+    // Running it trains the two own runs only, with camp's selection, and never into camp.
+    let (ok, log) = xtask(&share, &results, &[]);
+    assert!(ok, "{log}");
+    assert_eq!(finished_runs(&results.join("camp")), camp_runs, "{log}");
+    let own = finished_runs(&results.join("share"));
+    assert_eq!(own.len(), 2, "{log}");
+    let selected = |runs: &[PathBuf]| -> Vec<String> {
+        runs.iter()
+            .map(|r| json(&r.join("metrics.json")))
+            .filter(|m| m["method"] == "hps" && m["split"] == "fold-1")
+            .map(|m| m["grid_point"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(selected(&own), selected(&camp_runs), "{log}");
+    let plan = json(&results.join("share/plan.json"));
+    let dirs: Vec<&str> = plan["run_dirs"]
+        .as_array()
+        .expect("run_dirs")
+        .iter()
+        .filter_map(|d| d.as_str())
+        .collect();
+    assert_eq!(dirs.len(), 5, "{plan}");
+    assert_eq!(dirs.iter().filter(|d| d.starts_with("camp/")).count(), 3);
+    let table = std::fs::read_to_string(results.join("share/table.md")).expect("table");
+    assert!(
+        table.contains("**Shared runs**: 3 runs of") && table.contains("results/camp/"),
+        "{table}"
+    );
+
+    // `records` lists the experiment's own records only.
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("records")
+        .arg(&share)
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .expect("records");
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(listed.lines().count(), 2 * 5 + 1, "{listed}");
+    assert!(!listed.contains("/camp/"), "{listed}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("3 planned runs are other experiments'"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // An experiment that is not there is named, before anything runs.
+    let missing = dir.join("missing.yaml");
+    std::fs::write(
+        &missing,
+        std::fs::read_to_string(&share)
+            .expect("share")
+            .replace("name: share\n", "name: missing\n")
+            .replace("same_runs_as: camp", "same_runs_as: nowhere"),
+    )
+    .expect("missing");
+    let (ok, log) = xtask(&missing, &results, &["--dry-run"]);
+    assert!(!ok, "{log}");
+    assert!(
+        log.contains("method 'hps' shares the runs of nowhere")
+            && log.contains("no experiment 'nowhere'"),
+        "{log}"
+    );
+    assert_eq!(log.trim().lines().count(), 1, "{log}");
+}

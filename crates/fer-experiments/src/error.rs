@@ -12,12 +12,13 @@ pub enum ExperimentError {
     /// A spec, option or plan that cannot run; the message says what to fix.
     #[error("{0}")]
     Invalid(String),
-    /// An error and what was being done when it happened.
-    #[error("{what}")]
+    /// An error and what was being done when it happened. It prints whole (`what: cause`)
+    /// and is the end of the chain, so that a message formatted with `{}` alone, as a plan's
+    /// problems are, keeps its cause, and anyhow's `{:#}` does not print the cause twice.
+    #[error("{what}: {cause}")]
     Context {
         what: String,
-        #[source]
-        source: Box<ExperimentError>,
+        cause: Box<ExperimentError>,
     },
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -55,14 +56,14 @@ impl<T, E: Into<ExperimentError>> Context<T> for std::result::Result<T, E> {
     fn context(self, what: impl Display) -> Result<T> {
         self.map_err(|e| ExperimentError::Context {
             what: what.to_string(),
-            source: Box::new(e.into()),
+            cause: Box::new(e.into()),
         })
     }
 
     fn with_context<D: Display>(self, what: impl FnOnce() -> D) -> Result<T> {
         self.map_err(|e| ExperimentError::Context {
             what: what().to_string(),
-            source: Box::new(e.into()),
+            cause: Box::new(e.into()),
         })
     }
 }

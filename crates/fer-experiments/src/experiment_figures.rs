@@ -147,7 +147,19 @@ fn step_curves<'a>(
     let Some(dir) = run.source.parent() else {
         return Ok(None);
     };
-    let curves = read(&dir.join("steps.csv"))?;
+    let path = dir.join("steps.csv");
+    if !path.is_file() {
+        // Records made before the trainer wrote steps.csv (e.g. a shared run of an older
+        // experiment) have no curves to draw; said, not fatal.
+        println!(
+            "no step curves for {} on {}: {} is not in its figure run's record",
+            run.method_id(),
+            run.dataset,
+            path.display()
+        );
+        return Ok(None);
+    }
+    let curves = read(&path)?;
     Ok((!curves.series.is_empty()).then_some((run, curves)))
 }
 

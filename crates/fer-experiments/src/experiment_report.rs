@@ -471,6 +471,7 @@ pub fn write_report(
             d.manifest, d.size, d.protocol
         );
     }
+    md.push_str(&shared_runs_markdown(spec, names, &record));
     if !unfinished.is_empty() {
         let _ = writeln!(
             md,
@@ -642,6 +643,35 @@ fn comparisons_markdown(
 }
 
 /// The code versions, devices and thread counts of the runs, when they are not all one.
+/// A paragraph naming the runs of the plan that are another experiment's (`same_runs_as`),
+/// per method; empty when every run is the experiment's own.
+fn shared_runs_markdown(spec: &ExperimentSpec, names: &MethodNames, record: &PlanRecord) -> String {
+    // A run directory is <experiment>/<dataset>/<method>/<id>.
+    let mut shared: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for rel in &record.run_dirs {
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if let [experiment, _, method, _] = parts.as_slice() {
+            if *experiment != record.output_name {
+                *shared
+                    .entry((method.clone(), experiment.clone()))
+                    .or_default() += 1;
+            }
+        }
+    }
+    let mut md = String::new();
+    for ((method, experiment), n) in shared {
+        let _ = writeln!(
+            md,
+            "\n**Shared runs**: {n} runs of {} are those of results/{experiment}/, whose configs are the same apart from the experiment's name (`same_runs_as`); they were trained once, for both.",
+            method_label(spec, names, &method)
+        );
+    }
+    md
+}
+
 fn code_versions_markdown(runs: &[RunResult]) -> String {
     let mut versions: BTreeMap<String, usize> = BTreeMap::new();
     for r in runs {

@@ -84,6 +84,14 @@ pub struct MethodSpec {
     /// Seeds of this method's runs, when they differ from the experiment's `seeds`.
     #[serde(default)]
     pub seeds: Option<Vec<u64>>,
+    /// Another experiment with a method of the same id whose runs are this method's where
+    /// they are the same run: where that experiment, under the same options, plans a run whose
+    /// config equals this method's apart from the experiment's name, the run is that
+    /// experiment's. It is trained once, in that experiment's folder, and both reports read
+    /// its record (Table 11's trainable CMCNN is Table 4's CMCNN). Runs that experiment does
+    /// not plan stay this experiment's own.
+    #[serde(default)]
+    pub same_runs_as: Option<String>,
 }
 
 impl MethodSpec {
@@ -309,6 +317,15 @@ impl ExperimentSpec {
             }
             if m.seeds.as_ref().is_some_and(|s| s.is_empty()) {
                 bail!("{at}: method '{}' has an empty `seeds`", m.id);
+            }
+            if let Some(other) = &m.same_runs_as {
+                if !fer_runs::is_safe_name(other) || *other == self.name {
+                    bail!(
+                        "{at}: method '{}': same_runs_as {other:?} must name another experiment of experiments/ ({})",
+                        m.id,
+                        fer_runs::SAFE_NAME_RULE
+                    );
+                }
             }
         }
         for group in self

@@ -427,9 +427,135 @@ fn transfer_runs(
     Ok(runs)
 }
 
+/// The output folder of experiment `other` under the options that give `own_output` to `spec`:
+/// the same suffix (`-quick`, `-bf16`, `-<tag>`, `-<weighting>`) after the other's name.
+fn shared_output_name(spec: &ExperimentSpec, own_output: &str, other: &str) -> Option<String> {
+    if own_output == spec.name {
+        return Some(other.to_string());
+    }
+    let suffix = own_output.strip_prefix(&spec.name)?.strip_prefix('-')?;
+    Some(format!("{other}-{suffix}"))
+}
+
+/// How `--datasets` names dataset `d` to experiment `other`: the key of a slot of `other`
+/// whose own manifest it is (by name or file), or its name where a slot lists it as a
+/// stand-in; `None` when `other` does not run on it.
+fn dataset_selector(
+    other: &ExperimentSpec,
+    d: &PlannedDataset,
+    workspace: &Workspace,
+) -> Option<String> {
+    let name = &d.manifest.name;
+    for slot in &other.datasets {
+        let file = if slot.manifest.ends_with(".yaml") {
+            PathBuf::from(&slot.manifest)
+        } else {
+            workspace.manifest_path(&slot.manifest)
+        };
+        if slot.manifest == *name || file == d.manifest_path {
+            return Some(slot.key.clone());
+        }
+    }
+    other
+        .datasets
+        .iter()
+        .any(|slot| slot.stand_ins.contains(name))
+        .then(|| name.clone())
+}
+
+/// Makes the runs of methods with `same_runs_as` the other experiment's runs wherever that
+/// experiment, under the same options, plans the very same run: same config apart from the
+/// experiment's name, checked on the whole resolved config (its YAML, which the run id
+/// hashes). Such a run moves to the other experiment's folder and run id; every other run
+/// stays this experiment's.
+fn share_runs(
+    spec: &ExperimentSpec,
+    opts: &PlanOptions,
+    workspace: &Workspace,
+    plan: &mut RunPlan,
+) -> Result<()> {
+    let wanted = |m: &&crate::experiment_spec::MethodSpec| {
+        opts.methods.is_empty() || opts.methods.contains(&m.id)
+    };
+    for m in spec.methods.iter().filter(wanted) {
+        let Some(other_name) = &m.same_runs_as else {
+            continue;
+        };
+        let at = format!(
+            "{}: method '{}' shares the runs of {other_name}",
+            spec.name, m.id
+        );
+        // The other experiment's file beside this one's, else experiments/ of the workspace.
+        let beside = spec
+            .source
+            .parent()
+            .map(|d| d.join(format!("{other_name}.yaml")))
+            .filter(|p| p.is_file());
+        let other = match beside {
+            Some(path) => ExperimentSpec::load(workspace, &path.to_string_lossy()),
+            None => ExperimentSpec::load(workspace, other_name),
+        }
+        .with_context(|| at.clone())?;
+        if other.method(&m.id).is_none() {
+            bail!("{at}, which has no method '{}'", m.id);
+        }
+        let Some(other_output) = shared_output_name(spec, &plan.output_name, &other.name) else {
+            continue;
+        };
+        for di in 0..plan.datasets.len() {
+            let Some(selector) = dataset_selector(&other, &plan.datasets[di], workspace) else {
+                continue;
+            };
+            let other_opts = PlanOptions {
+                datasets: vec![selector],
+                methods: vec![m.id.clone()],
+                output_name: Some(other_output.clone()),
+                ..opts.clone()
+            };
+            let other_plan =
+                RunPlan::build(&other, &other_opts, workspace).with_context(|| at.clone())?;
+            let theirs: std::collections::BTreeSet<String> = other_plan
+                .runs
+                .iter()
+                .map(|r| &r.config)
+                .chain(other_plan.pending.iter().flat_map(|p| &p.candidates))
+                .map(TrainConfig::to_yaml)
+                .collect::<std::result::Result<_, _>>()?;
+            let mine = plan
+                .runs
+                .iter_mut()
+                .filter(|r| r.dataset == di)
+                .map(|r| &mut r.config)
+                .chain(
+                    plan.pending
+                        .iter_mut()
+                        .filter(|p| p.dataset == di)
+                        .flat_map(|p| p.candidates.iter_mut()),
+                )
+                .filter(|c| c.method_id() == m.id);
+            for config in mine {
+                let mut shared = config.clone();
+                shared.experiment = other_output.clone();
+                if theirs.contains(&shared.to_yaml()?) {
+                    *config = shared;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 impl RunPlan {
-    /// Resolves the plan; checks that every dataset is present before anything runs.
+    /// Resolves the plan; checks that every dataset is present before anything runs. Methods
+    /// that share another experiment's runs (`same_runs_as`) use them where they are the same.
     pub fn new(spec: &ExperimentSpec, opts: &PlanOptions, workspace: &Workspace) -> Result<Self> {
+        let mut plan = Self::build(spec, opts, workspace)?;
+        share_runs(spec, opts, workspace, &mut plan)?;
+        Ok(plan)
+    }
+
+    /// The plan of `spec` alone, every run in its own folder.
+    fn build(spec: &ExperimentSpec, opts: &PlanOptions, workspace: &Workspace) -> Result<Self> {
         let output_name = opts
             .output_name
             .clone()

@@ -3,7 +3,8 @@
 //! history.csv, predictions.csv and DONE of every finished run its plan.json lists, and
 //! steps.csv where a figure of the experiment needs the mixing weights (Fig. 3). Never weights,
 //! optimiser state or resume progress. A run whose record is not whole, or whose config.yaml
-//! does not hash to its folder's run id, is named on stderr and left out.
+//! does not hash to its folder's run id, is named on stderr and left out. Runs the plan shares
+//! with another experiment (`same_runs_as`) are that experiment's records, and left out too.
 
 use anyhow::Result;
 use clap::Args;
@@ -63,8 +64,14 @@ pub fn record_files(
     let steps = spec.figures.contains(&FigureKind::MixingCurves);
     let mut files = vec![out_dir.join(PLAN_FILE)];
     let mut seen = std::collections::BTreeSet::new();
+    let mut shared = 0;
     for rel in &plan.run_dirs {
         if !seen.insert(rel.clone()) {
+            continue;
+        }
+        // A run shared with another experiment (`same_runs_as`) is that experiment's record.
+        if !rel.starts_with(output) {
+            shared += 1;
             continue;
         }
         let dir = results.join(rel);
@@ -81,6 +88,11 @@ pub fn record_files(
         if steps && dir.join("steps.csv").is_file() {
             files.push(dir.join("steps.csv"));
         }
+    }
+    if shared > 0 {
+        eprintln!(
+            "{shared} planned runs are other experiments' (same_runs_as): `cargo xtask records` of those experiments lists them"
+        );
     }
     Ok(files)
 }
