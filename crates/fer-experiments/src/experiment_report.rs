@@ -676,15 +676,17 @@ fn code_versions_markdown(runs: &[RunResult]) -> String {
     let mut versions: BTreeMap<String, usize> = BTreeMap::new();
     for r in runs {
         let key = match &r.provenance {
-            Some(p) => match &p.cpu {
-                Some(cpu) => format!(
-                    "{} on {} ({cpu}), threads: {}",
-                    p.short(),
-                    p.device,
-                    p.threads
-                ),
-                None => format!("{} on {}, threads: {}", p.short(), p.device, p.threads),
-            },
+            // Records from before the processor was kept print as they always did.
+            Some(p) => format!(
+                "{} on {}{}, threads: {}",
+                p.short(),
+                p.device,
+                p.cpu
+                    .as_deref()
+                    .map(|cpu| format!(" ({cpu})"))
+                    .unwrap_or_default(),
+                p.threads
+            ),
             None => "not recorded (runs from before provenance was kept)".to_string(),
         };
         *versions.entry(key).or_default() += 1;
