@@ -30,6 +30,16 @@ pub fn timing_key(cfg: &TrainConfig) -> String {
     )
 }
 
+/// The key a method borrows its timing under while none of its own runs has an epoch: the
+/// same dataset, model and input size (another method of the model, e.g. a loss weighting
+/// timed by the model's fixed-λ runs).
+pub fn model_timing_key(cfg: &TrainConfig) -> String {
+    format!(
+        "{}/model {}/{}px",
+        cfg.dataset, cfg.model, cfg.model_config.input_size
+    )
+}
+
 /// Epochs done and seconds per epoch in a run directory's history.csv (empty without one).
 pub fn history_seconds(dir: &Path) -> Vec<f64> {
     let Ok(text) = std::fs::read_to_string(dir.join("history.csv")) else {
@@ -46,6 +56,23 @@ pub fn measured_timings<'a>(
     results: &Path,
     configs: impl Iterator<Item = &'a TrainConfig>,
 ) -> Result<BTreeMap<String, MethodTiming>> {
+    timings_by(results, configs, timing_key)
+}
+
+/// The measured timings of the given runs, by [`model_timing_key`].
+pub fn model_timings<'a>(
+    results: &Path,
+    configs: impl Iterator<Item = &'a TrainConfig>,
+) -> Result<BTreeMap<String, MethodTiming>> {
+    timings_by(results, configs, model_timing_key)
+}
+
+/// The measured timings of the given runs, grouped by `key`.
+fn timings_by<'a>(
+    results: &Path,
+    configs: impl Iterator<Item = &'a TrainConfig>,
+    key: fn(&TrainConfig) -> String,
+) -> Result<BTreeMap<String, MethodTiming>> {
     let mut seconds: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut epochs: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -54,7 +81,7 @@ pub fn measured_timings<'a>(
         if !seen.insert(dir.clone()) {
             continue;
         }
-        let key = timing_key(cfg);
+        let key = key(cfg);
         let secs = history_seconds(&dir);
         if dir.join(fer_train::DONE_MARKER).is_file() {
             epochs
@@ -132,6 +159,12 @@ mod tests {
         assert_eq!(hps.epoch_seconds, 20.0);
         assert_eq!(hps.epochs_measured, 3);
         assert_eq!(hps.epochs_per_run, Some(2.0));
+        // Another method of the model has none of its own, and borrows the model's.
+        let mut weighted = first.clone();
+        weighted.method = Some("hps-dwa".into());
+        assert!(!t.contains_key(&timing_key(&weighted)));
+        let by_model = model_timings(&root, [&first, &cfg].into_iter()).unwrap();
+        assert_eq!(by_model[&model_timing_key(&weighted)], *hps);
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

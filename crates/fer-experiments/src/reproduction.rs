@@ -134,7 +134,9 @@ fn run_state(dir: &std::path::Path) -> &'static str {
 /// `--dry-run`: one line per planned run with its directory and state, then per method the
 /// runs done and left and the time left, estimated from the epochs measured so far.
 fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) -> Result<()> {
-    use crate::campaign_estimate::{human_duration, measured_timings, timing_key};
+    use crate::campaign_estimate::{
+        human_duration, measured_timings, model_timing_key, model_timings, timing_key,
+    };
     let resolution = plan.resolve(results)?;
     let runs: Vec<&crate::run_plan::PlannedRun> = plan
         .runs
@@ -181,6 +183,7 @@ fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) 
         .chain(plan.pending.iter().flat_map(|p| p.candidates.iter()))
         .collect();
     let timings = measured_timings(results, all_configs.iter().copied())?;
+    let by_model = model_timings(results, all_configs.iter().copied())?;
     let all_finished: Vec<f64> = timings.values().filter_map(|t| t.epochs_per_run).collect();
     let fallback_epochs = (!all_finished.is_empty())
         .then(|| all_finished.iter().sum::<f64>() / all_finished.len() as f64);
@@ -191,20 +194,25 @@ fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) 
         waiting: usize,
         seconds: f64,
         unknown: usize,
+        /// Runs timed by other methods of their model (none of their own has an epoch yet).
+        borrowed: usize,
     }
     let mut rows: std::collections::BTreeMap<(String, String), Row> = Default::default();
-    let estimate = |cfg: &fer_train::TrainConfig, epochs_done: usize, row: &mut Row| match timings
-        .get(&timing_key(cfg))
-    {
-        Some(t) => {
-            let per_run = t
-                .epochs_per_run
-                .or(fallback_epochs)
-                .unwrap_or(cfg.max_epochs as f64)
-                .min(cfg.max_epochs as f64);
-            row.seconds += (per_run - epochs_done as f64).max(1.0) * t.epoch_seconds;
+    let estimate = |cfg: &fer_train::TrainConfig, epochs_done: usize, row: &mut Row| {
+        let own = timings.get(&timing_key(cfg));
+        let Some(t) = own.or_else(|| by_model.get(&model_timing_key(cfg))) else {
+            row.unknown += 1;
+            return;
+        };
+        if own.is_none() {
+            row.borrowed += 1;
         }
-        None => row.unknown += 1,
+        let per_run = t
+            .epochs_per_run
+            .or(fallback_epochs)
+            .unwrap_or(cfg.max_epochs as f64)
+            .min(cfg.max_epochs as f64);
+        row.seconds += (per_run - epochs_done as f64).max(1.0) * t.epoch_seconds;
     };
     for r in &runs {
         let key = (r.config.dataset.clone(), r.config.method_id().to_string());
@@ -264,9 +272,11 @@ fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) 
     println!("|---|---|--:|--:|--:|--:|");
     let mut total = 0.0;
     let mut unknown = 0;
+    let mut borrowed = 0;
     for ((dataset, method), row) in &rows {
         total += row.seconds;
         unknown += row.unknown;
+        borrowed += row.borrowed;
         let time = if row.left + row.waiting == 0 {
             "-".to_string()
         } else if row.unknown > 0 && row.seconds == 0.0 {
@@ -277,6 +287,11 @@ fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) 
                 human_duration(row.seconds),
                 row.unknown
             )
+        } else if row.borrowed > 0 {
+            format!(
+                "{} (by the model's other runs)",
+                human_duration(row.seconds)
+            )
         } else {
             human_duration(row.seconds)
         };
@@ -286,10 +301,15 @@ fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) 
         );
     }
     println!(
-        "\nEstimated time left: {}{} (mean measured epoch time x mean epochs of finished runs, on this machine).",
+        "\nEstimated time left: {}{} (mean measured epoch time x mean epochs of finished runs, on this machine){}.",
         human_duration(total),
         if unknown > 0 {
             format!(", plus {unknown} runs of methods with no measured epoch")
+        } else {
+            String::new()
+        },
+        if borrowed > 0 {
+            format!("; {borrowed} runs of methods not measured yet are timed by other runs of their model, which leaves out the extra backward pass of a gradient weighting (up to 1.7x per step: results/bench/weighting-cpu.csv)")
         } else {
             String::new()
         }
