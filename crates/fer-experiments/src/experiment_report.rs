@@ -61,6 +61,14 @@ pub struct PlannedDatasetRecord {
 
 pub const PLAN_FILE: &str = "plan.json";
 
+/// The names of a run directory relative to the results folder, as plan.json lists it:
+/// `<experiment>/<dataset>/<method>/<id>`.
+fn run_dir_parts(rel: &Path) -> Vec<String> {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect()
+}
+
 /// The protocol of planned dataset `i` in words, with the splits the plan runs.
 fn describe_protocol(plan: &RunPlan, i: usize) -> String {
     let mut splits: Vec<&str> = plan
@@ -167,12 +175,8 @@ impl PlanRecord {
         if previous.experiment != self.experiment || previous.output_name != self.output_name {
             return Ok(self);
         }
-        // A run directory is <experiment>/<dataset>/<method>/<id>.
         let key = |p: &PathBuf| -> Option<(String, String)> {
-            let parts: Vec<String> = p
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
+            let parts = run_dir_parts(p);
             Some((parts.get(1)?.clone(), parts.get(2)?.clone()))
         };
         let planned: std::collections::BTreeSet<(String, String)> =
@@ -646,14 +650,9 @@ fn comparisons_markdown(
 /// A paragraph naming the runs of the plan that are another experiment's (`same_runs_as`),
 /// per method; empty when every run is the experiment's own.
 fn shared_runs_markdown(spec: &ExperimentSpec, names: &MethodNames, record: &PlanRecord) -> String {
-    // A run directory is <experiment>/<dataset>/<method>/<id>.
     let mut shared: BTreeMap<(String, String), usize> = BTreeMap::new();
     for rel in &record.run_dirs {
-        let parts: Vec<String> = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        if let [experiment, _, method, _] = parts.as_slice() {
+        if let [experiment, _, method, _] = run_dir_parts(rel).as_slice() {
             if *experiment != record.output_name {
                 *shared
                     .entry((method.clone(), experiment.clone()))
