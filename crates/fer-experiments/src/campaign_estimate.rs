@@ -51,64 +51,77 @@ pub fn history_seconds(dir: &Path) -> Vec<f64> {
         .collect()
 }
 
-/// The measured timings of the given runs, by [`timing_key`].
+/// The measured timings of some runs, grouped two ways, from one read of their histories.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timings {
+    /// By [`timing_key`]: the runs of one method.
+    pub by_method: BTreeMap<String, MethodTiming>,
+    /// By [`model_timing_key`]: every method of one model.
+    pub by_model: BTreeMap<String, MethodTiming>,
+}
+
+/// The measured timings of the given runs (each run directory read once).
 pub fn measured_timings<'a>(
     results: &Path,
     configs: impl Iterator<Item = &'a TrainConfig>,
-) -> Result<BTreeMap<String, MethodTiming>> {
-    timings_by(results, configs, timing_key)
-}
-
-/// The measured timings of the given runs, by [`model_timing_key`].
-pub fn model_timings<'a>(
-    results: &Path,
-    configs: impl Iterator<Item = &'a TrainConfig>,
-) -> Result<BTreeMap<String, MethodTiming>> {
-    timings_by(results, configs, model_timing_key)
-}
-
-/// The measured timings of the given runs, grouped by `key`.
-fn timings_by<'a>(
-    results: &Path,
-    configs: impl Iterator<Item = &'a TrainConfig>,
-    key: fn(&TrainConfig) -> String,
-) -> Result<BTreeMap<String, MethodTiming>> {
-    let mut seconds: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut epochs: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+) -> Result<Timings> {
+    let mut by_method = Samples::default();
+    let mut by_model = Samples::default();
     let mut seen = std::collections::BTreeSet::new();
     for cfg in configs {
         let dir = cfg.run_dir(results)?;
         if !seen.insert(dir.clone()) {
             continue;
         }
-        let key = key(cfg);
         let secs = history_seconds(&dir);
-        if dir.join(fer_train::DONE_MARKER).is_file() {
-            epochs
+        let done = dir.join(fer_train::DONE_MARKER).is_file();
+        by_method.add(timing_key(cfg), &secs, done);
+        by_model.add(model_timing_key(cfg), &secs, done);
+    }
+    Ok(Timings {
+        by_method: by_method.means(),
+        by_model: by_model.means(),
+    })
+}
+
+/// Epoch seconds and finished runs' epoch counts, per key.
+#[derive(Default)]
+struct Samples {
+    seconds: BTreeMap<String, Vec<f64>>,
+    epochs: BTreeMap<String, Vec<f64>>,
+}
+
+impl Samples {
+    fn add(&mut self, key: String, secs: &[f64], done: bool) {
+        if done {
+            self.epochs
                 .entry(key.clone())
                 .or_default()
                 .push(secs.len() as f64);
         }
-        seconds.entry(key).or_default().extend(secs);
+        self.seconds.entry(key).or_default().extend_from_slice(secs);
     }
-    let mut out = BTreeMap::new();
-    for (key, secs) in seconds {
-        if secs.is_empty() {
-            continue;
+
+    fn means(self) -> BTreeMap<String, MethodTiming> {
+        let mut out = BTreeMap::new();
+        for (key, secs) in self.seconds {
+            if secs.is_empty() {
+                continue;
+            }
+            let runs = self.epochs.get(&key);
+            out.insert(
+                key,
+                MethodTiming {
+                    epoch_seconds: secs.iter().sum::<f64>() / secs.len() as f64,
+                    epochs_measured: secs.len(),
+                    epochs_per_run: runs
+                        .filter(|e| !e.is_empty())
+                        .map(|e| e.iter().sum::<f64>() / e.len() as f64),
+                },
+            );
         }
-        let runs = epochs.get(&key);
-        out.insert(
-            key,
-            MethodTiming {
-                epoch_seconds: secs.iter().sum::<f64>() / secs.len() as f64,
-                epochs_measured: secs.len(),
-                epochs_per_run: runs
-                    .filter(|e| !e.is_empty())
-                    .map(|e| e.iter().sum::<f64>() / e.len() as f64),
-            },
-        );
+        out
     }
-    Ok(out)
 }
 
 /// `1 h 05 min`, `12 min`, `40 s`.
@@ -155,16 +168,15 @@ mod tests {
         .unwrap();
         let first = TrainConfig::paper("e", "d", "hps", "fold-0", 1);
         let t = measured_timings(&root, [&first, &cfg].into_iter()).unwrap();
-        let hps = &t[&timing_key(&cfg)];
+        let hps = &t.by_method[&timing_key(&cfg)];
         assert_eq!(hps.epoch_seconds, 20.0);
         assert_eq!(hps.epochs_measured, 3);
         assert_eq!(hps.epochs_per_run, Some(2.0));
         // Another method of the model has none of its own, and borrows the model's.
         let mut weighted = first.clone();
         weighted.method = Some("hps-dwa".into());
-        assert!(!t.contains_key(&timing_key(&weighted)));
-        let by_model = model_timings(&root, [&first, &cfg].into_iter()).unwrap();
-        assert_eq!(by_model[&model_timing_key(&weighted)], *hps);
+        assert!(!t.by_method.contains_key(&timing_key(&weighted)));
+        assert_eq!(t.by_model[&model_timing_key(&weighted)], *hps);
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

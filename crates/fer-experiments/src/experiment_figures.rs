@@ -18,7 +18,15 @@ use fer_train::TrainConfig;
 use crate::experiment_report::wants;
 use crate::experiment_spec::{ExperimentKind, ExperimentSpec, FigureKind};
 
-/// Draws every figure the experiment asks for; returns the files written.
+/// What [`draw`] made: the files written, and a line per figure it could not draw from the
+/// records (the report prints these in table.md).
+#[derive(Debug, Default)]
+pub struct Figures {
+    pub written: Vec<PathBuf>,
+    pub not_drawn: Vec<String>,
+}
+
+/// Draws every figure the experiment asks for.
 pub fn draw(
     spec: &ExperimentSpec,
     runs: &[RunResult],
@@ -27,8 +35,9 @@ pub fn draw(
     device: &Device,
     manifests: &BTreeMap<String, PathBuf>,
     ctx: &ExperimentContext,
-) -> Result<Vec<PathBuf>> {
+) -> Result<Figures> {
     let names = &ctx.method_names();
+    let mut not_drawn = Vec::new();
     let mut written = Vec::new();
     let mut push = |pair: (PathBuf, PathBuf)| {
         written.push(pair.0);
@@ -71,7 +80,9 @@ pub fn draw(
     }
     if wants(spec, FigureKind::MixingCurves) {
         for ((dataset, method), group) in &groups {
-            let Some((run, curves)) = step_curves(group, fer_report::read_mixing_curves)? else {
+            let Some((run, curves)) =
+                step_curves(group, fer_report::read_mixing_curves, &mut not_drawn)?
+            else {
                 continue;
             };
             // Fig. 3 plots β; CSN's cross-stitch units have no β and show every parameter.
@@ -91,9 +102,11 @@ pub fn draw(
     }
     if wants(spec, FigureKind::WeightingCurves) {
         for ((dataset, method), group) in &groups {
-            let Some((run, curves)) = step_curves(group, |path| {
-                fer_report::read_step_series(path, &["weighting.", "gradients."])
-            })?
+            let Some((run, curves)) = step_curves(
+                group,
+                |path| fer_report::read_step_series(path, &["weighting.", "gradients."]),
+                &mut not_drawn,
+            )?
             else {
                 continue;
             };
@@ -117,7 +130,7 @@ pub fn draw(
             spec, names, &groups, out_dir, device, manifests, ctx,
         )?);
     }
-    Ok(written)
+    Ok(Figures { written, not_drawn })
 }
 
 type Groups<'a> = Vec<((String, String), Vec<&'a RunResult>)>;
@@ -136,10 +149,12 @@ fn first_seen_groups(runs: &[RunResult]) -> Groups<'_> {
 }
 
 /// The per-step curves of a group's figure run (`first_run`), read from its `steps.csv` by
-/// `read`; `None` when the group has no run or the file has no such columns.
+/// `read`; `None` when the group has no run or the file has no such columns. A record without
+/// steps.csv adds a line to `not_drawn`.
 fn step_curves<'a>(
     group: &[&'a RunResult],
     read: impl Fn(&Path) -> fer_report::Result<fer_report::MixingCurves>,
+    not_drawn: &mut Vec<String>,
 ) -> Result<Option<(&'a RunResult, fer_report::MixingCurves)>> {
     let Some(run) = first_run(group) else {
         return Ok(None);
@@ -150,13 +165,19 @@ fn step_curves<'a>(
     let path = dir.join("steps.csv");
     if !path.is_file() {
         // Records made before the trainer wrote steps.csv (e.g. a shared run of an older
-        // experiment) have no curves to draw; said, not fatal.
-        println!(
-            "no step curves for {} on {}: {} is not in its figure run's record",
+        // experiment) have no curves to draw; said in the report, not fatal. The record is
+        // named relative to the results folder, so a fresh clone writes the same line.
+        // `<experiment>/<dataset>/<method>/<id>/steps.csv`
+        let components: Vec<_> = path.components().collect();
+        let record: PathBuf = components[components.len().saturating_sub(5)..]
+            .iter()
+            .collect();
+        not_drawn.push(format!(
+            "no step curves for {} on {}: its figure run's record has no results/{}",
             run.method_id(),
             run.dataset,
-            path.display()
-        );
+            record.display()
+        ));
         return Ok(None);
     }
     let curves = read(&path)?;
@@ -416,4 +437,48 @@ fn model_figures(
         written.push(svg);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fer_report::MetricSet;
+
+    /// A shared run of an older experiment has no steps.csv: the figure is skipped, and the
+    /// report is told which record, named relative to the results folder so that a fresh
+    /// clone writes the same table.md.
+    #[test]
+    fn a_record_without_steps_is_named_not_fatal() {
+        let results = std::env::temp_dir().join(format!("fer-figures-{}", std::process::id()));
+        let dir = results.join("table4/ckplus48/cmcnn/c566630519ce");
+        std::fs::create_dir_all(&dir).unwrap();
+        let run = RunResult {
+            experiment: "table4".into(),
+            dataset: "ckplus48".into(),
+            model: "cmcnn".into(),
+            method: None,
+            grid_point: None,
+            seed: 1,
+            split: "fold-0".into(),
+            fold: Some(0),
+            run_id: "c566630519ce".into(),
+            best_epoch: 1,
+            epochs_run: 1,
+            train_seconds: 1.0,
+            test: MetricSet::default(),
+            validation: None,
+            class_names: vec![],
+            confusion_matrix: None,
+            provenance: None,
+            source: dir.join("metrics.json"),
+        };
+        let mut not_drawn = Vec::new();
+        let curves = step_curves(&[&run], fer_report::read_mixing_curves, &mut not_drawn).unwrap();
+        assert!(curves.is_none());
+        assert_eq!(
+            not_drawn,
+            ["no step curves for cmcnn on ckplus48: its figure run's record has no results/table4/ckplus48/cmcnn/c566630519ce/steps.csv"]
+        );
+        std::fs::remove_dir_all(&results).unwrap();
+    }
 }

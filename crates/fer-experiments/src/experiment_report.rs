@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::DataFrame;
 
 use fer_report::{MethodNames, Metric, PaperNumbers, RunResult};
+use fer_train::TrainConfig;
 
 use crate::experiment_spec::{ExperimentSpec, FigureKind};
 use crate::run_executor::run_dir_of;
@@ -69,15 +70,43 @@ fn run_dir_parts(rel: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The protocol of planned dataset `i` in words, with the splits the plan runs.
-fn describe_protocol(plan: &RunPlan, i: usize) -> String {
-    let mut splits: Vec<&str> = plan
-        .runs
+/// Run directories grouped by dataset (first-seen order), and within a dataset in the order of
+/// the experiment's `methods`, each method's runs in plan order. plan.json lists runs in the
+/// order they were planned, which `--methods` changes; tables follow the experiment file.
+fn in_method_order(spec: &ExperimentSpec, run_dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut datasets: Vec<String> = Vec::new();
+    let mut keyed: Vec<((usize, usize), &PathBuf)> = run_dirs
         .iter()
-        .filter(|r| r.dataset == i)
-        .map(|r| r.config.split.as_str())
+        .map(|rel| {
+            let parts = run_dir_parts(rel);
+            let dataset = parts.get(1).cloned().unwrap_or_default();
+            let d = match datasets.iter().position(|x| *x == dataset) {
+                Some(d) => d,
+                None => {
+                    datasets.push(dataset);
+                    datasets.len() - 1
+                }
+            };
+            let m = parts
+                .get(2)
+                .and_then(|id| spec.methods.iter().position(|m| m.id == *id))
+                .unwrap_or(spec.methods.len());
+            ((d, m), rel)
+        })
         .collect();
-    splits.dedup();
+    // Stable: runs of one method keep their plan order (grid, fold, seed).
+    keyed.sort_by_key(|(k, _)| *k);
+    keyed.into_iter().map(|(_, rel)| rel.clone()).collect()
+}
+
+/// The protocol of planned dataset `i` in words, with the splits its runs use: `configs` are
+/// the plan's runs and the finals its grid selections add.
+fn describe_protocol(plan: &RunPlan, configs: &[(usize, &TrainConfig)], i: usize) -> String {
+    let mut splits: Vec<&str> = configs
+        .iter()
+        .filter(|(d, _)| *d == i)
+        .map(|(_, c)| c.split.as_str())
+        .collect();
     splits.sort_unstable();
     splits.dedup();
     let base = match &plan.datasets[i].manifest.protocol {
@@ -112,7 +141,9 @@ impl PlanRecord {
             .runs
             .iter()
             .filter(|r| r.role == crate::run_plan::RunRole::Final);
+        let mut configs = Vec::new();
         for r in plan.runs.iter().chain(finals) {
+            configs.push((r.dataset, &r.config));
             let dir = run_dir_of(results, &r.config)?;
             let rel = dir.strip_prefix(results).unwrap_or(&dir).to_path_buf();
             if r.role == crate::run_plan::RunRole::Tuning {
@@ -148,7 +179,7 @@ impl PlanRecord {
                     manifest_path: d.manifest_path.clone(),
                     substituted: d.substituted,
                     size: d.size,
-                    protocol: describe_protocol(plan, i),
+                    protocol: describe_protocol(plan, &configs, i),
                 })
                 .collect(),
             seeds,
@@ -157,6 +188,12 @@ impl PlanRecord {
             tuning_run_dirs,
             awaiting_selection: resolution.pending_runs,
         })
+    }
+
+    /// Whether a planned run directory is this experiment's own, not another experiment's
+    /// shared run (`same_runs_as`).
+    pub fn is_own(&self, rel: &Path) -> bool {
+        run_dir_parts(rel).first() == Some(&self.output_name)
     }
 
     pub fn write(&self, out_dir: &Path) -> Result<()> {
@@ -401,7 +438,7 @@ pub fn write_report(
     let record = PlanRecord::read(&out_dir)?;
     let mut runs = Vec::new();
     let mut unfinished = Vec::new();
-    for rel in &record.run_dirs {
+    for rel in &in_method_order(spec, &record.run_dirs) {
         let dir = results.join(rel);
         if dir.join(fer_report::DONE_FILE).is_file() {
             runs.push(fer_report::read_run(&dir.join(fer_report::METRICS_FILE))?);
@@ -506,10 +543,7 @@ pub fn write_report(
         let mut tuning_left: BTreeMap<(String, String), usize> = BTreeMap::new();
         for rel in &unfinished {
             if tuning.contains(rel) {
-                let parts: Vec<String> = rel
-                    .iter()
-                    .map(|c| c.to_string_lossy().to_string())
-                    .collect();
+                let parts = run_dir_parts(rel);
                 if parts.len() >= 3 {
                     *tuning_left
                         .entry((parts[1].clone(), parts[2].clone()))
@@ -568,6 +602,21 @@ pub fn write_report(
     if let Some(notes) = &spec.notes {
         let _ = writeln!(md, "\nNotes from the experiment file: {}", notes.trim());
     }
+    // Figures come before table.md, which says which of them the records could not draw.
+    let manifests: BTreeMap<String, PathBuf> = record
+        .datasets
+        .iter()
+        .map(|d| (d.manifest.clone(), d.manifest_path.clone()))
+        .collect();
+    let figures =
+        crate::experiment_figures::draw(spec, &selected, &df, &out_dir, device, &manifests, ctx)?;
+    written.extend(figures.written);
+    if !figures.not_drawn.is_empty() {
+        md.push_str("\nFigures not drawn:\n\n");
+        for line in &figures.not_drawn {
+            let _ = writeln!(md, "- {line}");
+        }
+    }
     write("table.md", &md, &mut written)?;
     let paper_difference = |dataset: &str, a: &str, b: &str, metric: Metric| {
         Some(paper.get(dataset, a, metric)? - paper.get(dataset, b, metric)?)
@@ -597,15 +646,6 @@ pub fn write_report(
             written.push(svg);
         }
     }
-
-    let manifests: BTreeMap<String, PathBuf> = record
-        .datasets
-        .iter()
-        .map(|d| (d.manifest.clone(), d.manifest_path.clone()))
-        .collect();
-    written.extend(crate::experiment_figures::draw(
-        spec, &selected, &df, &out_dir, device, &manifests, ctx,
-    )?);
     Ok(written)
 }
 
@@ -653,7 +693,7 @@ fn shared_runs_markdown(spec: &ExperimentSpec, names: &MethodNames, record: &Pla
     let mut shared: BTreeMap<(String, String), usize> = BTreeMap::new();
     for rel in &record.run_dirs {
         if let [experiment, _, method, _] = run_dir_parts(rel).as_slice() {
-            if *experiment != record.output_name {
+            if !record.is_own(rel) {
                 *shared
                     .entry((method.clone(), experiment.clone()))
                     .or_default() += 1;
@@ -866,6 +906,35 @@ mod tests {
             provenance: None,
             source: PathBuf::from(format!("e/d/hps/{point}-{fold}/metrics.json")),
         }
+    }
+
+    /// `ablation beta --methods cmcnn-beta-0.5-0.5,...` once put (0.5, 0.5) first in Table 11;
+    /// rows follow the experiment file's methods whatever order the plan listed them in.
+    #[test]
+    fn tables_follow_the_experiment_files_method_order() {
+        let ws = crate::workspace::repository_workspace();
+        let spec = ExperimentSpec::load(&ws, "ablation-beta").unwrap();
+        let order: Vec<&str> = spec.methods.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(order[0], "cmcnn-beta-1.0-0.0");
+        assert_eq!(order[4], "cmcnn-beta-0.5-0.5");
+        let dirs: Vec<PathBuf> = [
+            "ablation-beta/ckplus48/cmcnn-beta-0.5-0.5/a",
+            "ablation-beta/ckplus48/not-a-method/x",
+            "ablation-beta/ckplus48/cmcnn-beta-1.0-0.0/c",
+            "ablation-beta/other/cmcnn-beta-1.0-0.0/d",
+            "ablation-beta/ckplus48/cmcnn-beta-0.5-0.5/b",
+            "table4/ckplus48/cmcnn/e",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let names: Vec<String> = in_method_order(&spec, &dirs)
+            .iter()
+            .map(|d| run_dir_parts(d)[3].clone())
+            .collect();
+        // ckplus48 first (first seen): 1.0-0.0, then 0.5-0.5 in plan order, the shared cmcnn,
+        // then a method the file does not list; then the other dataset.
+        assert_eq!(names, ["c", "a", "b", "e", "x", "d"]);
     }
 
     #[test]

@@ -135,7 +135,7 @@ fn run_state(dir: &std::path::Path) -> &'static str {
 /// runs done and left and the time left, estimated from the epochs measured so far.
 fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) -> Result<()> {
     use crate::campaign_estimate::{
-        human_duration, measured_timings, model_timing_key, model_timings, timing_key,
+        human_duration, measured_timings, model_timing_key, timing_key,
     };
     let resolution = plan.resolve(results)?;
     let runs: Vec<&crate::run_plan::PlannedRun> = plan
@@ -182,8 +182,10 @@ fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) 
         .map(|r| &r.config)
         .chain(plan.pending.iter().flat_map(|p| p.candidates.iter()))
         .collect();
-    let timings = measured_timings(results, all_configs.iter().copied())?;
-    let by_model = model_timings(results, all_configs.iter().copied())?;
+    let crate::campaign_estimate::Timings {
+        by_method: timings,
+        by_model,
+    } = measured_timings(results, all_configs.iter().copied())?;
     let all_finished: Vec<f64> = timings.values().filter_map(|t| t.epochs_per_run).collect();
     let fallback_epochs = (!all_finished.is_empty())
         .then(|| all_finished.iter().sum::<f64>() / all_finished.len() as f64);

@@ -325,8 +325,10 @@ pub(crate) fn run_here(
     let total = runs.len();
     let mut failures = Vec::new();
     let deadline = deadline_instant(here.deadline);
-    let measure =
-        || crate::campaign_estimate::measured_timings(results, runs.iter().map(|r| &r.config));
+    let measure = || {
+        crate::campaign_estimate::measured_timings(results, runs.iter().map(|r| &r.config))
+            .map(|t| t.by_method)
+    };
     let mut timings = measure()?;
     let mut skipped_for_time = 0usize;
     for (i, run) in runs.iter().enumerate() {

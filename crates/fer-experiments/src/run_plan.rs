@@ -502,43 +502,48 @@ fn share_runs(
         let Some(other_output) = shared_output_name(spec, &plan.output_name, &other.name) else {
             continue;
         };
-        for di in 0..plan.datasets.len() {
-            let Some(selector) = dataset_selector(&other, &plan.datasets[di], workspace) else {
-                continue;
-            };
-            let other_opts = PlanOptions {
-                datasets: vec![selector],
-                methods: vec![m.id.clone()],
-                output_name: Some(other_output.clone()),
-                ..opts.clone()
-            };
-            let other_plan =
-                RunPlan::build(&other, &other_opts, workspace).with_context(|| at.clone())?;
-            let theirs: std::collections::BTreeSet<String> = other_plan
-                .runs
-                .iter()
-                .map(|r| &r.config)
-                .chain(other_plan.pending.iter().flat_map(|p| &p.candidates))
-                .map(TrainConfig::to_yaml)
-                .collect::<std::result::Result<_, _>>()?;
-            let mine = plan
-                .runs
-                .iter_mut()
-                .filter(|r| r.dataset == di)
-                .map(|r| &mut r.config)
-                .chain(
-                    plan.pending
-                        .iter_mut()
-                        .filter(|p| p.dataset == di)
-                        .flat_map(|p| p.candidates.iter_mut()),
-                )
-                .filter(|c| c.method_id() == m.id);
-            for config in mine {
-                let mut shared = config.clone();
-                shared.experiment = other_output.clone();
-                if theirs.contains(&shared.to_yaml()?) {
-                    *config = shared;
-                }
+        // One plan of the other experiment over every dataset both run; a config's YAML
+        // names its dataset, so runs only match on their own dataset.
+        let mut selectors: Vec<String> = Vec::new();
+        for d in &plan.datasets {
+            match dataset_selector(&other, d, workspace) {
+                Some(s) if !selectors.contains(&s) => selectors.push(s),
+                _ => {}
+            }
+        }
+        if selectors.is_empty() {
+            continue;
+        }
+        let other_opts = PlanOptions {
+            datasets: selectors,
+            methods: vec![m.id.clone()],
+            output_name: Some(other_output.clone()),
+            ..opts.clone()
+        };
+        let other_plan =
+            RunPlan::build(&other, &other_opts, workspace).with_context(|| at.clone())?;
+        let theirs: std::collections::BTreeSet<String> = other_plan
+            .runs
+            .iter()
+            .map(|r| &r.config)
+            .chain(other_plan.pending.iter().flat_map(|p| &p.candidates))
+            .map(TrainConfig::to_yaml)
+            .collect::<std::result::Result<_, _>>()?;
+        let mine = plan
+            .runs
+            .iter_mut()
+            .map(|r| &mut r.config)
+            .chain(
+                plan.pending
+                    .iter_mut()
+                    .flat_map(|p| p.candidates.iter_mut()),
+            )
+            .filter(|c| c.method_id() == m.id);
+        for config in mine {
+            let mut shared = config.clone();
+            shared.experiment = other_output.clone();
+            if theirs.contains(&shared.to_yaml()?) {
+                *config = shared;
             }
         }
     }

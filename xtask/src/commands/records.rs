@@ -70,7 +70,7 @@ pub fn record_files(
             continue;
         }
         // A run shared with another experiment (`same_runs_as`) is that experiment's record.
-        if !rel.starts_with(output) {
+        if !plan.is_own(rel) {
             shared += 1;
             continue;
         }
