@@ -61,7 +61,9 @@ pub fn record_files(
 ) -> Result<Vec<PathBuf>> {
     let out_dir = results.join(output);
     let plan = PlanRecord::read(&out_dir)?;
-    let steps = spec.figures.contains(&FigureKind::MixingCurves);
+    // Both step-curve figures (Fig. 3's α/β, the weighting curves) read steps.csv.
+    let steps = spec.figures.contains(&FigureKind::MixingCurves)
+        || spec.figures.contains(&FigureKind::WeightingCurves);
     let mut files = vec![out_dir.join(PLAN_FILE)];
     let mut seen = std::collections::BTreeSet::new();
     let mut shared = 0;
