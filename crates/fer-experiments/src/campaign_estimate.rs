@@ -60,6 +60,48 @@ pub struct Timings {
     pub by_model: BTreeMap<String, MethodTiming>,
 }
 
+/// What is left of one run, as the measured timings predict it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SecondsLeft {
+    pub seconds: f64,
+    /// Whether the run was timed by other methods of its model, none of its own having an
+    /// epoch yet.
+    pub borrowed: bool,
+}
+
+impl Timings {
+    /// The seconds a run of `cfg` with `epochs_done` epochs behind it still needs: its method's
+    /// epoch time, or its model's while the method has none. The epochs a run takes are its
+    /// kind's finished runs' mean, else every finished run's mean, else `unknown_epochs` (the
+    /// caller's choice: the dry run assumes the whole schedule, the executor one epoch, so
+    /// that it starts what nothing can time yet). `None` when nothing times the run.
+    pub fn seconds_left(
+        &self,
+        cfg: &TrainConfig,
+        epochs_done: usize,
+        unknown_epochs: f64,
+    ) -> Option<SecondsLeft> {
+        let own = self.by_method.get(&timing_key(cfg));
+        let t = own.or_else(|| self.by_model.get(&model_timing_key(cfg)))?;
+        let finished: Vec<f64> = self
+            .by_method
+            .values()
+            .filter_map(|t| t.epochs_per_run)
+            .collect();
+        let per_run = t
+            .epochs_per_run
+            .or_else(|| {
+                (!finished.is_empty()).then(|| finished.iter().sum::<f64>() / finished.len() as f64)
+            })
+            .unwrap_or(unknown_epochs)
+            .min(cfg.max_epochs as f64);
+        Some(SecondsLeft {
+            seconds: (per_run - epochs_done as f64).max(1.0) * t.epoch_seconds,
+            borrowed: own.is_none(),
+        })
+    }
+}
+
 /// The measured timings of the given runs (each run directory read once).
 pub fn measured_timings<'a>(
     results: &Path,

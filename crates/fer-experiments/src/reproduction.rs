@@ -134,9 +134,7 @@ fn run_state(dir: &std::path::Path) -> &'static str {
 /// `--dry-run`: one line per planned run with its directory and state, then per method the
 /// runs done and left and the time left, estimated from the epochs measured so far.
 fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) -> Result<()> {
-    use crate::campaign_estimate::{
-        human_duration, measured_timings, model_timing_key, timing_key,
-    };
+    use crate::campaign_estimate::{human_duration, measured_timings};
     let resolution = plan.resolve(results)?;
     let runs: Vec<&crate::run_plan::PlannedRun> = plan
         .runs
@@ -182,13 +180,7 @@ fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) 
         .map(|r| &r.config)
         .chain(plan.pending.iter().flat_map(|p| p.candidates.iter()))
         .collect();
-    let crate::campaign_estimate::Timings {
-        by_method: timings,
-        by_model,
-    } = measured_timings(results, all_configs.iter().copied())?;
-    let all_finished: Vec<f64> = timings.values().filter_map(|t| t.epochs_per_run).collect();
-    let fallback_epochs = (!all_finished.is_empty())
-        .then(|| all_finished.iter().sum::<f64>() / all_finished.len() as f64);
+    let timings = measured_timings(results, all_configs.iter().copied())?;
     #[derive(Default)]
     struct Row {
         done: usize,
@@ -200,21 +192,14 @@ fn print_plan(spec: &ExperimentSpec, plan: &RunPlan, results: &std::path::Path) 
         borrowed: usize,
     }
     let mut rows: std::collections::BTreeMap<(String, String), Row> = Default::default();
-    let estimate = |cfg: &fer_train::TrainConfig, epochs_done: usize, row: &mut Row| {
-        let own = timings.get(&timing_key(cfg));
-        let Some(t) = own.or_else(|| by_model.get(&model_timing_key(cfg))) else {
-            row.unknown += 1;
-            return;
-        };
-        if own.is_none() {
-            row.borrowed += 1;
+    let estimate = |cfg: &fer_train::TrainConfig, epochs_done: usize, row: &mut Row| match timings
+        .seconds_left(cfg, epochs_done, cfg.max_epochs as f64)
+    {
+        Some(left) => {
+            row.seconds += left.seconds;
+            row.borrowed += usize::from(left.borrowed);
         }
-        let per_run = t
-            .epochs_per_run
-            .or(fallback_epochs)
-            .unwrap_or(cfg.max_epochs as f64)
-            .min(cfg.max_epochs as f64);
-        row.seconds += (per_run - epochs_done as f64).max(1.0) * t.epoch_seconds;
+        None => row.unknown += 1,
     };
     for r in &runs {
         let key = (r.config.dataset.clone(), r.config.method_id().to_string());

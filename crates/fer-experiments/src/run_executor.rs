@@ -325,10 +325,8 @@ pub(crate) fn run_here(
     let total = runs.len();
     let mut failures = Vec::new();
     let deadline = deadline_instant(here.deadline);
-    let measure = || {
-        crate::campaign_estimate::measured_timings(results, runs.iter().map(|r| &r.config))
-            .map(|t| t.by_method)
-    };
+    let measure =
+        || crate::campaign_estimate::measured_timings(results, runs.iter().map(|r| &r.config));
     let mut timings = measure()?;
     let mut skipped_for_time = 0usize;
     for (i, run) in runs.iter().enumerate() {
@@ -365,8 +363,9 @@ pub(crate) fn run_here(
         }
         // Under a time budget a run is started only when what is left of it, as measured on
         // runs of its kind, fits before the deadline: a run cut off by the end of a session
-        // whose files do not outlive it would waste the time. Runs of kinds not measured yet
-        // start while any time is left.
+        // whose files do not outlive it would waste the time. A method with no epoch of its
+        // own yet is timed by its model's other methods; runs nothing times start while any
+        // time is left.
         if let Some(deadline) = deadline {
             let now = Instant::now();
             if now >= deadline {
@@ -527,27 +526,18 @@ pub(crate) fn run_here(
     finish(failures, total, end)
 }
 
-/// Seconds a run still needs by the timings measured on runs of its kind: its expected epochs
-/// (the mean of finished runs of its kind, else of every kind, else none known: 0) less the
-/// epochs its directory has done, times the mean epoch time.
+/// Seconds a run still needs by the timings measured on runs of its kind (or of its model, see
+/// [`crate::campaign_estimate::Timings::seconds_left`]) less the epochs its directory has done;
+/// 0 when nothing times it, so that it starts.
 fn expected_seconds_left(
-    timings: &std::collections::BTreeMap<String, crate::campaign_estimate::MethodTiming>,
+    timings: &crate::campaign_estimate::Timings,
     cfg: &fer_train::TrainConfig,
     dir: &Path,
 ) -> f64 {
-    let Some(t) = timings.get(&crate::campaign_estimate::timing_key(cfg)) else {
-        return 0.0;
-    };
-    let finished: Vec<f64> = timings.values().filter_map(|t| t.epochs_per_run).collect();
-    let epochs = t
-        .epochs_per_run
-        .or_else(|| {
-            (!finished.is_empty()).then(|| finished.iter().sum::<f64>() / finished.len() as f64)
-        })
-        .unwrap_or(1.0)
-        .min(cfg.max_epochs as f64);
-    let done = crate::campaign_estimate::history_seconds(dir).len() as f64;
-    (epochs - done).max(1.0) * t.epoch_seconds
+    let done = crate::campaign_estimate::history_seconds(dir).len();
+    timings
+        .seconds_left(cfg, done, 1.0)
+        .map_or(0.0, |left| left.seconds)
 }
 
 /// The end of `run_here`: an error listing failed runs, or how it ended.
@@ -565,31 +555,30 @@ fn finish(failures: Vec<String>, total: usize, end: ExecEnd) -> Result<ExecEnd> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::campaign_estimate::{timing_key, MethodTiming};
+    use crate::campaign_estimate::{model_timing_key, timing_key, MethodTiming, Timings};
 
     #[test]
     fn the_time_a_run_needs_comes_from_runs_of_its_kind() {
         let dir = std::env::temp_dir().join(format!("fer-exec-left-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let cfg = fer_train::TrainConfig::paper("e", "d", "hps", "fold-0", 1);
-        let mut timings = std::collections::BTreeMap::new();
+        let mut timings = Timings::default();
         // Nothing measured: the run may start.
         assert_eq!(expected_seconds_left(&timings, &cfg, &dir), 0.0);
-        timings.insert(
-            timing_key(&cfg),
-            MethodTiming {
-                epoch_seconds: 10.0,
-                epochs_measured: 12,
-                epochs_per_run: Some(6.0),
-            },
-        );
+        let hps = MethodTiming {
+            epoch_seconds: 10.0,
+            epochs_measured: 12,
+            epochs_per_run: Some(6.0),
+        };
+        timings.by_method.insert(timing_key(&cfg), hps.clone());
+        timings.by_model.insert(model_timing_key(&cfg), hps);
         assert_eq!(expected_seconds_left(&timings, &cfg, &dir), 60.0);
         // Two epochs done already.
         std::fs::write(dir.join("history.csv"), "h\n1,x,10\n2,x,10\n").unwrap();
         assert_eq!(expected_seconds_left(&timings, &cfg, &dir), 40.0);
         // A kind with epochs measured but no finished run: the other kinds' mean run length.
         let csn = fer_train::TrainConfig::paper("e", "d", "csn", "fold-0", 1);
-        timings.insert(
+        timings.by_method.insert(
             timing_key(&csn),
             MethodTiming {
                 epoch_seconds: 20.0,
@@ -598,6 +587,11 @@ mod tests {
             },
         );
         assert_eq!(expected_seconds_left(&timings, &csn, &dir), 80.0);
+        // A loss weighting of hps with no epoch of its own: timed by hps's fixed-λ runs, so it
+        // is not started when it cannot finish (it used to start, and be cut off).
+        let mut dwa = cfg.clone();
+        dwa.method = Some("hps-dwa".into());
+        assert_eq!(expected_seconds_left(&timings, &dwa, &dir), 40.0);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
