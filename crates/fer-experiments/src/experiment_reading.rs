@@ -53,6 +53,16 @@ pub fn format_p(v: f64) -> String {
     }
 }
 
+/// A 95 % confidence interval of a difference in percentage points, `+0.12 to +3.40`; `n/a`
+/// when undefined (a single pair has no spread to estimate).
+pub fn format_ci(low: f64, high: f64) -> String {
+    if low.is_finite() && high.is_finite() {
+        format!("{:+.2} to {:+.2}", low * 100.0, high * 100.0)
+    } else {
+        "n/a".into()
+    }
+}
+
 /// The reading of one claim over the comparisons found for it.
 fn claim_section(
     spec: &ExperimentSpec,
@@ -81,14 +91,13 @@ fn claim_section(
             };
             let _ = writeln!(
                 md,
-                "- {} − {} on {}, {}: {:+.2} pp (95 % CI {:+.2} to {:+.2}; n = {} pairs; paired t p = {}, Wilcoxon p = {} ({}); wins/ties/losses {}/{}/{}){paper_diff}. **{}**.",
+                "- {} − {} on {}, {}: {:+.2} pp (95 % CI {}; n = {} pairs; paired t p = {}, Wilcoxon p = {} ({}); wins/ties/losses {}/{}/{}){paper_diff}. **{}**.",
                 label(&a),
                 label(&b),
                 c.dataset,
                 metric.header(),
                 s.mean_difference * 100.0,
-                s.ci95_low * 100.0,
-                s.ci95_high * 100.0,
+                format_ci(s.ci95_low, s.ci95_high),
                 s.n,
                 format_p(s.t_p_value),
                 format_p(s.wilcoxon_p_value),
@@ -163,5 +172,11 @@ mod tests {
         assert_eq!(verdict(0.1, 0.5, Lower), Verdict::Contradicts);
         assert_eq!(verdict(0.0, 0.5, Higher), Verdict::CannotTell);
         assert_eq!(verdict(f64::NAN, f64::NAN, Higher), Verdict::CannotTell);
+    }
+
+    #[test]
+    fn an_interval_one_pair_cannot_give_reads_not_available() {
+        assert_eq!(format_ci(-0.0449, 0.0519), "-4.49 to +5.19");
+        assert_eq!(format_ci(f64::NAN, f64::NAN), "n/a");
     }
 }

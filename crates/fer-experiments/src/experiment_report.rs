@@ -666,15 +666,14 @@ fn comparisons_markdown(
         let Some(s) = &r.stats else { continue };
         let _ = writeln!(
             md,
-            "| {} | {} − {} | {} | {} | {:+.2} | {:+.2} to {:+.2} | {} | {} ({}) | {}/{}/{} |",
+            "| {} | {} − {} | {} | {} | {:+.2} | {} | {} | {} ({}) | {}/{}/{} |",
             r.dataset,
             method_label(spec, names, &r.a),
             method_label(spec, names, &r.b),
             r.metric.header(),
             s.n,
             s.mean_difference * 100.0,
-            s.ci95_low * 100.0,
-            s.ci95_high * 100.0,
+            crate::experiment_reading::format_ci(s.ci95_low, s.ci95_high),
             p(s.t_p_value),
             p(s.wilcoxon_p_value),
             s.wilcoxon_method,

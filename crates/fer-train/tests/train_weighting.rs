@@ -109,7 +109,13 @@ fn every_method_trains_hps_and_cmcnn_and_logs_its_weights() -> Result<()> {
                 .collect();
             assert!(rows.len() >= 12, "{} steps", rows.len());
             for r in &rows {
-                assert!(r[wf] > 0.0 && r[wl] > 0.0, "{}: {r:?}", entry.name);
+                // Aligned-MTL's α may be zero or negative (see aligned_mtl.rs); every other
+                // method's weights are positive.
+                if entry.name == "aligned-mtl" {
+                    assert!(r[wf].is_finite() && r[wl].is_finite(), "{r:?}");
+                } else {
+                    assert!(r[wf] > 0.0 && r[wl] > 0.0, "{}: {r:?}", entry.name);
+                }
             }
             // Methods whose weights change do change them (fixed and PCGrad on agreeing
             // gradients may not; every other method moves within three epochs).

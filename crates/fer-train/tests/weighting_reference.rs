@@ -143,6 +143,34 @@ fn aligned_mtl_equals_libmtl() {
 }
 
 #[test]
+fn aligned_mtl_alpha_may_be_negative() {
+    // tests/data/aligned_mtl_signs.py (numpy version of LibMTL's Aligned_MTL):
+    // near-parallel [0.8101118341911402, -0.047170175444417636] rank 2
+    // anti-parallel [-0.19999999999999996, 0.5999999999999999] rank 1
+    let near_parallel = aligned_mtl_coefficients([1.0, 4.5, 25.0]);
+    assert_close(
+        &near_parallel,
+        &[0.8101118341911402, -0.047170175444417636],
+        1e-12,
+        "near-parallel",
+    );
+    let anti_parallel = aligned_mtl_coefficients([1.0, -3.0, 9.0]);
+    assert_close(
+        &anti_parallel,
+        &[-0.19999999999999996, 0.5999999999999999],
+        1e-12,
+        "anti-parallel",
+    );
+    // Such an α is Aligned-MTL's update, not a broken weight: the run's check lets it pass.
+    let w = fer_train::weighting::StepWeights::of_signed_shared_gradients(near_parallel);
+    assert_eq!(w.first_invalid(), None);
+    let w = fer_train::weighting::StepWeights::of_shared_gradients(near_parallel);
+    assert_eq!(w.first_invalid(), Some(("shared FLD", near_parallel[1])));
+    let w = fer_train::weighting::StepWeights::of_signed_shared_gradients([f64::NAN, 1.0]);
+    assert!(w.first_invalid().is_some());
+}
+
+#[test]
 fn gradnorm_equals_libmtl() {
     // === D. GradNorm, alpha=1.5, theta=[0.3,-0.2], L=[1.2,0.7], L0=[2.0,0.9] (epoch>=1) ===
     let (w, d) = gradnorm_terms([0.3, -0.2], gram(&G2), [1.2, 0.7], [2.0, 0.9], 1.5);

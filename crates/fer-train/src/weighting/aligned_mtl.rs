@@ -5,6 +5,9 @@
 //! scaled by the smallest singular value, and the update is Σ_i α_i g_i with
 //! α = √λ_min · V Λ^{-1/2} Vᵀ 1 (eigenvalues below λ_max · 2 · ε_f32 are dropped, LibMTL's
 //! rank tolerance). For two tasks M is 2x2 and its eigen-decomposition has a closed form.
+//! α is not a weighting in the usual sense: when one task's gradient points nearly along a
+//! much larger one (cosine above about 0.7) the larger one's α turns negative, and both are 0
+//! when both gradients are; the run checks only that α is finite.
 
 use crate::error::{Result, TrainError};
 use crate::weighting::task_weighting::{StepInput, StepWeights, TaskWeighting, WeightingEntry};
@@ -72,8 +75,8 @@ impl TaskWeighting for AlignedMtl {
         let gram = step
             .gram
             .ok_or_else(|| TrainError::Config("aligned-mtl needs the task gradients".into()))?;
-        Ok(StepWeights::of_shared_gradients(aligned_mtl_coefficients(
-            gram,
-        )))
+        Ok(StepWeights::of_signed_shared_gradients(
+            aligned_mtl_coefficients(gram),
+        ))
     }
 }

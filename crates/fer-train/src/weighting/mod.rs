@@ -6,9 +6,10 @@
 //!
 //! Every method, for two tasks, reduces to two pairs of weights per step (`StepWeights`): one
 //! for the gradients of the shared parameters, one for the task-specific parameters. The
-//! loss-weighting methods (fixed, uncertainty, DWA, RLW, GradNorm, FAMO) use the same pair for
-//! both; the gradient-surgery methods (PCGrad, CAGrad, Aligned-MTL) combine the two task
-//! gradients of the shared parameters and leave each head its own task's gradient.
+//! loss-weighting methods (fixed, uncertainty, DWA, RLW, FAMO) use the same pair for both;
+//! GradNorm (as LibMTL's) and the gradient-surgery methods (PCGrad, CAGrad, Aligned-MTL)
+//! combine the two task gradients of the shared parameters and leave each head its own task's
+//! gradient.
 //!
 //! Adding a method: one file here with a type implementing [`TaskWeighting`] and a
 //! `pub const ENTRY: WeightingEntry`, and one line in [`METHODS`].

@@ -7,8 +7,11 @@
 //! gradient. That is HPS's BaseDCNN trunk (`baseDCNN.*`); both columns and every unit of CSN
 //! (`fer_net.*`, `fld_net.*`, `cross_stitch.*`), PS-MCNN (`fer_net.*`, `fld_net.*`,
 //! `shared_net.*`) and CMCNN (`fer_net.*`, `fld_net.*`, `co_att.*`), whose columns exchange
-//! features at every layer; and MTAN's shared network and attention modules. The task heads
-//! (`fer_feature.*`, `fer_out.*`, `lm_feature.*`, `lm_out.*`) are task-specific.
+//! features at every layer; and MTAN's shared network (its attention modules,
+//! `encoder_att.{fer,fld}.*`, feed one task each and are task-specific). The task heads
+//! (`fer_feature.*`, `fer_out.*`, `lm_feature.*`, `lm_out.*`) are task-specific, except CSN's
+//! hidden layers `fer_feature.*` and `lm_feature.*`, which its cross-stitch unit
+//! `cross_stitch.fc1` mixes, so that both losses reach them.
 
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
@@ -115,6 +118,7 @@ mod tests {
             shared: [0.5, 2.0],
             specific: [3.0, 1.0],
             loss_offset: 0.0,
+            shared_any_sign: false,
         };
         let store = g.combine(&vars, &w).unwrap();
         let get = |v: &Var| -> Vec<f64> { store.get(v.as_tensor()).unwrap().to_vec1().unwrap() };

@@ -33,6 +33,10 @@ pub struct StepWeights {
     /// Added to the weighted sum of the losses for the reported total (uncertainty
     /// weighting's log σ terms); it carries no gradient of the model.
     pub loss_offset: f64,
+    /// Whether `shared` are coefficients of a gradient combination that may be zero or
+    /// negative (Aligned-MTL's α), so that only their finiteness is checked; loss weights and
+    /// the other methods' coefficients must be positive.
+    pub shared_any_sign: bool,
 }
 
 impl StepWeights {
@@ -42,6 +46,7 @@ impl StepWeights {
             shared: w,
             specific: w,
             loss_offset: 0.0,
+            shared_any_sign: false,
         }
     }
 
@@ -51,19 +56,33 @@ impl StepWeights {
             shared: w,
             specific: [1.0, 1.0],
             loss_offset: 0.0,
+            shared_any_sign: false,
         }
     }
 
-    /// The first weight that is not a positive finite number, by name, or `None`.
+    /// Coefficients of the shared gradients that may be zero or negative, each head keeping
+    /// its own task's gradient: Aligned-MTL gives a task whose gradient points nearly along a
+    /// much larger one a small negative α (LibMTL and the authors' code use it as it is).
+    pub fn of_signed_shared_gradients(w: [f64; 2]) -> Self {
+        Self {
+            shared_any_sign: true,
+            ..Self::of_shared_gradients(w)
+        }
+    }
+
+    /// The first weight that is not a finite number, or not positive where it must be, by
+    /// name, or `None`.
     pub fn first_invalid(&self) -> Option<(&'static str, f64)> {
+        let signed = self.shared_any_sign;
         [
-            ("shared FER", self.shared[0]),
-            ("shared FLD", self.shared[1]),
-            ("FER head", self.specific[0]),
-            ("FLD head", self.specific[1]),
+            ("shared FER", self.shared[0], signed),
+            ("shared FLD", self.shared[1], signed),
+            ("FER head", self.specific[0], false),
+            ("FLD head", self.specific[1], false),
         ]
         .into_iter()
-        .find(|(_, v)| !(v.is_finite() && *v > 0.0))
+        .find(|(_, v, any_sign)| !(v.is_finite() && (*any_sign || *v > 0.0)))
+        .map(|(name, v, _)| (name, v))
     }
 }
 
