@@ -150,7 +150,8 @@ fn first_seen_groups(runs: &[RunResult]) -> Groups<'_> {
 
 /// The per-step curves of a group's figure run (`first_run`), read from its `steps.csv` by
 /// `read`; `None` when the group has no run or the file has no such columns. A record without
-/// steps.csv adds a line to `not_drawn`.
+/// steps.csv adds a line to `not_drawn`. A figure that calls it must say so in
+/// [`FigureKind::reads_steps`], so that `xtask records` commits the file it reads.
 fn step_curves<'a>(
     group: &[&'a RunResult],
     read: impl Fn(&Path) -> fer_report::Result<fer_report::MixingCurves>,

@@ -43,6 +43,15 @@ pub enum FigureKind {
     AttentionMaps,
 }
 
+impl FigureKind {
+    /// Whether the figure is drawn from a run's steps.csv, which then belongs to the
+    /// experiment's committed records (`xtask records`); the other figures read metrics.json
+    /// and predictions only.
+    pub fn reads_steps(self) -> bool {
+        matches!(self, Self::MixingCurves | Self::WeightingCurves)
+    }
+}
+
 /// One dataset column of the paper's table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -554,6 +563,23 @@ const OPTIONAL_KEYS: [&str; 6] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_step_curve_figures_read_steps_csv() {
+        let all = [
+            FigureKind::Bars,
+            FigureKind::ConfusionMatrices,
+            FigureKind::Tsne,
+            FigureKind::MixingCurves,
+            FigureKind::WeightingCurves,
+            FigureKind::AttentionMaps,
+        ];
+        let reading: Vec<_> = all.into_iter().filter(|f| f.reads_steps()).collect();
+        assert_eq!(
+            reading,
+            [FigureKind::MixingCurves, FigureKind::WeightingCurves]
+        );
+    }
 
     #[test]
     fn overrides_merge_and_typos_fail() {

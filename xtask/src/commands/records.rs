@@ -10,7 +10,7 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
-use fer_experiments::{ExperimentSpec, FigureKind, PlanRecord, PLAN_FILE};
+use fer_experiments::{ExperimentSpec, PlanRecord, PLAN_FILE};
 
 use crate::workspace;
 
@@ -61,9 +61,7 @@ pub fn record_files(
 ) -> Result<Vec<PathBuf>> {
     let out_dir = results.join(output);
     let plan = PlanRecord::read(&out_dir)?;
-    // Both step-curve figures (Fig. 3's α/β, the weighting curves) read steps.csv.
-    let steps = spec.figures.contains(&FigureKind::MixingCurves)
-        || spec.figures.contains(&FigureKind::WeightingCurves);
+    let steps = spec.figures.iter().any(|f| f.reads_steps());
     let mut files = vec![out_dir.join(PLAN_FILE)];
     let mut seen = std::collections::BTreeSet::new();
     let mut shared = 0;
