@@ -1,9 +1,11 @@
-//! `reading.md`: what an experiment's paired statistics say about each of the paper's claims
-//! it tests (the experiment's `claims`). Written by rule, so it says only what the statistics
+//! `reading.md`: what an experiment's paired statistics say about each claim it tests (the
+//! experiment's `claims`: the paper's, or for experiments beyond it, such as the weighting
+//! comparison, the literature's). Written by rule, so it says only what the statistics
 //! support: a comparison supports the claim when the 95% confidence interval of the mean
 //! paired difference lies wholly on the claimed side of zero, contradicts it when the interval
 //! lies wholly on the other side, and cannot tell otherwise. The p-values are printed beside,
-//! uncorrected for the number of comparisons (said in the file).
+//! with Holm's adjustment over a claim's comparisons where it has several (a claim's family:
+//! eight weighting methods against one tuned λ are eight chances of a false "supports").
 
 use std::fmt::Write as _;
 
@@ -75,58 +77,111 @@ fn claim_section(
     let Ok(metric) = claim.compare.metric.parse::<Metric>() else {
         return md;
     };
-    let mut verdicts = Vec::new();
+    let label = |id: &str| crate::experiment_report::method_label(spec, names, id);
+    // The claim's comparisons with statistics, in the claim's order: one family for Holm.
+    let mut found = Vec::new();
     for (a, b) in claim.compare.pairs() {
         for c in comparisons
             .iter()
             .filter(|c| c.a == a && c.b == b && c.metric == metric)
         {
-            let Some(s) = &c.stats else { continue };
-            let v = verdict(s.ci95_low, s.ci95_high, claim.expect);
-            verdicts.push(v);
-            let label = |id: &str| crate::experiment_report::method_label(spec, names, id);
-            let paper_diff = match (paper(&c.dataset, &a, &b, metric), s.n) {
-                (Some(d), _) => format!("; the paper: {d:+.2}"),
-                _ => String::new(),
-            };
-            let _ = writeln!(
-                md,
-                "- {} − {} on {}, {}: {:+.2} pp (95 % CI {}; n = {} pairs; paired t p = {}, Wilcoxon p = {} ({}); wins/ties/losses {}/{}/{}){paper_diff}. **{}**.",
-                label(&a),
-                label(&b),
-                c.dataset,
-                metric.header(),
-                s.mean_difference * 100.0,
-                format_ci(s.ci95_low, s.ci95_high),
-                s.n,
-                format_p(s.t_p_value),
-                format_p(s.wilcoxon_p_value),
-                s.wilcoxon_method,
-                s.wins,
-                s.ties,
-                s.losses,
-                v.words()
-            );
+            if let Some(s) = &c.stats {
+                found.push((c, s));
+            }
         }
     }
-    let summary = if verdicts.is_empty() {
+    let holm =
+        fer_report::holm_adjusted(&found.iter().map(|(_, s)| s.t_p_value).collect::<Vec<_>>());
+    let tested = holm.iter().filter(|p| !p.is_nan()).count();
+    let mut verdicts = Vec::new();
+    for ((c, s), holm_p) in found.iter().zip(&holm) {
+        let v = verdict(s.ci95_low, s.ci95_high, claim.expect);
+        verdicts.push((v, *c, *s, *holm_p));
+        let paper_diff = match paper(&c.dataset, &c.a, &c.b, metric) {
+            Some(d) => format!("; the paper: {d:+.2}"),
+            None => String::new(),
+        };
+        // Holm's p only where the claim has a family of tests to correct for.
+        let holm_note = if tested > 1 {
+            format!(" (Holm {})", format_p(*holm_p))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            md,
+            "- {} − {} on {}, {}: {:+.2} pp (95 % CI {}; n = {} pairs; paired t p = {}{holm_note}, Wilcoxon p = {} ({}); wins/ties/losses {}/{}/{}){paper_diff}. **{}**.",
+            label(&c.a),
+            label(&c.b),
+            c.dataset,
+            metric.header(),
+            s.mean_difference * 100.0,
+            format_ci(s.ci95_low, s.ci95_high),
+            s.n,
+            format_p(s.t_p_value),
+            format_p(s.wilcoxon_p_value),
+            s.wilcoxon_method,
+            s.wins,
+            s.ties,
+            s.losses,
+            v.words()
+        );
+    }
+    let count = |w: Verdict| verdicts.iter().filter(|(v, ..)| *v == w).count();
+    let mut summary = if verdicts.is_empty() {
         "No finished paired runs test this claim yet.".to_string()
-    } else if verdicts.iter().all(|v| *v == Verdict::Supports) {
+    } else if count(Verdict::Supports) == verdicts.len() {
         "Our runs **support** this claim in every comparison.".to_string()
-    } else if verdicts.iter().all(|v| *v == Verdict::Contradicts) {
+    } else if count(Verdict::Contradicts) == verdicts.len() {
         "Our runs **contradict** this claim in every comparison.".to_string()
-    } else if verdicts.iter().all(|v| *v == Verdict::CannotTell) {
+    } else if count(Verdict::CannotTell) == verdicts.len() {
         "Our runs **cannot tell** at this number of pairs: every confidence interval includes zero."
             .to_string()
     } else {
-        let count = |w: Verdict| verdicts.iter().filter(|v| **v == w).count();
         format!(
-            "Mixed: {} comparisons support the claim, {} contradict it, {} cannot tell.",
+            "Mixed, of {} comparisons: {} support the claim, {} contradict it, {} cannot tell.",
+            verdicts.len(),
             count(Verdict::Supports),
             count(Verdict::Contradicts),
             count(Verdict::CannotTell)
         )
     };
+    // Which comparisons decided, by name and size, so that the summary answers "which, and
+    // by how much" without reading every line.
+    for (which, words) in [
+        (Verdict::Supports, "Supporting"),
+        (Verdict::Contradicts, "Contradicting"),
+    ] {
+        let named: Vec<String> = verdicts
+            .iter()
+            .filter(|(v, ..)| *v == which)
+            .map(|(_, c, s, _)| {
+                format!(
+                    "{} on {} ({:+.2} pp, 95 % CI {})",
+                    label(&c.a),
+                    c.dataset,
+                    s.mean_difference * 100.0,
+                    format_ci(s.ci95_low, s.ci95_high)
+                )
+            })
+            .collect();
+        if !named.is_empty() && named.len() < verdicts.len() {
+            let _ = write!(summary, " {words}: {}.", named.join("; "));
+        }
+    }
+    let decided = count(Verdict::Supports) + count(Verdict::Contradicts);
+    if tested > 1 && decided > 0 {
+        let kept: Vec<String> = verdicts
+            .iter()
+            .filter(|(v, _, _, h)| *v != Verdict::CannotTell && *h < 0.05)
+            .map(|(_, c, ..)| format!("{} on {}", label(&c.a), c.dataset))
+            .collect();
+        let _ = write!(
+            summary,
+            " With Holm's correction for the {tested} tests of this claim, paired-t p < 0.05 remains for {} of {decided} decided comparisons{}.",
+            if kept.is_empty() { "none".to_string() } else { kept.len().to_string() },
+            if kept.is_empty() { String::new() } else { format!(": {}", kept.join("; ")) }
+        );
+    }
     let _ = writeln!(md, "\n{summary}\n");
     md
 }
@@ -143,12 +198,20 @@ pub fn reading_markdown(
         return None;
     }
     let mut md = format!(
-        "# Reading of {}: the paper's claims against our runs\n\n",
+        "# Reading of {}: its claims against our runs\n\n",
         spec.name
     );
     md.push_str(
-        "Written by `cargo xtask report` from comparisons.csv, by one rule: a comparison of A − B (runs paired by seed and fold, test split) *supports* a claim when the Student-t 95 % confidence interval of the mean paired difference lies wholly on the side of zero the claim predicts, *contradicts* it when the interval lies wholly on the other side, and *cannot tell* otherwise. Differences are in percentage points (pp); NRMSE is ×100 as in the paper, lower is better. p-values are two-sided and not corrected for the number of comparisons; an interval that barely excludes zero among many comparisons is weak evidence. Where a stand-in dataset ran, the paper's differences come from other data: compare signs, not sizes.\n\n",
+        "Written by `cargo xtask report` from comparisons.csv, by one rule: a comparison of A − B (runs paired by seed and fold, test split) *supports* a claim when the Student-t 95 % confidence interval of the mean paired difference lies wholly on the side of zero the claim predicts, *contradicts* it when the interval lies wholly on the other side, and *cannot tell* otherwise. Differences are in percentage points (pp); NRMSE is ×100 as in the paper, lower is better. p-values are two-sided; the rule uses them uncorrected, so where a claim is tested by several comparisons each line also gives Holm's adjusted p over that claim's tests, and the claim's summary says which decided comparisons keep p < 0.05 after it. An interval that barely excludes zero among many comparisons is weak evidence.",
     );
+    // The paper's numbers are printed beside ours only where they exist; a stand-in dataset
+    // (CK+48 for the paper's CK+) makes them a comparison of signs.
+    if spec.datasets.iter().any(|d| !d.stand_ins.is_empty()) {
+        md.push_str(
+            " Where a stand-in dataset ran, the paper's differences come from other data: compare signs, not sizes.",
+        );
+    }
+    md.push_str("\n\n");
     if let Some(p) = partial {
         let _ = writeln!(md, "**Partial**: {p}\n");
     }
@@ -172,6 +235,101 @@ mod tests {
         assert_eq!(verdict(0.1, 0.5, Lower), Verdict::Contradicts);
         assert_eq!(verdict(0.0, 0.5, Higher), Verdict::CannotTell);
         assert_eq!(verdict(f64::NAN, f64::NAN, Higher), Verdict::CannotTell);
+    }
+
+    /// A comparison of `a` against `hps` on CK+48 whose paired differences are `d`.
+    fn comparison(a: &str, d: &[f64]) -> RunComparison {
+        let b = vec![0.8; d.len()];
+        let av: Vec<f64> = d.iter().map(|x| 0.8 + x).collect();
+        RunComparison {
+            dataset: "ckplus48".into(),
+            a: a.into(),
+            b: "hps".into(),
+            metric: Metric::AccAverage,
+            pairs: (0..d.len())
+                .map(|i| (1, Some(i as u32), av[i], b[i]))
+                .collect(),
+            unpaired: 0,
+            stats: Some(fer_report::paired_comparison(&av, &b, 0.0).unwrap()),
+        }
+    }
+
+    #[test]
+    fn a_claim_with_several_tests_names_its_deciders_and_corrects_for_them() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../experiments/weighting.yaml"
+        );
+        let spec: ExperimentSpec =
+            serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        // Against HPS's tuned λ: one clear gain (t p 3.4e-8), one that only the uncorrected
+        // interval decides (t p 0.0279: Holm 0.0559 over three tests), one null (p 1.0) and
+        // one comparison of a single pair (no t-test, so not one of the three).
+        let comparisons = [
+            comparison(
+                "hps-uncertainty",
+                &[
+                    0.05, 0.06, 0.04, 0.055, 0.045, 0.05, 0.065, 0.035, 0.05, 0.06,
+                ],
+            ),
+            comparison(
+                "hps-dwa",
+                &[
+                    0.02, 0.01, 0.03, -0.005, 0.015, 0.0, 0.025, -0.01, 0.02, 0.005,
+                ],
+            ),
+            comparison(
+                "hps-rlw",
+                &[
+                    0.01, -0.02, 0.03, -0.01, 0.0, 0.02, -0.03, 0.01, 0.005, -0.015,
+                ],
+            ),
+            comparison("hps-gradnorm", &[0.03]),
+        ];
+        let dwa = comparisons[1].stats.unwrap();
+        assert!(
+            (dwa.t_p_value - 0.027944869412697013).abs() < 1e-9,
+            "scipy.stats.ttest_1samp(d, 0).pvalue: {}",
+            dwa.t_p_value
+        );
+        let md = reading_markdown(
+            &spec,
+            &MethodNames::default(),
+            &comparisons,
+            &|_, _, _, _| None,
+            None,
+        )
+        .unwrap();
+        let hps = md
+            .split("## ")
+            .find(|s| s.starts_with("A weighting method improves HPS"))
+            .unwrap();
+        assert!(hps.contains("paired t p = 0.028 (Holm 0.056)"), "{hps}");
+        assert!(hps.contains("paired t p = 3.4e-8 (Holm 1.0e-7)"), "{hps}");
+        assert!(hps.contains("paired t p = n/a (Holm n/a)"), "{hps}");
+        assert!(
+            hps.contains(
+                "Mixed, of 4 comparisons: 2 support the claim, 0 contradict it, 2 cannot tell."
+            ),
+            "{hps}"
+        );
+        assert!(
+            hps.contains(
+                "Supporting: HPS, Uncertainty (Kendall 2018) on ckplus48 (+5.10 pp, 95 % CI"
+            ),
+            "{hps}"
+        );
+        assert!(
+            hps.contains("HPS, DWA (Liu 2019) on ckplus48 (+1.10 pp"),
+            "{hps}"
+        );
+        assert!(
+            hps.contains("With Holm's correction for the 3 tests of this claim, paired-t p < 0.05 remains for 1 of 2 decided comparisons: HPS, Uncertainty (Kendall 2018) on ckplus48."),
+            "{hps}"
+        );
+        // CMCNN's claim has no comparison here; CK+48 is no stand-in in this experiment.
+        assert!(md.contains("No finished paired runs test this claim yet."));
+        assert!(!md.contains("stand-in"), "{md}");
     }
 
     #[test]

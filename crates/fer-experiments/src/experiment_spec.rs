@@ -244,7 +244,8 @@ pub struct ExperimentSpec {
     /// made as well.
     #[serde(default)]
     pub comparisons: Vec<ComparisonGroup>,
-    /// The paper's claims this experiment tests (reading.md).
+    /// The claims this experiment tests (reading.md): the paper's, or the literature's for an
+    /// experiment beyond it.
     #[serde(default)]
     pub claims: Vec<ClaimSpec>,
     /// Where the spec was read from.

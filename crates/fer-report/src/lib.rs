@@ -24,7 +24,8 @@
 //!   95% CI of the mean difference and wins/ties/losses of two methods over the same
 //!   (seed, fold) pairs; ours, not in the paper. [`compare_runs`] pairs the runs of two
 //!   methods and [`comparisons_csv`] writes them; [`plot_paired_differences`] draws every
-//!   pair's difference with the mean and its 95% CI.
+//!   pair's difference with the mean and its 95% CI. [`holm_adjusted`]: Holm's correction of
+//!   a family of p-values (a claim tested by several comparisons).
 //!
 //! Every file is written to `<name>.tmp` and renamed into place; charts come as PNG and SVG
 //! and use the embedded DejaVu Sans font, so they look the same on every machine.
@@ -37,6 +38,7 @@ mod chart_font;
 mod collect_runs;
 mod confusion_matrix_chart;
 mod figure;
+mod holm_adjustment;
 mod method_names;
 mod metric;
 mod metric_bars_chart;
@@ -61,6 +63,7 @@ pub use attention_face::AttentionFace;
 pub use attention_map_chart::{plot_attention_maps, AttentionMapChart};
 pub use collect_runs::{collect_runs, read_run, DONE_FILE, METRICS_FILE};
 pub use confusion_matrix_chart::{plot_confusion_matrix, ConfusionMatrixChart};
+pub use holm_adjustment::holm_adjusted;
 pub use method_names::MethodNames;
 pub use metric::Metric;
 pub use metric_bars_chart::{plot_metric_bars, MetricBarsChart};
