@@ -127,6 +127,10 @@ fn claim_section(
         );
     }
     let count = |w: Verdict| verdicts.iter().filter(|(v, ..)| *v == w).count();
+    // A comparison is named by both sides: a claim may vary either (CMCNN against each other
+    // method, or each weighting method against one λ).
+    let name = |c: &RunComparison| format!("{} − {} on {}", label(&c.a), label(&c.b), c.dataset);
+    let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
     let mut summary = if verdicts.is_empty() {
         "No finished paired runs test this claim yet.".to_string()
     } else if count(Verdict::Supports) == verdicts.len() {
@@ -134,14 +138,18 @@ fn claim_section(
     } else if count(Verdict::Contradicts) == verdicts.len() {
         "Our runs **contradict** this claim in every comparison.".to_string()
     } else if count(Verdict::CannotTell) == verdicts.len() {
-        "Our runs **cannot tell** at this number of pairs: every confidence interval includes zero."
-            .to_string()
-    } else {
+        let undefined = verdicts.iter().any(|(_, _, s, _)| !s.ci95_low.is_finite());
         format!(
-            "Mixed, of {} comparisons: {} support the claim, {} contradict it, {} cannot tell.",
+            "Our runs **cannot tell** at this number of pairs: every confidence interval includes zero{}.",
+            if undefined { " or, with one pair, is undefined" } else { "" }
+        )
+    } else {
+        let (s, c) = (count(Verdict::Supports), count(Verdict::Contradicts));
+        format!(
+            "Mixed, of {} comparisons: {s} {} the claim, {c} {} it, {} cannot tell.",
             verdicts.len(),
-            count(Verdict::Supports),
-            count(Verdict::Contradicts),
+            plural(s, "supports", "support"),
+            plural(c, "contradicts", "contradict"),
             count(Verdict::CannotTell)
         )
     };
@@ -156,9 +164,8 @@ fn claim_section(
             .filter(|(v, ..)| *v == which)
             .map(|(_, c, s, _)| {
                 format!(
-                    "{} on {} ({:+.2} pp, 95 % CI {})",
-                    label(&c.a),
-                    c.dataset,
+                    "{} ({:+.2} pp, 95 % CI {})",
+                    name(c),
                     s.mean_difference * 100.0,
                     format_ci(s.ci95_low, s.ci95_high)
                 )
@@ -173,12 +180,22 @@ fn claim_section(
         let kept: Vec<String> = verdicts
             .iter()
             .filter(|(v, _, _, h)| *v != Verdict::CannotTell && *h < 0.05)
-            .map(|(_, c, ..)| format!("{} on {}", label(&c.a), c.dataset))
+            .map(|(v, c, ..)| format!("{} ({})", name(c), v.words()))
             .collect();
+        let untested = verdicts.len() - tested;
+        let untested_note = if untested > 0 {
+            format!(
+                " ({untested} {} no t-test: one pair, or no difference)",
+                plural(untested, "comparison has", "comparisons have")
+            )
+        } else {
+            String::new()
+        };
         let _ = write!(
             summary,
-            " With Holm's correction for the {tested} tests of this claim, paired-t p < 0.05 remains for {} of {decided} decided comparisons{}.",
+            " With Holm's correction for the {tested} tests of this claim{untested_note}, paired-t p < 0.05 remains for {} of {decided} decided {}{}.",
             if kept.is_empty() { "none".to_string() } else { kept.len().to_string() },
+            plural(decided, "comparison", "comparisons"),
             if kept.is_empty() { String::new() } else { format!(": {}", kept.join("; ")) }
         );
     }
@@ -202,7 +219,7 @@ pub fn reading_markdown(
         spec.name
     );
     md.push_str(
-        "Written by `cargo xtask report` from comparisons.csv, by one rule: a comparison of A − B (runs paired by seed and fold, test split) *supports* a claim when the Student-t 95 % confidence interval of the mean paired difference lies wholly on the side of zero the claim predicts, *contradicts* it when the interval lies wholly on the other side, and *cannot tell* otherwise. Differences are in percentage points (pp); NRMSE is ×100 as in the paper, lower is better. p-values are two-sided; the rule uses them uncorrected, so where a claim is tested by several comparisons each line also gives Holm's adjusted p over that claim's tests, and the claim's summary says which decided comparisons keep p < 0.05 after it. An interval that barely excludes zero among many comparisons is weak evidence.",
+        "Written by `cargo xtask report` from comparisons.csv, by one rule: a comparison of A − B (runs paired by seed and fold, test split) *supports* a claim when the Student-t 95 % confidence interval of the mean paired difference lies wholly on the side of zero the claim predicts, *contradicts* it when the interval lies wholly on the other side, and *cannot tell* otherwise. Differences are in percentage points (pp); NRMSE is ×100 as in the paper, lower is better. p-values are two-sided. The rule's intervals are not corrected for the number of comparisons (an interval excludes zero exactly when the paired-t p < 0.05), so where a claim is tested by several comparisons each line also gives Holm's adjusted p over that claim's tests, and the claim's summary says which decided comparisons keep p < 0.05 after it. An interval that barely excludes zero among many comparisons is weak evidence.",
     );
     // The paper's numbers are printed beside ours only where they exist; a stand-in dataset
     // (CK+48 for the paper's CK+) makes them a comparison of signs.
@@ -237,31 +254,120 @@ mod tests {
         assert_eq!(verdict(f64::NAN, f64::NAN, Higher), Verdict::CannotTell);
     }
 
-    /// A comparison of `a` against `hps` on CK+48 whose paired differences are `d`.
-    fn comparison(a: &str, d: &[f64]) -> RunComparison {
-        let b = vec![0.8; d.len()];
+    /// A comparison of `a` against `b` on CK+48 whose paired differences are `d`.
+    fn comparison_with(a: &str, b: &str, d: &[f64]) -> RunComparison {
+        let bv = vec![0.8; d.len()];
         let av: Vec<f64> = d.iter().map(|x| 0.8 + x).collect();
         RunComparison {
             dataset: "ckplus48".into(),
             a: a.into(),
-            b: "hps".into(),
+            b: b.into(),
             metric: Metric::AccAverage,
             pairs: (0..d.len())
-                .map(|i| (1, Some(i as u32), av[i], b[i]))
+                .map(|i| (1, Some(i as u32), av[i], bv[i]))
                 .collect(),
             unpaired: 0,
-            stats: Some(fer_report::paired_comparison(&av, &b, 0.0).unwrap()),
+            stats: Some(fer_report::paired_comparison(&av, &bv, 0.0).unwrap()),
         }
+    }
+
+    fn comparison(a: &str, d: &[f64]) -> RunComparison {
+        comparison_with(a, "hps", d)
+    }
+
+    fn spec(name: &str) -> ExperimentSpec {
+        let path = format!(
+            "{}/../../experiments/{name}.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_claim_that_varies_b_names_both_sides_and_each_direction() {
+        // Table 4's "CMCNN is the best of the multi-task methods": CMCNN against three others.
+        // Against HPS a clear gain, against CSN a loss only the uncorrected interval decides
+        // (t p 0.0279, Holm 0.056), against PS-MCNN nothing.
+        let comparisons = [
+            comparison_with(
+                "cmcnn",
+                "hps",
+                &[
+                    0.05, 0.06, 0.04, 0.055, 0.045, 0.05, 0.065, 0.035, 0.05, 0.06,
+                ],
+            ),
+            comparison_with(
+                "cmcnn",
+                "csn",
+                &[
+                    -0.02, -0.01, -0.03, 0.005, -0.015, 0.0, -0.025, 0.01, -0.02, -0.005,
+                ],
+            ),
+            comparison_with(
+                "cmcnn",
+                "ps-mcnn",
+                &[
+                    0.01, -0.02, 0.03, -0.01, 0.0, 0.02, -0.03, 0.01, 0.005, -0.015,
+                ],
+            ),
+        ];
+        let md = reading_markdown(
+            &spec("table4"),
+            &MethodNames::default(),
+            &comparisons,
+            &|_, _, _, _| None,
+            None,
+        )
+        .unwrap();
+        let best = md
+            .split("## ")
+            .find(|s| s.starts_with("CMCNN is the best"))
+            .unwrap();
+        assert!(
+            best.contains(
+                "Mixed, of 3 comparisons: 1 supports the claim, 1 contradicts it, 1 cannot tell."
+            ),
+            "{best}"
+        );
+        assert!(
+            best.contains("Supporting: cmcnn − hps on ckplus48 (+5.10 pp"),
+            "{best}"
+        );
+        assert!(
+            best.contains("Contradicting: cmcnn − csn on ckplus48 (-1.10 pp"),
+            "{best}"
+        );
+        assert!(
+            best.contains("With Holm's correction for the 3 tests of this claim, paired-t p < 0.05 remains for 1 of 2 decided comparisons: cmcnn − hps on ckplus48 (supports)."),
+            "{best}"
+        );
+        // Table 4 runs CK+48 as the paper's CK+.
+        assert!(md.contains("compare signs, not sizes"), "{md}");
+    }
+
+    #[test]
+    fn one_pair_everywhere_reads_as_undefined_not_as_zero() {
+        let md = reading_markdown(
+            &spec("weighting"),
+            &MethodNames::default(),
+            &[
+                comparison("hps-uncertainty", &[0.03]),
+                comparison("hps-dwa", &[-0.01]),
+            ],
+            &|_, _, _, _| None,
+            None,
+        )
+        .unwrap();
+        assert!(
+            md.contains("every confidence interval includes zero or, with one pair, is undefined."),
+            "{md}"
+        );
+        // Neither has a t-test: no Holm note on the lines.
+        assert!(!md.contains("(Holm"), "{md}");
     }
 
     #[test]
     fn a_claim_with_several_tests_names_its_deciders_and_corrects_for_them() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../experiments/weighting.yaml"
-        );
-        let spec: ExperimentSpec =
-            serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         // Against HPS's tuned λ: one clear gain (t p 3.4e-8), one that only the uncorrected
         // interval decides (t p 0.0279: Holm 0.0559 over three tests), one null (p 1.0) and
         // one comparison of a single pair (no t-test, so not one of the three).
@@ -293,7 +399,7 @@ mod tests {
             dwa.t_p_value
         );
         let md = reading_markdown(
-            &spec,
+            &spec("weighting"),
             &MethodNames::default(),
             &comparisons,
             &|_, _, _, _| None,
@@ -315,16 +421,16 @@ mod tests {
         );
         assert!(
             hps.contains(
-                "Supporting: HPS, Uncertainty (Kendall 2018) on ckplus48 (+5.10 pp, 95 % CI"
+                "Supporting: HPS, Uncertainty (Kendall 2018) − HPS, fixed λ (tuned) on ckplus48 (+5.10 pp, 95 % CI"
             ),
             "{hps}"
         );
         assert!(
-            hps.contains("HPS, DWA (Liu 2019) on ckplus48 (+1.10 pp"),
+            hps.contains("HPS, DWA (Liu 2019) − HPS, fixed λ (tuned) on ckplus48 (+1.10 pp"),
             "{hps}"
         );
         assert!(
-            hps.contains("With Holm's correction for the 3 tests of this claim, paired-t p < 0.05 remains for 1 of 2 decided comparisons: HPS, Uncertainty (Kendall 2018) on ckplus48."),
+            hps.contains("With Holm's correction for the 3 tests of this claim (1 comparison has no t-test: one pair, or no difference), paired-t p < 0.05 remains for 1 of 2 decided comparisons: HPS, Uncertainty (Kendall 2018) − HPS, fixed λ (tuned) on ckplus48 (supports)."),
             "{hps}"
         );
         // CMCNN's claim has no comparison here; CK+48 is no stand-in in this experiment.

@@ -175,7 +175,7 @@ impl ComparisonGroup {
     }
 }
 
-/// What the paper's claim says of `a - b`.
+/// What the claim says of `a - b`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Expectation {
@@ -183,11 +183,12 @@ pub enum Expectation {
     Lower,
 }
 
-/// A claim of the paper and the comparisons that test it (`reading.md`).
+/// A claim (the paper's, or the literature's for an experiment beyond it) and the comparisons
+/// that test it (`reading.md`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimSpec {
-    /// The claim in words, with where the paper makes it.
+    /// The claim in words, with where it is made (the paper's section, or the citation).
     pub claim: String,
     pub compare: ComparisonGroup,
     /// The sign of `a - b` the claim predicts.

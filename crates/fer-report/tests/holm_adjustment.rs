@@ -6,7 +6,8 @@
 //! from statsmodels.stats.multitest import multipletests
 //!
 //! def holm(p):
-//!     # statsmodels has no NaN handling: adjust the finite ones, keep NaN in place
+//!     # statsmodels counts a NaN in m; ours leaves it out (as R's p.adjust): adjust the
+//!     # finite ones, keep NaN in place
 //!     p = np.asarray(p, dtype=float)
 //!     out = np.full(len(p), np.nan)
 //!     ok = ~np.isnan(p)
