@@ -283,6 +283,18 @@ mod tests {
         serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
+    /// The reading.md of the named experiment over `comparisons`, without the paper's numbers.
+    fn reading(name: &str, comparisons: &[RunComparison]) -> String {
+        reading_markdown(
+            &spec(name),
+            &MethodNames::default(),
+            comparisons,
+            &|_, _, _, _| None,
+            None,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn a_claim_that_varies_b_names_both_sides_and_each_direction() {
         // Table 4's "CMCNN is the best of the multi-task methods": CMCNN against three others.
@@ -311,14 +323,7 @@ mod tests {
                 ],
             ),
         ];
-        let md = reading_markdown(
-            &spec("table4"),
-            &MethodNames::default(),
-            &comparisons,
-            &|_, _, _, _| None,
-            None,
-        )
-        .unwrap();
+        let md = reading("table4", &comparisons);
         let best = md
             .split("## ")
             .find(|s| s.starts_with("CMCNN is the best"))
@@ -347,17 +352,13 @@ mod tests {
 
     #[test]
     fn one_pair_everywhere_reads_as_undefined_not_as_zero() {
-        let md = reading_markdown(
-            &spec("weighting"),
-            &MethodNames::default(),
+        let md = reading(
+            "weighting",
             &[
                 comparison("hps-uncertainty", &[0.03]),
                 comparison("hps-dwa", &[-0.01]),
             ],
-            &|_, _, _, _| None,
-            None,
-        )
-        .unwrap();
+        );
         assert!(
             md.contains("every confidence interval includes zero or, with one pair, is undefined."),
             "{md}"
@@ -398,14 +399,7 @@ mod tests {
             "scipy.stats.ttest_1samp(d, 0).pvalue: {}",
             dwa.t_p_value
         );
-        let md = reading_markdown(
-            &spec("weighting"),
-            &MethodNames::default(),
-            &comparisons,
-            &|_, _, _, _| None,
-            None,
-        )
-        .unwrap();
+        let md = reading("weighting", &comparisons);
         let hps = md
             .split("## ")
             .find(|s| s.starts_with("A weighting method improves HPS"))
