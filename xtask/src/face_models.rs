@@ -1,7 +1,7 @@
 //! The model files of the face pipeline (MTCNN's P/R/O-Net from facenet-pytorch 2.6.0, dlib's
 //! 68-point shape predictor from face_recognition_models 0.3.0): where they live, where they
-//! come from, and their sha256 (../shared/models/README.md), so that `fetch-models` and every
-//! command that loads them check the same list.
+//! come from, and their sha256 (`MODEL_FILES` below), so that `fetch-models` and every command
+//! that loads them check the same list.
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};

@@ -11,10 +11,10 @@ use fer_models::ops::matmul_precision::Precision;
 use crate::workspace;
 
 /// Train and test every method of one or more experiments (experiments/<name>.yaml: table3,
-/// table4, ..., table13, fig2, fig3, fig4, or `all`) with the paper's protocol (4.4: five seeds,
-/// subject-exclusive 10-fold cross-validation on CK+ and Oulu-CASIA, grids selected on
-/// validation), then write results/<experiment>/summary.csv, table.md (the paper's numbers and
-/// our difference beside every cell) and the charts. Every dataset is checked before any run
+/// table4, ..., table13, fig2, fig3, fig4, weighting, or `all`) with the paper's protocol (4.4:
+/// five seeds, subject-exclusive 10-fold cross-validation on CK+ and Oulu-CASIA, grids selected
+/// on validation), then write results/<experiment>/summary.csv, table.md (the paper's numbers
+/// and our difference beside every cell) and the charts. Every dataset is checked before any run
 /// starts. Runs are identified by the hash of their settings: running the same command again
 /// skips finished runs and resumes an interrupted one from its last finished epoch.
 #[derive(Args, Clone)]
@@ -273,8 +273,8 @@ impl RunArgs {
     }
 }
 
-/// Experiments `all` stands for: every table and figure (ablations repeat table rows; the
-/// demo has its own command).
+/// Experiments `all` stands for: every experiment file, `weighting` included, but the ablations
+/// (they repeat table rows) and the demo (it has its own command).
 fn expand_all(names: &[String]) -> Vec<String> {
     if names.iter().any(|n| n == "all") {
         known_experiments(&workspace::workspace())

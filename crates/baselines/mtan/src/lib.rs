@@ -1,7 +1,7 @@
 //! fer-mtan: MTAN (Liu, Johns & Davison, "End-to-End Multi-Task Learning with Attention",
 //! CVPR 2019) as an add-on MTL baseline of cmcnn-rs, in its own crate the way a user adds one:
 //! implement `fer_models::MultiTaskModel`, then `register` it (one line in
-//! `xtask/src/model_catalog.rs`) so that `cargo xtask train --model mtan` finds it.
+//! `crates/fer-catalog/src/lib.rs`) so that `cargo xtask train --model mtan` finds it.
 
 pub mod mtan;
 
