@@ -1,6 +1,6 @@
 //! Reading an image file: by its content, not its extension, and with JPEG decoded exactly as
 //! libjpeg-turbo decodes it for PIL and OpenCV (the islow integer IDCT and "fancy"
-//! upsampling). FER2013, RAF-DB and SFEW (paper 4.1) are JPEG. The regression trees of the
+//! upsampling). FER2013 and the paper's RAF-DB and SFEW (4.1) are JPEG. The regression trees of the
 //! landmark predictor and MTCNN's thresholds amplify a one-level pixel difference, so a decoder
 //! that rounds differently from the one the reference tools used breaks their parity.
 //!

@@ -1,4 +1,5 @@
-//! 68-point facial landmarks in the iBUG 300-W / OpenFace order (the FLD labels of paper 3.1).
+//! 68-point facial landmarks in the iBUG 300-W / OpenFace order (the FLD labels of paper 3.1;
+//! the paper takes them from OpenFace 2.0, 4.3).
 //!
 //! Coordinates are in pixel-index space of the image they belong to: the centre of the
 //! top-left pixel is (0, 0), as in dlib and OpenFace. A horizontal flip therefore maps

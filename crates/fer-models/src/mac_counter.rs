@@ -1,5 +1,5 @@
-//! Counts multiply-accumulates (MACs) of a forward pass, for `cargo xtask models` and the
-//! model-size column of paper Table 10.
+//! Counts multiply-accumulates (MACs) of a forward pass, for `cargo xtask models`, beside the
+//! time costs of paper Table 10 (5.5; the paper gives no model sizes).
 //!
 //! Why a counter instead of per-model formulas: every convolution goes through `GemmConv2d`,
 //! every fully connected layer through `layers::Linear`, and the few explicit matrix products

@@ -1,5 +1,5 @@
-//! Counts a model's trained parameters, for `cargo xtask models` and the model-size column of
-//! paper Table 10 (beside `mac_counter`'s multiply-accumulates).
+//! Counts a model's trained parameters, for `cargo xtask models`, beside `mac_counter`'s
+//! multiply-accumulates and the time costs of paper Table 10 (the paper gives no model sizes).
 
 /// The number of trained parameters in a variable map: every variable except the batch
 /// norms' running statistics, which are variables but are set by the forward pass, not by the

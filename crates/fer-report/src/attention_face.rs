@@ -3,7 +3,7 @@
 //! image, the redder, the greater the attention score. Conversely, the greener, the smaller
 //! the attention score.", Section 5.7).
 //!
-//! The map (e.g. the last SCAM's spatial attention, eq. 10, or the last conv block's mean
+//! The map (e.g. the last SCAM's spatial attention, eq. 11, or the last conv block's mean
 //! activation for BaseDCNN) is much coarser than the face, so it is min-max normalised to
 //! [0, 1], bilinearly upsampled to the face's size with pixel-centre alignment (OpenCV's
 //! `resize`, PyTorch's `align_corners=False`: the map is not shifted by half a cell), coloured

@@ -4,7 +4,7 @@
 //!
 //! The trainer writes one row per parameter update: `step,epoch,lr,loss_total,loss_fer,
 //! loss_fld`, then one column per mixing parameter, named `co_att.<i>.{alpha,beta}{1,2}` for
-//! the Co-ATT units of CMCNN (eqs. 7 and 12) or `cross_stitch.<layer>.{ee,el,le,ll}` for the
+//! the Co-ATT units of CMCNN (eq. 1) or `cross_stitch.<layer>.{ee,el,le,ll}` for the
 //! cross-stitch baseline. Columns are found by name, not position, so a trainer that adds a
 //! loss column does not silently shift every curve.
 

@@ -2,9 +2,9 @@
 //! (seed, fold) pairs, e.g. ACC_total of CMCNN and of the single-task baseline on the
 //! 3 seeds × 10 folds of one dataset.
 //!
-//! The paper (Yu & Xu 2021) reports none of these: it gives mean ± std per method only
-//! (Section 4.4, Tables 3/4). The statistics here are ours, added so that "A beats B" can be
-//! backed by more than two overlapping error bars:
+//! The paper (Yu & Xu 2021) reports none of these: it gives the mean over five seeds per
+//! method only (Section 4.4, Tables 3/4). The statistics here are ours, added so that "A beats
+//! B" can be backed by more than two overlapping error bars:
 //!
 //! - mean and sample std (ddof = 1) of the differences `d = a - b`, and the Student-t 95%
 //!   confidence interval of the mean difference (`scipy.stats.t.interval(0.95, n - 1,

@@ -101,7 +101,7 @@ impl PretrainedWeights {
 
 impl TrainConfig {
     /// Paper 4.4: Adam lr 0.01, weight decay 0.005, lr x0.1 every 10 epochs, early stopping
-    /// after 8 epochs, flip + rotation augmentation. Where the paper is silent we follow the
+    /// after 8 epochs; 4.3: flip + rotation augmentation. Where the paper is silent we follow the
     /// reference code that produced its numbers: batch 32 (its FER_DCNN setting for RAF-DB and
     /// CK+; the paper gives no training batch size), λ = 0.5 and Adam's eps = 0.1 (with
     /// PyTorch's default 1e-8, lr 0.01 left BaseDCNN at chance after one SynthFER epoch, where

@@ -1,7 +1,7 @@
 //! Image folders split by the dataset's own usage: `<root>/<split>/<class>/<image>`, the
 //! image-folder form of FER2013 (its CSV's `Usage` column: Training -> `train/`,
 //! PublicTest -> `validation/`, PrivateTest -> `test/`). The split folder becomes each record's
-//! split hint, which the `official` protocol (paper 4.4 for the datasets with a fixed split)
+//! split hint, which the `official` protocol (paper 4.1 for the datasets with a fixed split)
 //! turns into the train / validation / test split.
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Landmark CSV files: `image`, optional `success`, then `x_0..x_67` and `y_0..y_67`
 //! (the layout of SynthFER's `landmarks.csv` and of `ckplus48/landmarks_dlib68_x4.csv`).
 //! Other columns (face boxes, subject, ...) are ignored. Rows with `success` = 0 have no
-//! landmarks. The FLD labels of paper 3.1 come from such a file.
+//! landmarks. The FLD labels of paper 3.1 (OpenFace 2.0's, 4.3) come from such a file.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! a folder into `Vec<Record>` with `fn import(root, &Manifest)`. Image folders, RAF-DB basic and
 //! the FER2013 CSV load straight into a `FaceDataset`; SFEW 2.0, CK+ original and Oulu-CASIA are
 //! raw frames that the prepare step (`cargo xtask prepare`, face detection and alignment, paper
-//! 4.2) reads through `import_records` first.
+//! 4.3) reads through `import_records` first.
 
 pub mod ckplus_original;
 pub mod fer2013_csv;

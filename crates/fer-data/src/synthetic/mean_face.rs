@@ -1,6 +1,7 @@
 //! The SynthFER mean face: a plausible frontal 68-point face in iBUG 300-W order, the starting
 //! point of every synthetic face (issue: "procedurally rendered faces with exact 68-point
-//! landmarks (iBUG order)"; paper 3.1 uses the same 68-point markup for its FLD labels).
+//! landmarks (iBUG order)"; paper 4.3 takes its FLD labels in the same 68-point markup from
+//! OpenFace 2.0).
 //!
 //! The numbers are derived from the widely used dlib / 300-W mean shape: made exactly
 //! left-right symmetric (so that identity, not the template, decides asymmetry), re-expressed in

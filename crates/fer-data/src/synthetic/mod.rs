@@ -1,7 +1,7 @@
 //! SynthFER, the embedded default dataset: procedurally rendered grayscale faces with exact
 //! 68-point landmarks (iBUG 300-W order) and one of 7 expressions (issue "SynthFER"; it stands
 //! in for RAF/SFEW2/CK+/Oulu-CASIA of paper 4.1 when those are not at hand, with the same two
-//! labels per image: expression (FER) and 68 landmarks (FLD, paper 3.1)).
+//! labels per image: expression (FER) and 68 landmarks (FLD, paper 3.1 and 4.3)).
 //!
 //! Pipeline of one image (one file per concept):
 //! - `mean_face`: the mean 68-point face in a canonical frame;

@@ -1,6 +1,6 @@
 //! Settings of SynthFER, the embedded default dataset (issue: "deterministic for a seed, any size
 //! (48 and 100 px), 3,000 images"; the two sizes match the paper's 100x100 inputs (4.3) and the
-//! 48x48 of FER2013 (4.1)).
+//! 48x48 of FER2013 and CK+48, which the paper does not use).
 //!
 //! Every random choice of the generator is bounded by one of these numbers, so an experiment's
 //! YAML can record exactly which SynthFER it used.

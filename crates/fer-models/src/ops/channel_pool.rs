@@ -1,6 +1,6 @@
 //! The channel pooling of SCAM (paper 3.3, eqs. 9-10): the max and the mean over channels of
 //! the concatenation [first; second] of two feature maps, as a (B, 2, H, W) map for the 7x7
-//! convolution. CMCNN pools [L_in; E_in] (Fig. 3).
+//! convolution. CMCNN pools [L_in; E_in] (eqs. 9-10, Fig. 1).
 //!
 //! Why an op of its own: written with candle's tensor ops this is a concatenation (a copy of
 //! both maps) and two reductions over a non-last axis, which candle runs as strided loops.
@@ -26,7 +26,7 @@ use crate::ops::cpu_slice::{contiguous_slice, float_kernel};
 /// Which of the two pooled maps comes first along the output's channel axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PooledOrder {
-    /// [max; mean]: the paper's eq. 10 and our default SCAM.
+    /// [max; mean]: the paper's eq. 11 and our default SCAM.
     MaxThenMean,
     /// [mean; max]: the reference code's 3x3 SCAM with batch norm.
     MeanThenMax,
