@@ -2,11 +2,12 @@
 //! parameter β with the number of iterations", with "the green vertical dotted line [at] the
 //! moment when the model reaches the highest performance on the validation set".
 //!
-//! The paper shows β1/β2 (the weights of CCAM and SCAM in eq. 12) of one Co-ATT unit; we
-//! draw small multiples, one panel per unit, because the six units of CMCNN need not move
-//! alike and the claim "the CCAM makes a greater contribution" (Section 5.6) should hold in
-//! each. Every panel has its own y range fitted to its data: the β's change by a few
-//! hundredths, which a shared 0-1 axis would flatten into straight lines.
+//! The paper shows β1/β2 (the weights of CCAM and SCAM in eq. 1) as their mean over the six
+//! Co-ATT units (eq. 23). The first panel is that mean, the paper's figure; then come small
+//! multiples, one panel per unit, because the six units of CMCNN need not move alike and the
+//! claim "the CCAM makes a greater contribution" (Section 5.6) should hold in each. Every panel
+//! has its own y range fitted to its data: the β's change by a few hundredths, which a shared
+//! 0-1 axis would flatten into straight lines.
 
 use std::path::{Path, PathBuf};
 
@@ -29,9 +30,11 @@ const CAPTION_PX: f64 = 15.0;
 const LABEL_PX: f64 = 13.0;
 const PANEL_W: u32 = 440;
 const PANEL_H: u32 = 300;
-const MAX_COLUMNS: usize = 3;
+const MAX_COLUMNS: usize = 4;
 /// Fig. 3's marker colour.
 const BEST_GREEN: RGBColor = RGBColor(0, 150, 0);
+/// The units whose mean eq. 23 takes: CMCNN's Co-ATT units.
+const CO_ATT_PREFIX: &str = "co_att.";
 
 /// One unit's panel: a line per selected parameter kind.
 #[derive(Debug, Clone)]
@@ -143,6 +146,9 @@ impl MixingCurvesChart {
         if panels.is_empty() {
             return Err(bad("no mixing-parameter series to draw".into()));
         }
+        if let Some(mean) = co_attention_mean(curves, &kinds, &panels) {
+            panels.insert(0, mean);
+        }
         for p in &mut panels {
             p.y_range = fitted_range(p.lines.iter().flat_map(|(_, pts)| pts.iter().map(|q| q.1)));
         }
@@ -196,6 +202,19 @@ impl MixingCurvesChart {
         self.panels.iter().map(|p| p.unit.as_str()).collect()
     }
 
+    /// The (step, value) points of the line of parameter `kind` in the panel of `unit`: the
+    /// values drawn, non-finite ones left out.
+    pub fn points(&self, unit: &str, kind: &str) -> Option<&[(f64, f64)]> {
+        let k = self.kinds.iter().position(|x| x == kind)?;
+        self.panels
+            .iter()
+            .find(|p| p.unit == unit)?
+            .lines
+            .iter()
+            .find(|(i, _)| *i == k)
+            .map(|(_, pts)| pts.as_slice())
+    }
+
     /// The y range (low, high) of the panel of `unit`.
     pub fn y_range(&self, unit: &str) -> Option<(f64, f64)> {
         self.panels
@@ -203,6 +222,53 @@ impl MixingCurvesChart {
             .find(|p| p.unit == unit)
             .map(|p| p.y_range)
     }
+}
+
+/// Eq. 23's panel: for each drawn kind, its mean over every Co-ATT unit at each step, the
+/// quantity the paper's Fig. 3 plots. `None` unless there are two or more units and all of
+/// them are Co-ATT units (a cross-stitch network's units mix other layers; the paper averages
+/// nothing there). A step where any unit's value is not finite is left out.
+fn co_attention_mean(curves: &MixingCurves, kinds: &[String], panels: &[Panel]) -> Option<Panel> {
+    if panels.len() < 2 || !panels.iter().all(|p| p.unit.starts_with(CO_ATT_PREFIX)) {
+        return None;
+    }
+    let mut lines = Vec::new();
+    for (k, kind) in kinds.iter().enumerate() {
+        let series: Vec<&[f64]> = panels
+            .iter()
+            .filter_map(|p| curves.series(&format!("{}.{kind}", p.unit)))
+            .collect();
+        if series.len() != panels.len() {
+            continue;
+        }
+        let points: Vec<(f64, f64)> = curves
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &step)| {
+                let values: Vec<f64> = series.iter().map(|s| s[i]).collect();
+                values.iter().all(|v| v.is_finite()).then(|| {
+                    (
+                        step as f64,
+                        values.iter().sum::<f64>() / values.len() as f64,
+                    )
+                })
+            })
+            .collect();
+        lines.push((k, points));
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    let y_range = fitted_range(lines.iter().flat_map(|(_, pts)| pts.iter().map(|q| q.1)));
+    Some(Panel {
+        unit: format!(
+            "mean of the {} units (eq. 23, the paper's Fig. 3)",
+            panels.len()
+        ),
+        lines,
+        y_range,
+    })
 }
 
 /// Colour of the `k`-th selected kind. The palette's bluish green (its third colour) is
@@ -343,7 +409,8 @@ impl Figure for MixingCurvesChart {
 }
 
 /// Draws the mixing parameters whose kind is in `names` (e.g. `["beta1", "beta2"]` for
-/// Fig. 3; empty = every kind) over the training steps, one panel per unit (`co_att.0` ...
+/// Fig. 3; empty = every kind) over the training steps: for CMCNN first their mean over the
+/// Co-ATT units (eq. 23, the curve the paper draws), then one panel per unit (`co_att.0` ...
 /// `co_att.5`, or the cross-stitch units), with a green dotted vertical line at `best_step`
 /// (use [`MixingCurves::last_step_of_epoch`] with the run's best epoch). Writes
 /// `<stem>.png` and `<stem>.svg`.

@@ -177,7 +177,10 @@ fn chart_writes_png_and_svg_with_one_panel_per_unit() -> anyhow::Result<()> {
     let best = curves.last_step_of_epoch(2);
     let title = "synthfer / cmcnn: beta over steps";
     let chart = MixingCurvesChart::new(&curves, &["beta1", "beta2"], best, title)?;
-    assert_eq!(chart.units().len(), 6);
+    // Eq. 23's mean over the six units first (the paper's Fig. 3), then one panel per unit.
+    let mean = "mean of the 6 units (eq. 23, the paper's Fig. 3)";
+    assert_eq!(chart.units().len(), 7);
+    assert_eq!(chart.units()[0], mean);
     // Unit 5's β1 spans 0.56..1.22 and β2 -0.22..0.44: the fitted range covers both and is
     // not the whole 0..1 (or wider) default.
     let (lo, hi) = chart
@@ -220,6 +223,59 @@ fn chart_writes_png_and_svg_with_one_panel_per_unit() -> anyhow::Result<()> {
     assert!(text.contains("best on validation (step 8)"));
     assert!(!text.contains("NaN"));
     assert!(!tmp.path().join("plots/beta.synthfer.png.tmp").exists());
+    Ok(())
+}
+
+/// The first panel is eq. 23: β of unit u at step s is 0.5 + 0.01 (u + 1) s in
+/// `cmcnn_steps_csv`, so their mean over u = 0..5 is 0.5 + 0.035 s and β2's is 0.5 − 0.035 s.
+/// A step where one unit's value is NaN is left out of the mean; cross-stitch units get no
+/// mean panel.
+#[test]
+fn the_first_panel_is_the_mean_over_the_co_attention_units() -> anyhow::Result<()> {
+    let tmp = TempDir::new("mixing-mean");
+    let mut curves = read_mixing_curves(&write(tmp.path(), "steps.csv", &cmcnn_steps_csv()))?;
+    let chart = MixingCurvesChart::new(&curves, &["beta1", "beta2"], None, "t")?;
+    let mean = "mean of the 6 units (eq. 23, the paper's Fig. 3)";
+    for (kind, sign) in [("beta1", 1.0), ("beta2", -1.0)] {
+        let points = chart
+            .points(mean, kind)
+            .ok_or_else(|| anyhow::anyhow!("no mean line of {kind}"))?;
+        assert_eq!(points.len(), 12, "{kind}");
+        for &(step, value) in points {
+            let want = 0.5 + sign * 0.035 * step;
+            assert!(
+                (value - want).abs() < 1e-9,
+                "{kind} step {step}: {value} vs {want}"
+            );
+        }
+    }
+    // A unit's NaN at step 3 removes step 3 from the mean, not from the other units.
+    for (name, values) in &mut curves.series {
+        if name == "co_att.4.beta1" {
+            values[2] = f64::NAN;
+        }
+    }
+    let chart = MixingCurvesChart::new(&curves, &["beta1"], None, "t")?;
+    let steps: Vec<f64> = chart
+        .points(mean, "beta1")
+        .ok_or_else(|| anyhow::anyhow!("no mean line"))?
+        .iter()
+        .map(|p| p.0)
+        .collect();
+    assert_eq!(steps.len(), 11);
+    assert!(!steps.contains(&3.0));
+    assert_eq!(chart.points("co_att.0", "beta1").map(<[_]>::len), Some(12));
+
+    let cross_stitch = MixingCurves {
+        steps: vec![1, 2],
+        epochs: vec![1, 1],
+        series: vec![
+            ("cross_stitch.fc1.ee".into(), vec![0.9, 0.8]),
+            ("cross_stitch.fc2.ee".into(), vec![0.9, 0.7]),
+        ],
+    };
+    let chart = MixingCurvesChart::new(&cross_stitch, &[], None, "t")?;
+    assert_eq!(chart.units(), ["cross_stitch.fc1", "cross_stitch.fc2"]);
     Ok(())
 }
 
