@@ -217,12 +217,16 @@ mod tests {
         assert!(classification_metrics(&[], &[], 2).is_err());
     }
 
-    // numpy 2.4.6 (arrays saved to tests/fixtures/nrmse_case.json by the same script):
+    // numpy 2.4.6; the last line writes tests/fixtures/nrmse_case.json (it regenerates the
+    // committed file byte for byte):
     // rng = np.random.default_rng(7)
     // true = rng.uniform(10, 90, size=(3, 68, 2)); pred = true + rng.normal(0, 2.0, size=(3, 68, 2))
     // err = np.linalg.norm(pred - true, axis=2).mean(axis=1)
     // iod = np.linalg.norm(true[:, 36:42].mean(axis=1) - true[:, 42:48].mean(axis=1), axis=1)
     // (err / iod).mean() -> 0.22578729157862965 (float64); 0.22578727 after casting to float32
+    // open("nrmse_case.json", "w").write(json.dumps({"shape": [3, 68, 2],
+    //     "true": true.ravel().tolist(), "pred": pred.ravel().tolist(),
+    //     "nrmse": float((err / iod).mean()), "per_sample": (err / iod).tolist()}))
     #[test]
     fn nrmse_matches_numpy() {
         let v: serde_json::Value =

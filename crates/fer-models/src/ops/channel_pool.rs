@@ -401,6 +401,8 @@ mod tests {
         .unwrap();
         let y =
             channel_max_mean(a.as_tensor(), Some(b.as_tensor()), PooledOrder::MaxThenMean).unwrap();
+        // By hand, over the four channels [a0, a1, b0, b1] of each pixel: pixel 0 holds
+        // [0, 0, 0, -2] (max 0, mean -0.5), pixel 1 [-1, 2, 3, 3] (max 3, mean 1.75).
         assert_eq!(
             y.flatten_all().unwrap().to_vec1::<f64>().unwrap(),
             vec![0.0, 3.0, -0.5, 1.75]

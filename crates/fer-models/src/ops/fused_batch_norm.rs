@@ -612,9 +612,16 @@ mod tests {
     }
 
     // PyTorch 2.15:
-    // torch.manual_seed(0); x = torch.randn(2, 3, 2, 2)
-    // bn = nn.BatchNorm2d(3, eps=1e-3, momentum=0.1); weight=[1.0, 2.0, 0.5]; bias=[0.0, 0.1, -0.2]
-    // bn.train(); y = bn(x)
+    //   torch.manual_seed(0); x = torch.randn(2, 3, 2, 2)
+    //   bn = nn.BatchNorm2d(3, eps=1e-3, momentum=0.1)
+    //   bn.weight.data = torch.tensor([1.0, 2.0, 0.5]); bn.bias.data = torch.tensor([0.0, 0.1, -0.2])
+    //   bn.train(); print(bn(x).flatten().tolist(), bn.running_mean, bn.running_var)
+    // The same numbers from the definition, with numpy 2.4 (x as below, float64); they agree
+    // with y_ref and the running statistics to 1e-7:
+    //   w, b, eps = np.array([1.0, 2.0, 0.5]), np.array([0.0, 0.1, -0.2]), 1e-3
+    //   x = np.array(X).reshape(2, 3, 2, 2); m = x.mean((0, 2, 3)); v = x.var((0, 2, 3))
+    //   y = (x - m[:, None, None]) / np.sqrt(v[:, None, None] + eps) * w[:, None, None] + b[:, None, None]
+    //   running_mean = 0.1 * m; running_var = 0.9 + 0.1 * x.var((0, 2, 3), ddof=1)
     #[test]
     fn matches_pytorch_batchnorm2d_training_forward() {
         let dev = Device::Cpu;
