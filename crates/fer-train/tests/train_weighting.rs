@@ -133,15 +133,16 @@ fn every_method_trains_hps_and_cmcnn_and_logs_its_weights() -> Result<()> {
     Ok(())
 }
 
-/// A run interrupted after an epoch and resumed equals the uninterrupted run, step for step:
-/// the methods' own state (learned weights, their Adam moments, DWA's loss history, GradNorm's
-/// initial losses) is committed with the optimiser's.
+/// A run interrupted after an epoch and resumed equals the uninterrupted run, step for step,
+/// for every registered method (a new one is covered without being named here): the methods'
+/// own state (learned weights, their Adam moments, DWA's loss history, GradNorm's initial
+/// losses) is committed with the optimiser's, and RLW's draws, which depend on the seed and
+/// the update's index only, continue where they stopped.
 #[test]
-fn stateful_methods_resume_bit_for_bit() -> Result<()> {
+fn every_method_resumes_bit_for_bit() -> Result<()> {
     let (data, split) = dataset()?;
     let registry = ModelRegistry::with_paper_models();
-    // RLW has no state: its draws depend on the seed and the update's index only.
-    for method in ["uncertainty", "dwa", "gradnorm", "famo"] {
+    for method in fer_train::weighting::METHODS.iter().map(|e| e.name) {
         // Three epochs, stopped after two: DWA's and GradNorm's weights in the third come
         // from the state of the first two.
         let cfg = config("hps", method, 3);

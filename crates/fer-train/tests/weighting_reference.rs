@@ -8,6 +8,16 @@
 //! [-1.5, 0.5, 2.0, -1.0, 0.75] or, aligned, g2 = [0.5, -1.0, 1.0, 2.0, -0.5]. Each method's
 //! update of the shared parameters is c1 g1 + c2 g2; the tests compare that vector with
 //! LibMTL's new shared gradient.
+//!
+//! Beside each test, the numpy form of the formula that LibMTL's number was also checked
+//! against (numpy 2.4, float64; each prints the test's numbers to within 1e-15), on
+//!
+//! ```python
+//! import math, numpy as np
+//! g1 = [1.0, -2.0, 0.5, 3.0, 0.25]
+//! G  = np.array([g1, [-1.5, 0.5, 2.0, -1.0, 0.75]])   # conflicting
+//! GB = np.array([g1, [0.5, -1.0, 1.0, 2.0, -0.5]])    # aligned
+//! ```
 
 use fer_train::adam::AdamConfig;
 use fer_train::weighting::{
@@ -50,6 +60,15 @@ fn assert_close(ours: &[f64], theirs: &[f64], tol: f64, what: &str) {
 #[test]
 fn pcgrad_equals_libmtl() {
     // === A. PCGrad (LibMTL PCGrad.backward) === conflicting, both inner orders:
+    // numpy:
+    //   def pcgrad(G):  # LibMTL PCGrad, float64; either inner order gives the same here
+    //       pc = G.copy()
+    //       for i, j in ((0, 1), (1, 0)):
+    //           gij = pc[i] @ G[j]
+    //           if gij < 0:
+    //               pc[i] = pc[i] - gij * G[j] / (G[j] @ G[j] + 1e-8)
+    //       return pc.sum(0)
+    //   print(pcgrad(G), pcgrad(GB))
     let conflicting = [
         -1.0010155369426164,
         -1.8351782267817944,
@@ -69,6 +88,22 @@ fn pcgrad_equals_libmtl() {
 #[test]
 fn cagrad_equals_libmtl_to_its_solver_accuracy() {
     // === B. CAGrad, calpha=0.5, rescale=1 ===
+    // numpy:
+    //   def cagrad(G, calpha=0.5):  # LibMTL CAGrad, rescale=1, with the exact w* (bisection on f')
+    //       A = G @ G.T; b = np.ones(2) / 2; dx = np.array([1., -1.])
+    //       c = calpha * math.sqrt(A.mean() + 1e-8) + 1e-8
+    //       x = lambda t: np.array([t, 1 - t])
+    //       df = lambda t: dx @ A @ b + c * (dx @ A @ x(t)) / math.sqrt(x(t) @ A @ x(t) + 1e-8)
+    //       if df(0.0) >= 0: t = 0.0
+    //       elif df(1.0) <= 0: t = 1.0
+    //       else:
+    //           lo, hi = 0.0, 1.0
+    //           for _ in range(200):
+    //               mid = (lo + hi) / 2; lo, hi = (lo, mid) if df(mid) > 0 else (mid, hi)
+    //           t = (lo + hi) / 2
+    //       gw = x(t) @ G
+    //       return t, (G.mean(0) + c / (np.linalg.norm(gw) + 1e-8) * gw) / (1 + calpha ** 2)
+    //   print(cagrad(G), cagrad(GB))
     // conflicting: exact w* (bisection on f'(t)) = [0.15776028883580784, 0.8422397111641922];
     // LibMTL's SLSQP stops at w = [0.1577667136961126, ...], 6.4e-6 away.
     let (w, c) = cagrad_coefficients(gram(&G2), 0.5);
@@ -110,6 +145,14 @@ fn cagrad_equals_libmtl_to_its_solver_accuracy() {
 #[test]
 fn aligned_mtl_equals_libmtl() {
     // === C. Aligned-MTL (LibMTL Aligned_MTL.backward) ===
+    // numpy:
+    //   def aligned_mtl(G):  # LibMTL Aligned_MTL, float64
+    //       lam, V = np.linalg.eigh(G @ G.T)
+    //       keep = lam > lam.max() * 2 * np.finfo(np.float64).eps
+    //       lam, V = lam[keep], V[:, keep]
+    //       alpha = (math.sqrt(lam.min()) * (V @ np.diag(1 / np.sqrt(lam)) @ V.T)).sum(0)
+    //       return alpha, alpha @ G
+    //   print(aligned_mtl(G), aligned_mtl(GB))
     let c = aligned_mtl_coefficients(gram(&G2));
     assert_close(
         &c,
@@ -173,6 +216,16 @@ fn aligned_mtl_alpha_may_be_negative() {
 #[test]
 fn gradnorm_equals_libmtl() {
     // === D. GradNorm, alpha=1.5, theta=[0.3,-0.2], L=[1.2,0.7], L0=[2.0,0.9] (epoch>=1) ===
+    // numpy:
+    //   def gradnorm(G, theta=np.array([0.3, -0.2]), L=np.array([1.2, 0.7]),
+    //                L0=np.array([2.0, 0.9]), alpha=1.5):  # LibMTL GradNorm at epoch >= 1
+    //       z = np.exp(theta - theta.max()); z /= z.sum(); w = 2 * z
+    //       gn = np.linalg.norm(G, axis=1); Gp = w * gn
+    //       r = (L / L0) / (L / L0).mean()
+    //       s = np.sign(Gp - Gp.mean() * r ** alpha)
+    //       dtheta = (2 * (np.diag(z) - np.outer(z, z))).T @ (s * gn)
+    //       return w, dtheta, w @ G
+    //   print(gradnorm(G), gradnorm(GB))
     let (w, d) = gradnorm_terms([0.3, -0.2], gram(&G2), [1.2, 0.7], [2.0, 0.9], 1.5);
     assert_close(
         &w,
@@ -214,6 +267,10 @@ fn gradnorm_equals_libmtl() {
 #[test]
 fn uncertainty_equals_libmtl() {
     // === E. UW (LibMTL UW.backward), s=[0.1,-0.3], L=[1.2,0.7] ===
+    // numpy:
+    //   s = np.array([0.1, -0.3]); L = np.array([1.2, 0.7])   # LibMTL UW
+    //   print((L / (2 * np.exp(s)) + s / 2).sum(), 1 / (2 * np.exp(s)),
+    //         -L / (2 * np.exp(s)) + 0.5)
     let (w, offset, ds) = uncertainty_terms([0.1, -0.3], [1.2, 0.7]);
     let total = w[0] * 1.2 + w[1] * 0.7 + offset;
     assert!((total - 0.9153530334731769).abs() < 1e-12, "{total}");
@@ -234,6 +291,9 @@ fn uncertainty_equals_libmtl() {
 #[test]
 fn dwa_equals_libmtl() {
     // === F. DWA, T=2, history epoch t-2=[2.0,1.0], t-1=[1.5,0.9] ===
+    // numpy:
+    //   r = np.array([1.5 / 2.0, 0.9 / 1.0]) / 2.0            # LibMTL DWA, T = 2, epoch 2
+    //   print(2 * np.exp(r) / np.exp(r).sum())
     let mut d = Dwa::new(2.0);
     let step = StepInput {
         losses: [1.0, 1.0],
@@ -259,6 +319,16 @@ fn dwa_equals_libmtl() {
 #[test]
 fn famo_equals_libmtl_and_the_authors_code() {
     // === G. FAMO, w=[0.2,-0.1], L=[1.2,0.7], L'=[1.0,0.72] ===
+    // numpy:
+    //   L = np.array([1.2, 0.7]); Lp = np.array([1.0, 0.72]); w0 = np.array([0.2, -0.1])
+    //   # FAMO (LibMTL, the authors' famo.py)
+    //   z = np.exp(w0 - w0.max()); z /= z.sum()
+    //   D = L + 1e-8; weights = z / ((z / D).sum() * D)
+    //   delta = np.log(L + 1e-8) - np.log(Lp + 1e-8)
+    //   d = z * (delta - (z * delta).sum())
+    //   g = d + 0.001 * w0  # Adam, lr 0.025, wd 0.001, step 1
+    //   m1 = 0.1 * g; v1 = 0.001 * g ** 2
+    //   print(weights, d, w0 - (0.025 / 0.1) * m1 / (np.sqrt(v1) / math.sqrt(0.001) + 1e-8))
     let w = famo_weights([0.2, -0.1], [1.2, 0.7]);
     assert_close(
         &w,

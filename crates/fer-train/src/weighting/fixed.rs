@@ -31,3 +31,29 @@ impl TaskWeighting for Fixed {
         Ok(StepWeights::of_losses([1.0, self.lambda]))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Eq. 16 by hand: L = 1·loss_E + λ·loss_L on the shared and the task-specific parameters
+    /// alike, whatever the losses, the step or the learning rate.
+    #[test]
+    fn weights_are_one_and_lambda_at_every_step() {
+        let mut fixed = Fixed::new(0.2);
+        for (global_step, losses) in [(0, [1.9, 0.04]), (57, [0.3, 0.01]), (431, [0.0, 2.5])] {
+            let w = fixed
+                .weights(&StepInput {
+                    losses,
+                    gram: None,
+                    global_step,
+                    epoch: global_step / 24,
+                    lr: 0.01,
+                })
+                .unwrap();
+            assert_eq!(w.shared, [1.0, 0.2]);
+            assert_eq!(w.specific, [1.0, 0.2]);
+            assert_eq!(w.loss_offset, 0.0);
+        }
+    }
+}

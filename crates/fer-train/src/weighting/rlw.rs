@@ -61,6 +61,80 @@ impl TaskWeighting for Rlw {
 mod tests {
     use super::*;
 
+    /// The draws and weights of three updates against a Python version of the generator
+    /// (float64; Python 3.11's math module, which like Rust calls the platform's libm):
+    ///
+    /// ```python
+    /// import math
+    /// M = (1 << 64) - 1
+    /// def splitmix64(z):
+    ///     z = (z + 0x9E3779B97F4A7C15) & M
+    ///     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M
+    ///     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M
+    ///     return z ^ (z >> 31)
+    /// def normals(seed, step):
+    ///     base = splitmix64(seed ^ 0x524C570000000000) ^ step
+    ///     u = [((splitmix64((base * 2 + k) & M) >> 11) + 1) / 2.0**53 for k in (0, 1)]
+    ///     r = math.sqrt(-2.0 * math.log(u[0]))
+    ///     a = 2.0 * math.pi * u[1]
+    ///     return [r * math.cos(a), r * math.sin(a)]
+    /// def softmax(z):
+    ///     m = max(z); e = [math.exp(x - m) for x in z]; s = sum(e)
+    ///     return [x / s for x in e]
+    /// for seed, step in [(7, 0), (7, 5), (1, 431)]:
+    ///     z = normals(seed, step)
+    ///     print(seed, step, repr(z), repr(softmax(z)))
+    /// ```
+    #[test]
+    fn draws_and_weights_equal_a_python_version_of_the_generator() {
+        let cases: [(u64, usize, [f64; 2], [f64; 2]); 3] = [
+            (
+                7,
+                0,
+                [-0.4227402300299425, -1.3560468729315884],
+                [0.7177456498591654, 0.2822543501408345],
+            ),
+            (
+                7,
+                5,
+                [-0.30718629765138084, 0.9094900979031545],
+                [0.2285218720376123, 0.7714781279623876],
+            ),
+            (
+                1,
+                431,
+                [-0.19567895046233935, 1.5272961268415075],
+                [0.15148835168197491, 0.8485116483180252],
+            ),
+        ];
+        for (seed, step, z, w) in cases {
+            let mut rlw = Rlw::new(seed);
+            let ours_z = rlw.normals(step);
+            let ours_w = rlw
+                .weights(&StepInput {
+                    losses: [1.0, 1.0],
+                    gram: None,
+                    global_step: step,
+                    epoch: 0,
+                    lr: 0.01,
+                })
+                .unwrap();
+            for k in 0..2 {
+                // A few ulps: ln, cos and sin may round differently across libms.
+                assert!(
+                    (ours_z[k] - z[k]).abs() < 1e-14,
+                    "{seed} {step}: {ours_z:?}"
+                );
+                assert!(
+                    (ours_w.shared[k] - w[k]).abs() < 1e-14,
+                    "{seed} {step}: {:?}",
+                    ours_w.shared
+                );
+            }
+            assert_eq!(ours_w.shared, ours_w.specific);
+        }
+    }
+
     #[test]
     fn draws_are_standard_normal_and_reproducible() {
         let r = Rlw::new(7);
