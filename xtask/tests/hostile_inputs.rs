@@ -278,6 +278,11 @@ fn every_hostile_input_gets_a_clear_error() {
             &["bad-folds.yaml"][..],
         ),
         (
+            "2^64 folds",
+            manifest_text("").replace("folds: 3", "folds: 18446744073709551615"),
+            &["bad-hugefolds.yaml", "protocol.folds"][..],
+        ),
+        (
             "misspelt key",
             manifest_text("landmarks_outside_imag: true\n"),
             &["bad-key.yaml", "landmarks_outside_imag"][..],
@@ -398,6 +403,16 @@ fn every_hostile_input_gets_a_clear_error() {
             &["e-weighting.yaml", "pcgrad", "base-dcnn-fer", "FER only"][..],
         ),
         (
+            "inference batch of zero",
+            format!("{good}batch: 0\n"),
+            &["e-batch.yaml", "batch", "got 0"][..],
+        ),
+        (
+            "hidden width past any setting",
+            format!("{good}train:\n  model_config:\n    fer_head:\n      hidden: 99999999999\n"),
+            &["e-width.yaml", "fer_head.hidden"][..],
+        ),
+        (
             "dataset key escaping",
             good.replace("key: s", "key: ../s"),
             &["e-key-escape.yaml", "../s"][..],
@@ -482,6 +497,50 @@ fn every_hostile_input_gets_a_clear_error() {
                 &r,
             ]),
             &["--folds", "5-2"][..],
+        ),
+        (
+            "--folds with a range of 2^64 folds",
+            s(&[
+                "reproduce",
+                "demo",
+                "--dry-run",
+                "--folds",
+                "0-18446744073709551615",
+                "--results",
+                &r,
+            ]),
+            &["--folds", "past the last possible fold"][..],
+        ),
+        (
+            "--time-budget of 2^64 seconds",
+            s(&[
+                "reproduce",
+                "demo",
+                "--dry-run",
+                "--time-budget",
+                "18446744073709551615",
+                "--results",
+                &r,
+            ]),
+            &["--time-budget", "longer than a year"][..],
+        ),
+        (
+            "--time-budget overflowing in hours",
+            s(&[
+                "reproduce",
+                "demo",
+                "--dry-run",
+                "--time-budget",
+                "9999999999999999999h",
+                "--results",
+                &r,
+            ]),
+            &["--time-budget", "longer than a year"][..],
+        ),
+        (
+            "fuzz --seconds 1e300",
+            s(&["fuzz", "--seconds", "1e300", "--out", &r]),
+            &["--seconds"][..],
         ),
         (
             "--seeds text",

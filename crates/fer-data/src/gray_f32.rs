@@ -22,6 +22,12 @@ impl GrayF32 {
     /// Bilinear sample at real pixel-index coordinates; 0 outside the image (as PIL's rotate).
     pub fn sample(&self, x: f32, y: f32) -> f32 {
         let (w, h) = (self.width as isize, self.height as isize);
+        // Two pixels or more outside, all four neighbours are outside and the sample is 0
+        // anyway; returning early keeps a huge, infinite or NaN coordinate (a degenerate
+        // alignment from extreme landmarks) from overflowing the index arithmetic below.
+        if !(x > -2.0 && y > -2.0 && x < self.width as f32 + 1.0 && y < self.height as f32 + 1.0) {
+            return 0.0;
+        }
         let x0 = x.floor();
         let y0 = y.floor();
         let (fx, fy) = (x - x0, y - y0);
@@ -77,4 +83,34 @@ impl GrayF32 {
 
 pub(crate) fn centre(width: usize, height: usize) -> (f32, f32) {
     ((width as f32 - 1.0) / 2.0, (height as f32 - 1.0) / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_bilinearly_inside_and_zero_outside_even_at_extreme_coordinates() {
+        let img = GrayF32 {
+            width: 2,
+            height: 2,
+            pixels: vec![0.0, 10.0, 20.0, 30.0],
+        };
+        // By hand: the centre is the mean of the four; half a pixel left of column 0 is half
+        // of column 0 (the other half is the zero outside).
+        assert_eq!(img.sample(0.5, 0.5), 15.0);
+        assert_eq!(img.sample(-0.5, 1.0), 10.0);
+        assert_eq!(img.sample(1.0, 1.5), 15.0);
+        for (x, y) in [
+            (f32::NAN, 0.0),
+            (0.0, f32::INFINITY),
+            (f32::NEG_INFINITY, 0.0),
+            (1e30, 1e30),
+            (-1e30, 0.5),
+            (-2.0, 0.0),
+            (3.0, 0.0),
+        ] {
+            assert_eq!(img.sample(x, y), 0.0, "({x}, {y})");
+        }
+    }
 }

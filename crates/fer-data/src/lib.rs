@@ -39,7 +39,7 @@ pub use image_file::{decode_image, read_image};
 pub use landmarks::{Landmarks68, MIRROR_68, NUM_LANDMARKS};
 pub use manifest::{DatasetFormat, Manifest};
 pub use prepared_sample::{PreparedSample, PREPARED_SAMPLES_CSV};
-pub use protocol::{ProtocolSpec, Split};
+pub use protocol::{ProtocolSpec, Split, MAX_FOLDS};
 pub use record::{Record, SplitHint};
 pub use skipped_image::SkippedImage;
 pub use transfer::transfer_dataset;

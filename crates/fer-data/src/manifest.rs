@@ -185,6 +185,12 @@ impl Manifest {
                     "protocol.folds: subject k-fold needs at least 3 folds (train, validation, test), got {folds}"
                 )));
             }
+            if folds > crate::protocol::MAX_FOLDS {
+                return Err(err(format!(
+                    "protocol.folds: {folds} folds is more than the {} allowed",
+                    crate::protocol::MAX_FOLDS
+                )));
+            }
         }
         if let Some(re) = &self.subject_regex {
             // regex reports over several lines (the pattern, a caret, the reason): one line here.

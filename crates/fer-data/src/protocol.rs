@@ -10,6 +10,11 @@ use std::collections::BTreeMap;
 use crate::error::{DataError, Result};
 use crate::record::SplitHint;
 
+/// The most folds a k-fold protocol may have: far more than any FER dataset's subjects, and a
+/// bound that keeps a mistyped count (a manifest's `folds`, `--folds 0-99999999999`) an error
+/// instead of a plan of billions of runs.
+pub const MAX_FOLDS: usize = 1000;
+
 /// How a dataset is split into training, validation and test samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]

@@ -727,6 +727,18 @@ mod openface {
             e.contains("bad.csv:2:") && e.contains("confidence") && e.contains("high"),
             "{e}"
         );
+        // NaN, inf and values past f32 are refused as the landmark CSV refuses them.
+        for value in ["NaN", "inf", "-1e39"] {
+            write_text(
+                &p,
+                &openface_img_csv(&[(0.9, 1.0)]).replacen(", 0.9, ", &format!(", {value}, "), 1),
+            );
+            let e = read_openface_csv(&p).expect_err(value).to_string();
+            assert!(
+                e.contains("bad.csv:2:") && e.contains("not a finite number"),
+                "{value}: {e}"
+            );
+        }
         Ok(())
     }
 

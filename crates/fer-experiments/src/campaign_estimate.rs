@@ -41,6 +41,9 @@ pub fn model_timing_key(cfg: &TrainConfig) -> String {
 }
 
 /// Epochs done and seconds per epoch in a run directory's history.csv (empty without one).
+/// A time that is not a finite non-negative number (a hand-edited or damaged file) is left
+/// out: an estimate only guides the schedule, and a NaN or infinite one would poison every
+/// sum it enters.
 pub fn history_seconds(dir: &Path) -> Vec<f64> {
     let Ok(text) = std::fs::read_to_string(dir.join("history.csv")) else {
         return Vec::new();
@@ -48,6 +51,7 @@ pub fn history_seconds(dir: &Path) -> Vec<f64> {
     text.lines()
         .skip(1)
         .filter_map(|l| l.rsplit(',').next()?.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
         .collect()
 }
 

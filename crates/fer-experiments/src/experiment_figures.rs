@@ -231,7 +231,8 @@ pub fn summed_confusion(group: &[&RunResult]) -> Option<(Vec<Vec<u64>>, Vec<Stri
         }
         for (i, row) in cm.iter().enumerate() {
             for (j, v) in row.iter().enumerate() {
-                sum[i][j] += v;
+                // Saturating: counts come from metrics.json files.
+                sum[i][j] = sum[i][j].saturating_add(*v);
             }
         }
     }

@@ -802,7 +802,9 @@ fn paper_confusion_sections(
             md.push('\n');
             for (pi, c) in paper.classes.iter().enumerate() {
                 let _ = write!(md, "| {c} |");
-                let row_total: u64 = index(c).map(|i| sum[i].iter().sum()).unwrap_or(0);
+                let row_total: u64 = index(c)
+                    .map(|i| sum[i].iter().fold(0u64, |a, b| a.saturating_add(*b)))
+                    .unwrap_or(0);
                 for (pj, c2) in paper.classes.iter().enumerate() {
                     let theirs = paper.percent.get(pi).and_then(|r| r.get(pj)).copied();
                     let mine = match (index(c), index(c2)) {

@@ -295,6 +295,11 @@ impl ExperimentSpec {
         if self.seeds.is_empty() {
             bail!("{at}: `seeds` is empty");
         }
+        if let Some(batch) = self.batch {
+            if !(1..=4096).contains(&batch) {
+                bail!("{at}: `batch` must be 1-4096 images, got {batch}");
+            }
+        }
         if !fer_runs::is_safe_name(&self.name) {
             bail!(
                 "{at}: name {:?} is not a safe name: use {}",

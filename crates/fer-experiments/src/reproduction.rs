@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use fer_models::ops::matmul_precision::Precision;
 
-use crate::error::{bail, Result};
+use crate::error::{bail, Context, Result};
 use crate::experiment_context::ExperimentContext;
 use crate::experiment_report::{write_report, PlanRecord};
 use crate::experiment_spec::{ExperimentKind, ExperimentSpec};
@@ -434,9 +434,14 @@ pub fn run_experiments(
         }
         return Ok(());
     }
-    let deadline = options
-        .time_budget
-        .map(|budget| std::time::SystemTime::now() + budget);
+    let deadline = match options.time_budget {
+        Some(budget) => Some(
+            std::time::SystemTime::now()
+                .checked_add(budget)
+                .with_context(|| format!("--time-budget {budget:?} is too long"))?,
+        ),
+        None => None,
+    };
     let mut out_of_time = false;
     for (spec, plan) in &plans {
         if out_of_time {

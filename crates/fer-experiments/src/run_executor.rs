@@ -142,7 +142,10 @@ fn deadline_instant(deadline: Option<std::time::SystemTime>) -> Option<Instant> 
         let left = d
             .duration_since(std::time::SystemTime::now())
             .unwrap_or_default();
-        Instant::now() + left
+        // Checked: a deadline past what the monotonic clock holds is as good as none.
+        let now = Instant::now();
+        now.checked_add(left)
+            .unwrap_or(now + std::time::Duration::from_secs(u32::MAX.into()))
     })
 }
 
@@ -263,9 +266,19 @@ pub fn run_worker(plan_file: &Path, ctx: &ExperimentContext) -> Result<()> {
         transfer_classes: plan.transfer_classes.as_deref(),
         results: &plan.results,
         device: &device,
-        deadline: plan
-            .deadline_unix
-            .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)),
+        deadline: match plan.deadline_unix {
+            Some(secs) => Some(
+                std::time::UNIX_EPOCH
+                    .checked_add(std::time::Duration::from_secs(secs))
+                    .with_context(|| {
+                        format!(
+                            "{}: deadline_unix {secs} is past what the clock holds",
+                            plan_file.display()
+                        )
+                    })?,
+            ),
+            None => None,
+        },
         claims: Some(&plan.claims),
         quiet: true,
         task_logs: Vec::new(),
@@ -323,6 +336,18 @@ pub(crate) fn run_here(
         _ => String::new(),
     };
     let total = runs.len();
+    // A plan or task file written by hand may name a dataset the plan does not list.
+    for (i, run) in runs.iter().enumerate() {
+        for idx in std::iter::once(run.dataset).chain(run.transfer_target) {
+            if idx >= here.datasets.len() {
+                bail!(
+                    "run {} names dataset {idx}, but the plan lists {} dataset(s)",
+                    i + 1,
+                    here.datasets.len()
+                );
+            }
+        }
+    }
     let mut failures = Vec::new();
     let deadline = deadline_instant(here.deadline);
     let measure =
@@ -373,7 +398,12 @@ pub(crate) fn run_here(
                 return finish(failures, total, ExecEnd::OutOfTime);
             }
             let needed = expected_seconds_left(&timings, cfg, &run_dir_of(results, cfg)?);
-            if now + std::time::Duration::from_secs_f64(needed) > deadline {
+            // Checked: an estimate past what a Duration or the clock holds does not fit.
+            let fits = std::time::Duration::try_from_secs_f64(needed)
+                .ok()
+                .and_then(|d| now.checked_add(d))
+                .is_some_and(|end| end <= deadline);
+            if !fits {
                 println!(
                     "{head}: not started, it needs about {} and {} of the budget is left",
                     crate::campaign_estimate::human_duration(needed),

@@ -47,6 +47,12 @@ impl std::str::FromStr for FoldSelection {
                 if b < a {
                     bail!("--folds '{s}': range {a}-{b} is empty");
                 }
+                if b >= fer_data::MAX_FOLDS {
+                    bail!(
+                        "--folds '{s}': fold {b} is past the last possible fold ({})",
+                        fer_data::MAX_FOLDS - 1
+                    );
+                }
                 out.extend(a..=b);
             } else {
                 out.push(part.parse().with_context(|| format!("--folds '{s}'"))?);

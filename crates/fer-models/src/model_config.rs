@@ -220,6 +220,27 @@ impl ModelConfig {
         if self.fer_head.hidden == 0 || self.fer_head.embedding == 0 || self.fld_head.hidden == 0 {
             return bad("head widths must be positive");
         }
+        // Upper bounds far past any FER setting, so that a hand-edited config.yaml cannot make
+        // a layer's size overflow before the tensor memory limit sees it.
+        let sizes = [
+            ("input_size", self.input_size, 4096),
+            ("in_channels", self.in_channels, 64),
+            ("num_classes", self.num_classes, 100_000),
+            ("num_landmarks", self.num_landmarks, 10_000),
+            ("fer_head.hidden", self.fer_head.hidden, 1 << 20),
+            ("fer_head.embedding", self.fer_head.embedding, 1 << 20),
+            ("fld_head.hidden", self.fld_head.hidden, 1 << 20),
+            (
+                "attention_baseline.reduction",
+                self.attention_baseline.reduction,
+                1 << 20,
+            ),
+        ];
+        if let Some((name, value, max)) = sizes.iter().find(|(_, v, max)| v > max) {
+            return Err(crate::ModelError::Config(format!(
+                "{name} = {value} is more than the {max} allowed"
+            )));
+        }
         let d = self.co_attention.embedding_ratio;
         if !(d > 0.0 && d <= 1.0) {
             return bad("co_attention.embedding_ratio (δ) must be in (0, 1]");
@@ -228,5 +249,36 @@ impl ModelConfig {
             return bad("attention_baseline.reduction must be positive");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_past_any_fer_setting_are_refused_by_name() {
+        assert!(ModelConfig::paper().validate().is_ok());
+        let mut cfg = ModelConfig::paper();
+        cfg.num_landmarks = 1_000_000_000_000;
+        let err = cfg
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("num_landmarks = 1000000000000"), "{err}");
+        let mut cfg = ModelConfig::paper();
+        cfg.fer_head.hidden = usize::MAX;
+        let err = cfg
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("fer_head.hidden"), "{err}");
+        let mut cfg = ModelConfig::paper();
+        cfg.input_size = 4096;
+        assert!(cfg.validate().is_ok());
+        cfg.input_size = 4097;
+        assert!(cfg.validate().is_err());
     }
 }

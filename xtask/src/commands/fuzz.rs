@@ -45,8 +45,10 @@ pub fn run(args: FuzzArgs) -> Result<()> {
         .seconds
         .or(args.minutes.map(|m| m * 60.0))
         .unwrap_or(60.0);
-    if !(seconds.is_finite() && seconds > 0.0) {
-        bail!("--seconds/--minutes must be a positive duration");
+    // At most a week: Duration::from_secs_f64 panics past u64 seconds, and no fuzz session
+    // here runs longer.
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 7.0 * 24.0 * 3600.0) {
+        bail!("--seconds/--minutes must be a positive duration of at most a week, got {seconds} s");
     }
     let duration = Duration::from_secs_f64(seconds);
     let all = fuzz_target::fuzz_targets();

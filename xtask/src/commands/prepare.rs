@@ -30,8 +30,8 @@ pub struct PrepareArgs {
     /// `ignore_unknown_classes: true` in the manifest).
     #[arg(long)]
     pub ignore_unknown_classes: bool,
-    /// Side of the aligned faces (paper 4.3: 100).
-    #[arg(long, default_value_t = 100)]
+    /// Side of the aligned faces (paper 4.3: 100), 16-512 px as every command takes it.
+    #[arg(long, default_value_t = 100, value_parser = parse_prepare_size)]
     pub size: u32,
     /// Images per detector batch.
     #[arg(long, default_value_t = 256)]
@@ -45,6 +45,12 @@ pub struct PrepareArgs {
     /// Prepare only N evenly spaced records (a quick look before the full run).
     #[arg(long)]
     pub limit: Option<usize>,
+}
+
+/// `--size`: the same 16-512 px bound as training's, as the pixel type alignment takes.
+fn parse_prepare_size(text: &str) -> Result<u32> {
+    let size = super::reproduce::parse_size(text)?;
+    Ok(u32::try_from(size)?)
 }
 
 /// Where `prepare` writes a dataset's cache by default.

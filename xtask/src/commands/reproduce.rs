@@ -209,34 +209,44 @@ pub fn parse_size(text: &str) -> Result<usize> {
 
 /// `3h`, `2h30m`, `90m`, `45s`, `1h5m30s` or plain seconds.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration> {
+    // A year: longer than any campaign, and short enough that a deadline never overflows.
+    const MAX_SECONDS: u64 = 366 * 24 * 3600;
     let t = text.trim();
-    if let Ok(secs) = t.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(secs));
-    }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in t.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
+    let total = if let Ok(secs) = t.parse::<u64>() {
+        secs
+    } else {
+        let mut total = 0u64;
+        let mut number = String::new();
+        for c in t.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let unit = match c {
+                'h' => 3600,
+                'm' => 60,
+                's' => 1,
+                _ => bail!("duration '{text}': unknown unit '{c}' (use h, m and s, e.g. 2h30m)"),
+            };
+            let n: u64 = number.parse().map_err(|_| {
+                anyhow::anyhow!("duration '{text}': a number must come before '{c}'")
+            })?;
+            total = n
+                .checked_mul(unit)
+                .and_then(|s| total.checked_add(s))
+                .unwrap_or(u64::MAX);
+            number.clear();
         }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => bail!("duration '{text}': unknown unit '{c}' (use h, m and s, e.g. 2h30m)"),
-        };
-        let n: u64 = number
-            .parse()
-            .map_err(|_| anyhow::anyhow!("duration '{text}': a number must come before '{c}'"))?;
-        total += n * unit;
-        number.clear();
-    }
-    if !number.is_empty() {
-        bail!("duration '{text}': '{number}' has no unit (h, m or s)");
-    }
+        if !number.is_empty() {
+            bail!("duration '{text}': '{number}' has no unit (h, m or s)");
+        }
+        total
+    };
     if total == 0 {
         bail!("duration '{text}' is zero");
+    }
+    if total > MAX_SECONDS {
+        bail!("duration '{text}' is longer than a year (366 days)");
     }
     Ok(std::time::Duration::from_secs(total))
 }

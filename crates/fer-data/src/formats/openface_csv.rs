@@ -86,14 +86,20 @@ pub fn read_openface_csv(path: &Path) -> Result<Vec<OpenFaceFace>> {
                 ),
             ));
         }
+        // NaN, inf and values beyond f32 are refused, as the landmark CSV reader does: a
+        // non-finite landmark would reach the alignment and the FLD loss as NaN.
         let number = |c: usize| -> Result<f64> {
-            fields[c].parse::<f64>().map_err(|_| {
-                DataError::parse(
+            match fields[c].parse::<f64>() {
+                Ok(v) if v.is_finite() && v.abs() <= f64::from(f32::MAX) => Ok(v),
+                _ => Err(DataError::parse(
                     path,
                     line_no,
-                    format!("column `{}`: '{}' is not a number", columns[c], fields[c]),
-                )
-            })
+                    format!(
+                        "column `{}`: '{}' is not a finite number",
+                        columns[c], fields[c]
+                    ),
+                )),
+            }
         };
         let index = |c: Option<usize>| -> Result<Option<u64>> {
             c.map(|c| number(c).map(|v| v as u64)).transpose()

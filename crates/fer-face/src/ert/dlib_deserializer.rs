@@ -205,8 +205,9 @@ impl<'a> DlibDeserializer<'a> {
         let mut cols = self.read_long(what)?;
         // Newer dlib writes both dimensions negated to mark its format; the values are the same.
         if rows < 0 || cols < 0 {
-            rows = -rows;
-            cols = -cols;
+            // Saturating: i64::MIN from a hostile file becomes a size the checks below refuse.
+            rows = rows.saturating_neg();
+            cols = cols.saturating_neg();
         }
         if cols != 1 || rows < 0 {
             return Err(self.error_at(

@@ -247,7 +247,7 @@ fn read_legacy(path: &Path, bytes: &[u8], device: &Device) -> Result<HashMap<Str
         )
         .ok_or_else(|| {
             fail(format!(
-                "tensor '{}' (shape {:?}, strides {:?}) reaches past its storage '{key}'",
+                "tensor '{}' (shape {:?}, strides {:?}) reaches past or repeats its storage '{key}'",
                 info.name,
                 info.layout.dims(),
                 info.layout.stride()
@@ -260,23 +260,25 @@ fn read_legacy(path: &Path, bytes: &[u8], device: &Device) -> Result<HashMap<Str
 }
 
 /// The elements of the view (`dims`, `strides`, `start`) of `storage`, row-major; None when
-/// the view reaches past the storage.
+/// the view reaches past the storage or has more elements than it (a broadcast view, which no
+/// weight file holds; refused so that a hostile size cannot ask for a huge buffer). The
+/// arithmetic is checked: sizes come from the file.
 fn gather_strided(
     storage: &[f32],
     dims: &[usize],
     strides: &[usize],
     start: usize,
 ) -> Option<Vec<f32>> {
-    let count: usize = dims.iter().product();
+    let count = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?;
     if count == 0 {
         return Some(Vec::new());
     }
-    let last = start
-        + dims
-            .iter()
-            .zip(strides)
-            .map(|(d, s)| (d - 1) * s)
-            .sum::<usize>();
+    if count > storage.len() {
+        return None;
+    }
+    let last = dims.iter().zip(strides).try_fold(start, |sum, (d, s)| {
+        sum.checked_add((d - 1).checked_mul(*s)?)
+    })?;
     if last >= storage.len() {
         return None;
     }
@@ -316,6 +318,20 @@ mod tests {
         let t = gather_strided(&storage, &[3, 2], &[1, 3], 0).expect("inside");
         assert_eq!(t, vec![0., 3., 1., 4., 2., 5.]);
         assert_eq!(gather_strided(&storage, &[3, 2], &[1, 3], 1), None);
+    }
+
+    #[test]
+    fn refuses_hostile_sizes_without_allocating() {
+        let storage = [7.0f32];
+        // 2^31 x 2^31 elements over one value (stride 0): a broadcast, refused.
+        assert_eq!(
+            gather_strided(&storage, &[1 << 31, 1 << 31], &[0, 0], 0),
+            None
+        );
+        // Sizes whose product or reach overflows usize.
+        assert_eq!(gather_strided(&storage, &[usize::MAX, 2], &[0, 0], 0), None);
+        assert_eq!(gather_strided(&storage, &[1], &[1], usize::MAX), None);
+        assert_eq!(gather_strided(&[1.0, 2.0], &[2], &[usize::MAX], 0), None);
     }
 
     #[test]

@@ -65,6 +65,13 @@ pub fn check_pickle_lengths(data: &[u8]) -> Result<usize, String> {
         at = match (length_field, fixed_size) {
             (Some(size), _) => {
                 let len = uint(size)?;
+                // LONG1 / LONG4: candle's reader shifts each byte into a 64-bit integer, so
+                // more than 8 bytes would shift past it.
+                if matches!(op, 0x8a | 0x8b) && len > 8 {
+                    return Err(format!(
+                        "opcode 0x{op:02x} at byte {at} declares a {len}-byte integer; at most 8 are read"
+                    ));
+                }
                 let end = (arg_start + size)
                     .checked_add(len)
                     .filter(|&end| end <= data.len())
@@ -116,5 +123,14 @@ mod tests {
             .contains("unknown"));
         // A GLOBAL's two lines.
         assert_eq!(check_pickle_lengths(b"ctorch\nFloatStorage\n."), Ok(21));
+        // LONG1 of 8 bytes (2^63 - 1, as pickle writes it) passes; of 9 bytes it is refused.
+        let mut long = vec![
+            0x8a, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, b'.',
+        ];
+        assert_eq!(check_pickle_lengths(&long), Ok(11));
+        long[1] = 9;
+        long.insert(2, 0);
+        let e = check_pickle_lengths(&long).unwrap_err();
+        assert!(e.contains("9-byte integer"), "{e}");
     }
 }
