@@ -50,6 +50,9 @@ fn symmetric_eigen(a: f64, b: f64, d: f64) -> ([f64; 2], [[f64; 2]; 2]) {
 /// α of Aligned-MTL from the Gram matrix [g_1·g_1, g_1·g_2, g_2·g_2].
 pub fn aligned_mtl_coefficients([g11, g12, g22]: [f64; 3]) -> [f64; 2] {
     let ([l1, l2], [v1, v2]) = symmetric_eigen(g11, g12, g22);
+    // LibMTL's rank tolerance, λ_max · n · eps, with float32's eps: its gradients, like ours,
+    // are f32, so an eigenvalue below that is rounding (the reference tests' float64 cases
+    // are far from it).
     let tol = l1 * 2.0 * f32::EPSILON as f64;
     let mut pairs = vec![(l1, v1)];
     if l2 > tol {
