@@ -372,6 +372,17 @@ mod tests {
         // Against HPS's tuned λ: one clear gain (t p 3.4e-8), one that only the uncorrected
         // interval decides (t p 0.0279: Holm 0.0559 over three tests), one null (p 1.0) and
         // one comparison of a single pair (no t-test, so not one of the three).
+        // scipy 1.17 (the paired t of (0.8 + d_i, 0.8) is the one-sample t of d):
+        //   from scipy import stats
+        //   u = [0.05, 0.06, 0.04, 0.055, 0.045, 0.05, 0.065, 0.035, 0.05, 0.06]
+        //   d = [0.02, 0.01, 0.03, -0.005, 0.015, 0.0, 0.025, -0.01, 0.02, 0.005]
+        //   r = [0.01, -0.02, 0.03, -0.01, 0.0, 0.02, -0.03, 0.01, 0.005, -0.015]
+        //   p = [stats.ttest_rel([0.8 + x for x in s], [0.8] * len(s)).pvalue for s in (u, d, r)]
+        //   # [3.394686079066004e-08, 0.027944869412697037, 1.0]
+        //   order = sorted(range(3), key=lambda i: p[i]); holm = [0.0] * 3; run = 0.0
+        //   for k, i in enumerate(order):  # Holm: sorted p_(k) (m - k), running maximum
+        //       run = max(run, min(1.0, p[i] * (3 - k))); holm[i] = run
+        //   # holm = [1.0184058237198011e-07, 0.055889738825394074, 1.0]
         let comparisons = [
             comparison(
                 "hps-uncertainty",
@@ -396,7 +407,7 @@ mod tests {
         let dwa = comparisons[1].stats.unwrap();
         assert!(
             (dwa.t_p_value - 0.027944869412697013).abs() < 1e-9,
-            "scipy.stats.ttest_1samp(d, 0).pvalue: {}",
+            "scipy.stats.ttest_rel, above: {}",
             dwa.t_p_value
         );
         let md = reading("weighting", &comparisons);

@@ -100,7 +100,7 @@ impl CustomOp1 for CeilMaxPool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use candle_core::{DType, Device};
 
     #[test]
     fn output_lengths_match_torch_ceil_mode() {
@@ -125,15 +125,30 @@ mod tests {
         let y = ceil_max_pool(&x, 2, 2)?;
         assert_eq!(y.dims(), &[1, 2, 2, 1]);
         assert_eq!(y.flatten_all()?.to_vec1::<f32>()?, vec![5., 6., 8., -9.]);
-        // Overlapping 3/2 windows on a 1x1x5x1 row with two channels interleaved.
-        let x = Tensor::from_vec(
-            vec![1f32, 9., 4., 0., 2., 1., 8., 3., 3., 7.],
-            (1, 1, 5, 2),
-            &Device::Cpu,
+        // Overlapping 3/2 windows, the last one partial, on a 1x3x6x2 map (two channels
+        // interleaved). PyTorch 2.15:
+        //   import torch, torch.nn.functional as F
+        //   v = [float((7 * i) % 11 - 5) for i in range(36)]
+        //   x = torch.tensor(v).reshape(1, 3, 6, 2)        # NHWC, as built here
+        //   y = F.max_pool2d(x.permute(0, 3, 1, 2), 3, 2, ceil_mode=True).permute(0, 2, 3, 1)
+        //   print(list(y.shape), y.flatten().tolist())  # [1, 1, 3, 2] [5, 5, 4, 4, 3, 3]
+        let v: Vec<f32> = (0..36).map(|i| ((7 * i) % 11 - 5) as f32).collect();
+        let x = Tensor::from_vec(v, (1, 3, 6, 2), &Device::Cpu)?;
+        let y = ceil_max_pool(&x, 3, 2)?;
+        assert_eq!(y.dims(), &[1, 1, 3, 2]);
+        assert_eq!(
+            y.flatten_all()?.to_vec1::<f32>()?,
+            vec![5., 5., 4., 4., 3., 3.]
+        );
+        // A map smaller than the kernel: no output rows (PyTorch raises "Output size is too
+        // small" there; MTCNN's pyramid stops before such a scale, so this only keeps it from
+        // indexing out of bounds).
+        let y = ceil_max_pool(
+            &Tensor::zeros((1, 1, 5, 2), DType::F32, &Device::Cpu)?,
+            3,
+            2,
         )?;
-        let y = ceil_max_pool(&x, 3, 2);
-        // Height 1 < kernel 3: no output rows.
-        assert_eq!(y?.dims(), &[1, 0, 2, 2]);
+        assert_eq!(y.dims(), &[1, 0, 2, 2]);
         Ok(())
     }
 }
