@@ -429,8 +429,10 @@ fn predict_follows_training_evaluation_and_the_face_pipeline() {
     assert_eq!(blank["status"], "no face");
     assert_eq!(blank["pred_label"], "");
     let faces: Vec<_> = rows.iter().filter(|r| r["status"] == "ok").collect();
-    assert!(
-        faces.len() >= copied - 1,
+    // MTCNN finds the face in every CK+48 image (40 of 40 in fer-face's parity sample).
+    assert_eq!(
+        faces.len(),
+        copied,
         "{} faces of {copied} photos",
         faces.len()
     );

@@ -285,10 +285,27 @@ mod tests {
     fn holdout_is_subject_exclusive() {
         let subj = subjects();
         let s = subject_holdout(&subj, 0.2, 0.2, 3).unwrap();
-        assert_eq!(s.train.len() + s.val.len() + s.test.len(), subj.len());
-        for &i in &s.test {
-            assert!(s.train.iter().all(|&j| subj[j] != subj[i]));
-        }
+        // Every sample in exactly one part.
+        let mut all: Vec<usize> = [&s.train, &s.val, &s.test]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..subj.len()).collect::<Vec<_>>());
+        let subjects_of = |idx: &Vec<usize>| {
+            idx.iter()
+                .map(|&i| subj[i].clone())
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        let (tr, va, te) = (
+            subjects_of(&s.train),
+            subjects_of(&s.val),
+            subjects_of(&s.test),
+        );
+        assert!(tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te));
+        // 37 subjects: round(0.2 x 37) = 7 each for validation and test, 23 for training.
+        assert_eq!((tr.len(), va.len(), te.len()), (23, 7, 7));
         assert!(subject_holdout(&subj, 0.6, 0.5, 3).is_err());
     }
 

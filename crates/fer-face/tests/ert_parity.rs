@@ -1,7 +1,8 @@
 //! dlib's shape predictor ported to Rust (`fer_face::ert`) against dlib 20.0.1 itself:
 //! the 68-point model on 60 native 48x48 CK+48 faces (reference CSV in ../shared/reference)
 //! and on 252 FER2013 JPEGs decoded by our decoder (reference CSV and the Python that wrote it
-//! in tests/data), loading both published models, and clean errors for malformed files. Needs
+//! in tests/data), the 5-point model on the same CK+48 faces (reference CSV and Python in
+//! tests/data), loading both published models, and clean errors for malformed files. Needs
 //! ../shared (or FER_SHARED); skipped with a message when it is missing unless
 //! FER_REQUIRE_SHARED=1.
 
@@ -44,14 +45,14 @@ fn shared_with(needed: &[&str]) -> Option<PathBuf> {
     None
 }
 
-/// One row of the reference CSV: image, box and dlib's 68 rounded points.
+/// One row of a reference CSV: image, box and dlib's rounded points (68 or 5).
 struct ReferenceRow {
     image: String,
     rect: DlibRect,
     points: Vec<[i64; 2]>,
 }
 
-fn read_reference(path: &Path) -> Result<Vec<ReferenceRow>> {
+fn read_reference(path: &Path, parts: usize) -> Result<Vec<ReferenceRow>> {
     let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines
@@ -72,10 +73,10 @@ fn read_reference(path: &Path) -> Result<Vec<ReferenceRow>> {
         col("box_right")?,
         col("box_bottom")?,
     ];
-    let xs = (0..68)
+    let xs = (0..parts)
         .map(|i| col(&format!("x_{i}")))
         .collect::<Result<Vec<_>>>()?;
-    let ys = (0..68)
+    let ys = (0..parts)
         .map(|i| col(&format!("y_{i}")))
         .collect::<Result<Vec<_>>>()?;
     let mut rows = Vec::new();
@@ -111,7 +112,10 @@ fn matches_dlib_on_native_ckplus48_faces() -> Result<()> {
     let sp = ShapePredictor::from_file(
         &shared.join("models/dlib/shape_predictor_68_face_landmarks.dat"),
     )?;
-    let rows = read_reference(&shared.join("reference/dlib68_native_ckplus48_sample.csv"))?;
+    let rows = read_reference(
+        &shared.join("reference/dlib68_native_ckplus48_sample.csv"),
+        68,
+    )?;
     assert!(rows.len() >= 50, "only {} reference rows", rows.len());
 
     let parity = compare_with_dlib(&sp, &rows, &shared.join("datasets/ckplus48"))?;
@@ -145,7 +149,7 @@ fn compare_with_dlib(sp: &ShapePredictor, rows: &[ReferenceRow], images: &Path) 
     for row in rows {
         let image = fer_data::read_image(&images.join(&row.image))?.to_luma8();
         let ours = sp.predict(&image, row.rect);
-        assert_eq!(ours.len(), 68);
+        assert_eq!(ours.len(), row.points.len());
         for (k, (p, q)) in ours.iter().zip(&row.points).enumerate() {
             // dlib's conversion to an integer point: floor(v + 0.5).
             let rounded = [(p[0] + 0.5).floor() as i64, (p[1] + 0.5).floor() as i64];
@@ -193,9 +197,32 @@ fn matches_dlib_on_fer2013_jpegs() -> Result<()> {
     )?;
     let reference =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dlib68_fer2013_sample.csv");
-    let rows = read_reference(&reference)?;
+    let rows = read_reference(&reference, 68)?;
     assert_eq!(rows.len(), 252);
     let parity = compare_with_dlib(&sp, &rows, &shared.join("datasets/fer2013/test"))?;
+    assert_eq!(parity, 1.0, "only {:.4} % equal", 100.0 * parity);
+    Ok(())
+}
+
+/// The 5-point model (eyes' corners and the nose base) on the same 60 CK+48 faces and boxes
+/// as the 68-point test, against dlib's own points (reference CSV and the Python that wrote it
+/// in tests/data).
+#[test]
+fn five_point_model_matches_dlib_on_native_ckplus48_faces() -> Result<()> {
+    let Some(shared) = shared_root() else {
+        return Ok(());
+    };
+    let sp = ShapePredictor::from_file(
+        &shared.join("models/dlib/shape_predictor_5_face_landmarks.dat"),
+    )?;
+    assert_eq!(sp.num_parts(), 5);
+    let reference =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dlib5_ckplus48_sample.csv");
+    let rows = read_reference(&reference, 5)?;
+    assert_eq!(rows.len(), 60);
+    // PNGs, so no decoder in between: every coordinate must equal dlib's (300 of 300 when
+    // written).
+    let parity = compare_with_dlib(&sp, &rows, &shared.join("datasets/ckplus48"))?;
     assert_eq!(parity, 1.0, "only {:.4} % equal", 100.0 * parity);
     Ok(())
 }

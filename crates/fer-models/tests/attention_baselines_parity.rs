@@ -59,14 +59,13 @@
 //! def report(name, module, out, x, g):
 //!     loss = (out * g).sum()
 //!     loss.backward()
-//!     first = sorted(dict(module.named_parameters()))[1]  # the first weight
-//!     pg = dict(module.named_parameters())[first].grad
-//!     pw = torch.cos(0.23 * torch.arange(pg.numel(), dtype=torch.float64)).reshape(pg.shape)
 //!     print(name, 'sum(out) =', repr(out.sum().item()), '| sum(out*g) =', repr(loss.item()))
 //!     print(name, 'out[1, 3, 2, :] =', [repr(v) for v in out[1, 3, 2].tolist()])
 //!     print(name, 'sum(dx*g) =', repr((x.grad * g).sum().item()), '| dx[0, 5, 1, :] =',
 //!           [repr(v) for v in x.grad[0, 5, 1].tolist()])
-//!     print(name, f'sum(d{first}*cos(0.23 i)) =', repr((pg * pw).sum().item()))
+//!     for pname, p in sorted(module.named_parameters()):  # every parameter's gradient
+//!         pw = torch.cos(0.23 * torch.arange(p.numel(), dtype=torch.float64)).reshape(p.shape)
+//!         print(name, f'sum(d{pname}*cos(0.23 i)) =', repr((p.grad * pw).sum().item()))
 //!
 //! for name, module, c in [('se', SE(C, R), C), ('cbam-c', CbamChannel(C, R), C),
 //!                         ('serd', Serd(C // 2), C // 2)]:
@@ -133,7 +132,8 @@ struct Expected {
     out_row: [f64; 5],
     dx_checksum: f64,
     dx_row: [f64; 5],
-    dweight_checksum: f64,
+    /// sum(dp * cos(0.23 i)) for every parameter p, in name order.
+    parameter_checksums: &'static [(&'static str, f64)],
 }
 
 fn f64s(t: &Tensor) -> Vec<f64> {
@@ -166,7 +166,7 @@ fn check(
     dtype: DType,
     out: &Tensor,
     (x, g): (&Var, &Tensor),
-    (varmap, first_weight): (&candle_nn::VarMap, &str),
+    varmap: &candle_nn::VarMap,
     want: &Expected,
 ) {
     let loss = (out * g).unwrap().sum_all().unwrap();
@@ -199,20 +199,27 @@ fn check(
         close(*a, b, dtype, &format!("{what} dx[0, 5, 1, {k}]"));
     }
     let data = varmap.data().lock().unwrap();
-    let w = data[first_weight].as_tensor();
-    let dw = grads.get(w).unwrap();
-    let n = w.elem_count();
-    let pw: Vec<f64> = (0..n).map(|i| (0.23 * i as f64).cos()).collect();
-    let pw = Tensor::from_vec(pw, w.shape(), &Device::Cpu)
-        .unwrap()
-        .to_dtype(dtype)
-        .unwrap();
-    close(
-        scalar(&(dw * pw).unwrap().sum_all().unwrap()),
-        want.dweight_checksum,
-        dtype,
-        &format!("{what} sum(d{first_weight}*cos(0.23 i))"),
+    assert_eq!(
+        want.parameter_checksums.len(),
+        data.len(),
+        "{what}: one checksum per parameter"
     );
+    for &(name, want_checksum) in want.parameter_checksums {
+        let w = data[name].as_tensor();
+        let dw = grads.get(w).unwrap();
+        let n = w.elem_count();
+        let pw: Vec<f64> = (0..n).map(|i| (0.23 * i as f64).cos()).collect();
+        let pw = Tensor::from_vec(pw, w.shape(), &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap();
+        close(
+            scalar(&(dw * pw).unwrap().sum_all().unwrap()),
+            want_checksum,
+            dtype,
+            &format!("{what} sum(d{name}*cos(0.23 i))"),
+        );
+    }
 }
 
 #[test]
@@ -235,7 +242,12 @@ fn squeeze_excitation_equals_pytorch() {
             -0.35275330298754454,
             -0.30363141101573116,
         ],
-        dweight_checksum: -0.8808622209383334,
+        parameter_checksums: &[
+            ("fc1.bias", -0.7053470841702387),
+            ("fc1.weight", -0.8808622209383306),
+            ("fc2.bias", -0.5843637106122817),
+            ("fc2.weight", -1.6646271494663685),
+        ],
     };
     for dtype in [DType::F64, DType::F32] {
         let (varmap, vb) = seeded_var_builder(0, dtype, &Device::Cpu);
@@ -244,7 +256,7 @@ fn squeeze_excitation_equals_pytorch() {
         assert_eq!(names, ["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"]);
         let (x, g) = inputs(C, dtype);
         let out = se.forward(x.as_tensor()).unwrap();
-        check("se", dtype, &out, (&x, &g), (&varmap, "fc1.weight"), &want);
+        check("se", dtype, &out, (&x, &g), &varmap, &want);
     }
 }
 
@@ -268,7 +280,12 @@ fn cbam_channel_attention_equals_pytorch() {
             -0.3175508093270225,
             -0.27223551883981634,
         ],
-        dweight_checksum: 0.5351010603984321,
+        parameter_checksums: &[
+            ("mlp.0.bias", 0.4258177687245087),
+            ("mlp.0.weight", 0.5351010603984308),
+            ("mlp.2.bias", 6.028799568772569),
+            ("mlp.2.weight", -3.6418598304765006),
+        ],
     };
     for dtype in [DType::F64, DType::F32] {
         let (varmap, vb) = seeded_var_builder(0, dtype, &Device::Cpu);
@@ -280,14 +297,7 @@ fn cbam_channel_attention_equals_pytorch() {
         );
         let (x, g) = inputs(C, dtype);
         let out = cbam.forward(x.as_tensor()).unwrap();
-        check(
-            "cbam-c",
-            dtype,
-            &out,
-            (&x, &g),
-            (&varmap, "mlp.0.weight"),
-            &want,
-        );
+        check("cbam-c", dtype, &out, (&x, &g), &varmap, &want);
     }
 }
 
@@ -311,7 +321,11 @@ fn salient_region_attention_equals_pytorch() {
             -0.7740011770511813,
             -0.6883842629568282,
         ],
-        dweight_checksum: 0.3533711393867296,
+        parameter_checksums: &[
+            ("score_hidden.bias", -0.0256668707033971),
+            ("score_hidden.weight", 0.35337113938672937),
+            ("score_out.weight", 0.8705026477946368),
+        ],
     };
     let a1 = [
         0.044271646579229225,
@@ -358,13 +372,6 @@ fn salient_region_attention_equals_pytorch() {
         for (k, (got, want)) in f64s(&a.get(1).unwrap()).iter().zip(a1).enumerate() {
             close(*got, want, dtype, &format!("serd A[1] entry {k}"));
         }
-        check(
-            "serd",
-            dtype,
-            &out,
-            (&x, &g),
-            (&varmap, "score_hidden.weight"),
-            &want,
-        );
+        check("serd", dtype, &out, (&x, &g), &varmap, &want);
     }
 }

@@ -51,7 +51,12 @@ fn single_panel_writes_png_and_svg() -> anyhow::Result<()> {
     for name in class_names() {
         assert!(text.contains(&name), "legend lacks {name}");
     }
-    assert!(text.matches("<circle").count() >= 70, "one dot per point");
+    // One dot per point plus one legend dot per class.
+    assert_eq!(
+        text.matches("<circle").count(),
+        points.len() + class_names().len(),
+        "one dot per point and per legend entry"
+    );
     Ok(())
 }
 

@@ -198,6 +198,8 @@ mod tests {
     // precision_score(y_true, y_pred, average='macro', zero_division=0) -> 0.625
     // f1_score(y_true, y_pred, average='macro', zero_division=0)        -> 0.4916666666666667
     // 2*P*R/(P+R) -> 0.5 ; accuracy_score -> 0.5714285714285714
+    // confusion_matrix(y_true, y_pred, labels=range(5)).tolist()  (scikit-learn 1.9.1)
+    //   -> [[1,0,0,1,0],[1,2,0,0,0],[0,0,1,1,0],[0,0,0,0,0],[0,0,0,0,0]]
     #[test]
     fn absent_classes_follow_scikit_learn_default_labels() {
         let m = classification_metrics(&[0, 0, 1, 1, 1, 2, 2], &[0, 3, 1, 1, 0, 2, 3], 5).unwrap();
@@ -207,7 +209,17 @@ mod tests {
         assert!(close(m.precision_macro, 0.625));
         assert!(close(m.macro_f1, 0.4916666666666667));
         assert!(close(m.f1_eq19, 0.5));
-        assert_eq!(m.confusion_matrix.len(), 5);
+        // Rows are true classes, columns predictions: class 3 is only predicted, 4 never seen.
+        assert_eq!(
+            m.confusion_matrix,
+            vec![
+                vec![1, 0, 0, 1, 0],
+                vec![1, 2, 0, 0, 0],
+                vec![0, 0, 1, 1, 0],
+                vec![0, 0, 0, 0, 0],
+                vec![0, 0, 0, 0, 0],
+            ]
+        );
     }
 
     #[test]

@@ -12,14 +12,12 @@ use fer_models::{
 };
 use fer_mtan::{Mtan, MtanConfig};
 
-/// A batch of inputs in [-1, 1], as the loader produces.
+/// A batch of inputs in [-1, 1], as the loader produces, set by formula so that every run of
+/// the tests sees the same data.
 fn images(batch: usize, size: usize) -> Result<Tensor> {
-    Ok(Tensor::rand(
-        -1f32,
-        1f32,
-        (batch, 1, size, size),
-        &Device::Cpu,
-    )?)
+    let n = batch * size * size;
+    let v: Vec<f32> = (0..n).map(|i| (0.137 * i as f32).sin()).collect();
+    Ok(Tensor::from_vec(v, (batch, 1, size, size), &Device::Cpu)?)
 }
 
 /// A configuration small enough for fast tests: 32 px and narrow heads.
@@ -95,7 +93,20 @@ fn shapes_and_parameter_count_at_100_px() -> Result<()> {
     let model = Mtan::new(&cfg, vb)?;
     check_shapes(&model, &cfg, 2, false)?;
     // BaseDCNN 1,201,440 + masks 2 x 532,928 + shared f blocks 1,791,264
-    // + FER head 73,991,287 + FLD head 75,778,184.
+    // + FER head 73,991,287 + FLD head 75,778,184, counted by this Python from the layer list
+    // (the module docstring's; weights and biases of every conv and linear layer, γ and β of
+    // every batch norm):
+    //   C = [64, 96, 128, 128, 256, 256]
+    //   conv = lambda i, o, k: o * i * k * k + o; bn = lambda c: 2 * c; lin = lambda i, o: o * i + o
+    //   base = sum(conv(ci, co, 3) + bn(co) for ci, co in zip([1] + C[:-1], C))
+    //   masks = sum(conv(c if j == 0 else 2 * c, c, 1) + bn(c) + conv(c, c, 1) + bn(c)
+    //               for j, c in enumerate(C))
+    //   f = sum(conv(c, C[min(j + 1, 5)], 3) + bn(C[min(j + 1, 5)]) for j, c in enumerate(C))
+    //   flat = 256 * 12 * 12
+    //   fer = lin(flat, 2000) + bn(2000) + lin(2000, 128) + bn(128) + lin(128, 7)
+    //   fld = lin(flat, 2048) + lin(2048, 136)
+    //   print(base, masks, f, fer, fld, base + 2 * masks + f + fer + fld)
+    //   -> 1201440 532928 1791264 73991287 75778184 153828031
     assert_eq!(parameter_count(&varmap)?, 153_828_031);
     Ok(())
 }
@@ -214,7 +225,10 @@ fn assert_every_variable_gets_a_gradient(mtan: MtanConfig) -> Result<()> {
     let batch = 4;
     let x = images(batch, cfg.input_size)?;
     let labels = Tensor::new(&[0u32, 3, 5, 6], &Device::Cpu)?;
-    let target = Tensor::rand(0f32, 31f32, (batch, 68, 2), &Device::Cpu)?;
+    let target: Vec<f32> = (0..batch * 68 * 2)
+        .map(|i| 15.5 + 15.0 * (0.71 * i as f32).cos())
+        .collect();
+    let target = Tensor::from_vec(target, (batch, 68, 2), &Device::Cpu)?;
     let vars = trainable(&varmap)?;
     assert!(!vars.is_empty());
     for train in [true, false] {
