@@ -239,6 +239,20 @@ mod tests {
         v
     }
 
+    type SubjectSet = std::collections::BTreeSet<String>;
+
+    /// The subjects of the train, validation and test parts, asserted pairwise disjoint.
+    fn disjoint_subjects(subj: &[String], s: &Split) -> (SubjectSet, SubjectSet, SubjectSet) {
+        let subjects_of = |idx: &Vec<usize>| idx.iter().map(|&i| subj[i].clone()).collect();
+        let (tr, va, te): (SubjectSet, SubjectSet, SubjectSet) = (
+            subjects_of(&s.train),
+            subjects_of(&s.val),
+            subjects_of(&s.test),
+        );
+        assert!(tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te));
+        (tr, va, te)
+    }
+
     #[test]
     fn k_fold_is_subject_exclusive_and_tests_every_sample_once() {
         let subj = subjects();
@@ -247,17 +261,7 @@ mod tests {
         let mut tested = vec![0usize; subj.len()];
         for s in &splits {
             assert_eq!(s.train.len() + s.val.len() + s.test.len(), subj.len());
-            let subjects_of = |idx: &Vec<usize>| {
-                idx.iter()
-                    .map(|&i| subj[i].clone())
-                    .collect::<std::collections::BTreeSet<_>>()
-            };
-            let (tr, va, te) = (
-                subjects_of(&s.train),
-                subjects_of(&s.val),
-                subjects_of(&s.test),
-            );
-            assert!(tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te));
+            disjoint_subjects(&subj, s);
             for &i in &s.test {
                 tested[i] += 1;
             }
@@ -293,17 +297,7 @@ mod tests {
             .collect();
         all.sort_unstable();
         assert_eq!(all, (0..subj.len()).collect::<Vec<_>>());
-        let subjects_of = |idx: &Vec<usize>| {
-            idx.iter()
-                .map(|&i| subj[i].clone())
-                .collect::<std::collections::BTreeSet<_>>()
-        };
-        let (tr, va, te) = (
-            subjects_of(&s.train),
-            subjects_of(&s.val),
-            subjects_of(&s.test),
-        );
-        assert!(tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te));
+        let (tr, va, te) = disjoint_subjects(&subj, &s);
         // 37 subjects: round(0.2 x 37) = 7 each for validation and test, 23 for training.
         assert_eq!((tr.len(), va.len(), te.len()), (23, 7, 7));
         assert!(subject_holdout(&subj, 0.6, 0.5, 3).is_err());

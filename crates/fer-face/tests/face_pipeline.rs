@@ -1,6 +1,6 @@
 //! The face pipeline (`fer_face::prepare`) end to end on a fixture folder the test builds, with a
 //! stand-in detector and landmark predictor whose answers are known: a missed face gets the
-//! fallback box calibrated on the found ones, a corrupt image is skipped and counted, the
+//! fallback box calibrated on the found ones (the mean of three different boxes), a corrupt image is skipped and counted, the
 //! aligned eye and mouth centres land on the template, and the written cache loads back
 //! through its manifest with its landmarks.
 
@@ -18,15 +18,19 @@ fn fixture_dir(name: &str) -> PathBuf {
     d
 }
 
-/// Finds a face at a fixed box in every image whose file name does not contain "miss".
+/// Finds one face in every image not marked as a miss, at a box that depends on the image
+/// (`found_box`), so that the fallback box is checked as the mean of different boxes.
 struct FixedDetector;
 
-const FOUND: FaceBox = FaceBox {
-    left: 4.0,
-    top: 2.0,
-    right: 44.0,
-    bottom: 46.0,
-};
+/// The box found in an image whose marker pixel (1, 0) holds 10 k: shifted and shrunk by k.
+fn found_box(k: f32) -> FaceBox {
+    FaceBox {
+        left: 4.0 + 2.0 * k,
+        top: 2.0 + k,
+        right: 44.0 + k,
+        bottom: 46.0 - k,
+    }
+}
 
 impl FaceDetector for FixedDetector {
     fn detect_batch(
@@ -41,7 +45,7 @@ impl FaceDetector for FixedDetector {
                     vec![]
                 } else {
                     vec![FaceDetection {
-                        bbox: FOUND,
+                        bbox: found_box(f32::from(img.get_pixel(1, 0).0[0]) / 10.0),
                         score: 0.99,
                         points: [[0.0; 2]; 5],
                     }]
@@ -98,9 +102,11 @@ protocol: {{ kind: subject_k_fold, folds: 3 }}
     serde_yaml::from_str(&yaml).expect("manifest")
 }
 
-fn write_face(path: &Path, miss: bool) {
+/// A 48x48 face image; `marker` sets the box the stand-in detector finds (`found_box`).
+fn write_face(path: &Path, miss: bool, marker: u8) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     let mut img = image::GrayImage::from_fn(48, 48, |x, y| image::Luma([(x * 3 + y) as u8]));
+    img.put_pixel(1, 0, image::Luma([10 * marker]));
     if miss {
         img.put_pixel(0, 0, image::Luma([255]));
     }
@@ -121,10 +127,10 @@ fn load_file(r: &Record) -> fer_data::Result<image::DynamicImage> {
 #[test]
 fn prepares_a_folder_into_a_cache_the_trainer_can_load() -> Result<()> {
     let root = fixture_dir("src");
-    write_face(&root.join("anger/S001_001_01.png"), false);
-    write_face(&root.join("anger/S002_001_01.png"), true);
-    write_face(&root.join("happy/S001_002_01.png"), false);
-    write_face(&root.join("happy/S003_001_01.png"), false);
+    write_face(&root.join("anger/S001_001_01.png"), false, 0);
+    write_face(&root.join("anger/S002_001_01.png"), true, 0);
+    write_face(&root.join("happy/S001_002_01.png"), false, 1);
+    write_face(&root.join("happy/S003_001_01.png"), false, 2);
     // Not an image: must be skipped and counted, not end the run.
     std::fs::write(root.join("happy/S004_001_01.png"), b"not a png")?;
 
@@ -156,9 +162,17 @@ fn prepares_a_folder_into_a_cache_the_trainer_can_load() -> Result<()> {
         "{:?}",
         report.failures
     );
-    // The fallback box is the mean relative box of the three detections: all equal to FOUND.
-    let fb = report.fallback_box.in_image(48, 48);
-    assert!((fb.left - FOUND.left).abs() < 1e-4 && (fb.bottom - FOUND.bottom).abs() < 1e-4);
+    // The fallback box is the mean relative box of the three detections, k = 0, 1, 2:
+    // left (4 + 6 + 8) / 3 = 6, top (2 + 3 + 4) / 3 = 3, right (44 + 45 + 46) / 3 = 45,
+    // bottom (46 + 45 + 44) / 3 = 45, in a 48x48 image.
+    let mean_box = [6.0, 3.0, 45.0, 45.0];
+    let as_array = |b: FaceBox| [b.left, b.top, b.right, b.bottom];
+    let fb = as_array(report.fallback_box.in_image(48, 48));
+    assert!(
+        fb.iter().zip(mean_box).all(|(g, w)| (g - w).abs() < 1e-4),
+        "fallback box {fb:?}, mean of the detections {mean_box:?}"
+    );
+    assert_eq!(report.fallback_box.calibrated_on, 3);
     // Template: the layout's relative eye and mouth positions scaled to 40 px.
     let t = report.template.expect("template");
     let expect = [[12.0, 16.0], [28.0, 16.0], [20.0, 32.0]];
@@ -176,6 +190,23 @@ fn prepares_a_folder_into_a_cache_the_trainer_can_load() -> Result<()> {
         .find(|s| s.source.contains("S002"))
         .expect("the missed face is kept with the fallback box");
     assert!(missed.fallback && missed.score.is_none());
+    // ... and that box is the one the missed face was aligned from.
+    let face = as_array(missed.face);
+    assert!(
+        face.iter().zip(mean_box).all(|(g, w)| (g - w).abs() < 1e-3),
+        "missed face box {face:?}"
+    );
+    // A detected face keeps its own box (k = 2 for S003).
+    let s003 = samples
+        .iter()
+        .find(|s| s.source.contains("S003"))
+        .expect("S003 prepared");
+    let face = as_array(s003.face);
+    let want = as_array(found_box(2.0));
+    assert!(
+        face.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-3),
+        "S003 box {face:?}, detector {want:?}"
+    );
     for s in &samples {
         let l = s.landmarks;
         let le = l.left_eye_centre();

@@ -39,6 +39,19 @@ fn csv_round_trip() -> anyhow::Result<()> {
         "acc_total_mean cell `{}`",
         row[3]
     );
+    // Every FER column in its place: means 0.63, 0.62, 0.61, 0.60 (`fer_metrics` shifts each
+    // by 0.01) and one sample std, sqrt(0.0013), for all four.
+    for (k, want) in [(3, 0.63), (5, 0.62), (7, 0.61), (9, 0.60)] {
+        let got: f64 = row[k].parse()?;
+        assert!((got - want).abs() < 1e-12, "column {k} cell `{}`", row[k]);
+        let std: f64 = row[k + 1].parse()?;
+        assert!(
+            (std - 0.0013_f64.sqrt()).abs() < 1e-12,
+            "column {} cell `{}`",
+            k + 1,
+            row[k + 1]
+        );
+    }
     assert_eq!(row[11], "", "null NRMSE must be an empty cell");
     let fld: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     assert_eq!(

@@ -63,6 +63,73 @@ fn epoch_losses(run_dir: &Path) -> Result<Vec<(f64, f64)>> {
         .collect())
 }
 
+/// The logged weights against each method's formula, recomputed here from the run's own
+/// logs (steps.csv and history.csv write six decimals, hence the 1e-4):
+/// - DWA (Liu et al. 2019, LibMTL's `DWA`): from the third epoch, 2 softmax(r / 2) with
+///   r_k = L_k(e-1) / L_k(e-2), the mean training losses of the two epochs before; 1 before;
+/// - FAMO (Liu et al. 2023, eq. 4 with ξ = 0 at the first update): w_k = z_k / (c (L_k + ε)),
+///   z = (1/2, 1/2), c = Σ z_j / (L_j + ε), from the first step's two losses;
+/// - RLW (Lin et al. 2022): a softmax, so the two weights sum to 1;
+/// - GradNorm (Chen et al. 2018): the weights, 2 softmax(θ) here, sum to the task count, 2.
+fn check_logged_weights(
+    method: &str,
+    run_dir: &Path,
+    rows: &[Vec<f64>],
+    header: &[&str],
+) -> Result<()> {
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .ok_or_else(|| anyhow::anyhow!("steps.csv lacks {name}"))
+    };
+    let (epoch, lf, ll) = (col("epoch")?, col("loss_fer")?, col("loss_fld")?);
+    let (wf, wl) = (col("weighting.fer")?, col("weighting.fld")?);
+    let close = |got: f64, want: f64, what: &str| {
+        anyhow::ensure!(
+            (got - want).abs() <= 1e-4,
+            "{method} {what}: logged {got}, formula {want}"
+        );
+        Ok(())
+    };
+    match method {
+        "dwa" => {
+            let losses = epoch_losses(run_dir)?;
+            for r in rows {
+                let e = r[epoch] as usize; // 1-based
+                let want = if e >= 3 {
+                    let (before, last) = (losses[e - 3], losses[e - 2]);
+                    let a = last.0 / before.0 / 2.0;
+                    let b = last.1 / before.1 / 2.0;
+                    let m = a.max(b);
+                    let (ea, eb) = ((a - m).exp(), (b - m).exp());
+                    [2.0 * ea / (ea + eb), 2.0 * eb / (ea + eb)]
+                } else {
+                    [1.0, 1.0]
+                };
+                close(r[wf], want[0], &format!("epoch {e} FER weight"))?;
+                close(r[wl], want[1], &format!("epoch {e} FLD weight"))?;
+            }
+            anyhow::ensure!(rows.iter().any(|r| r[epoch] >= 3.0), "no third epoch");
+        }
+        "famo" => {
+            let first = &rows[0];
+            let (d0, d1) = (first[lf] + 1e-8, first[ll] + 1e-8);
+            let c = 0.5 / d0 + 0.5 / d1;
+            close(first[wf], 0.5 / (c * d0), "first FER weight")?;
+            close(first[wl], 0.5 / (c * d1), "first FLD weight")?;
+        }
+        "rlw" | "gradnorm" => {
+            let total = if method == "rlw" { 1.0 } else { 2.0 };
+            for r in rows {
+                close(r[wf] + r[wl], total, "sum of the weights")?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 #[test]
 fn every_method_trains_hps_and_cmcnn_and_logs_its_weights() -> Result<()> {
     fer_train::allocator::keep_freed_memory();
@@ -117,6 +184,7 @@ fn every_method_trains_hps_and_cmcnn_and_logs_its_weights() -> Result<()> {
                     assert!(r[wf] > 0.0 && r[wl] > 0.0, "{}: {r:?}", entry.name);
                 }
             }
+            check_logged_weights(entry.name, &out.run_dir, &rows, &header)?;
             // Methods whose weights change do change them (fixed and PCGrad on agreeing
             // gradients may not; every other method moves within three epochs).
             let distinct = rows
