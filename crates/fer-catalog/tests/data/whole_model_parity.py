@@ -170,6 +170,12 @@ def flat(x):
     return x.reshape(x.shape[0], -1)
 
 
+def heads(m, fer_in, fld_in, train):
+    """The root-level FER head on `fer_in` and FLD head on `fld_in`, both flattened."""
+    return fer_from_hidden(m, "", fer_hidden(m, "", flat(fer_in), train), train), \
+        fld_from_hidden(m, "", fld_hidden(m, "", flat(fld_in)))
+
+
 # --- the models ----------------------------------------------------------------------------------
 
 def hps():
@@ -181,9 +187,7 @@ def hps():
     def forward(x, train):
         for i in range(6):
             x = component(m, "baseDCNN", i, x, train)
-        f = flat(x)
-        return fer_from_hidden(m, "", fer_hidden(m, "", f, train), train), \
-            fld_from_hidden(m, "", fld_hidden(m, "", f))
+        return heads(m, x, x, train)
     return m, forward
 
 
@@ -238,8 +242,7 @@ def ps_mcnn():
             if i < 5:
                 s = component(m, "shared_net", i, torch.cat([e, l, s], 1), train)
             e, l = e_next, l_next
-        return fer_from_hidden(m, "", fer_hidden(m, "", flat(e), train), train), \
-            fld_from_hidden(m, "", fld_hidden(m, "", flat(l)))
+        return heads(m, e, l, train)
     return m, forward
 
 
@@ -287,8 +290,7 @@ def cmcnn():
         for i in range(6):
             e, l = co_att(i, component(m, "fer_net", i, e, train),
                           component(m, "fld_net", i, l, train))
-        return fer_from_hidden(m, "", fer_hidden(m, "", flat(e), train), train), \
-            fld_from_hidden(m, "", fld_hidden(m, "", flat(l)))
+        return heads(m, e, l, train)
     return m, forward
 
 
@@ -328,8 +330,7 @@ def mtan():
                 a = mask(f"encoder_att.{task}.{j}", inp, train)
                 previous[task] = f_block(j, a * u, train)
             shared = F.max_pool2d(u, 2) if POOL[j] else u
-        return fer_from_hidden(m, "", fer_hidden(m, "", flat(previous["fer"]), train), train), \
-            fld_from_hidden(m, "", fld_hidden(m, "", flat(previous["fld"])))
+        return heads(m, previous["fer"], previous["fld"], train)
     return m, forward
 
 
